@@ -1,0 +1,68 @@
+//! How a [`DiscoMachine`](crate::DiscoMachine) is set up.
+
+use std::time::Duration;
+
+use xmpp_parsers::jid::Jid;
+
+/// Settings of a [`DiscoMachine`](crate::DiscoMachine). Every field has a documented default
+/// ([`Config::default`]); change only what your host needs.
+///
+/// ```
+/// use std::time::Duration;
+/// use xmpp_disco::Config;
+///
+/// let mut config = Config::default();
+/// config.own_jid = Some("juliet@capulet.example/balcony".parse().unwrap());
+/// config.default_timeout = Some(Duration::from_secs(10));
+/// config.max_in_flight = 64;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The session's own JID, once known. Default: `None`.
+    ///
+    /// It matters for trusting replies: the server answers queries addressed to the account's
+    /// bare JID (and to its own domain) on the account's behalf, and may leave out `from`
+    /// (RFC 6120 §8.1.2.1). Such replies are accepted only when this is set. Update it with
+    /// [`DiscoMachine::set_own_jid`](crate::DiscoMachine::set_own_jid) when a resource is bound.
+    pub own_jid: Option<Jid>,
+    /// Prefix of the `id` of every IQ the machine sends. Default: `"disco-"`.
+    ///
+    /// Every IQ `result`/`error` whose id starts with this prefix is the machine's business:
+    /// choose one the host's own ids never start with.
+    pub id_prefix: String,
+    /// The deadline given to a query that does not set its own
+    /// ([`QueryOptions::timeout`](crate::QueryOptions)). `None` waits forever. Default: 30 s.
+    pub default_timeout: Option<Duration>,
+    /// How many `disco#info` keys the cache holds before evicting the least recently used one.
+    /// Zero disables caching and aliasing of info queries. Default: 1024.
+    pub info_cache_capacity: usize,
+    /// How many `disco#items` keys the cache holds, as for info. Default: 256.
+    pub items_cache_capacity: usize,
+    /// How many requests may be in flight (sent, not yet answered or abandoned) at once. A query
+    /// that would send one more completes at once with
+    /// [`QueryError::TooManyRequests`](crate::QueryError::TooManyRequests). Queries answered from
+    /// the cache or aliased to a request in flight do not count. Default: 256.
+    pub max_in_flight: usize,
+    /// The namespace of outgoing stanzas: `jabber:client` for a client (the default),
+    /// `jabber:component:accept` for a XEP-0114 component.
+    pub stanza_namespace: String,
+    /// Whether outgoing stanzas carry `from` set to [`own_jid`](Config::own_jid). Clients leave
+    /// it to the server (the default, `false`); components must set it.
+    pub stamp_from: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            own_jid: None,
+            id_prefix: String::from("disco-"),
+            default_timeout: Some(Duration::from_secs(30)),
+            info_cache_capacity: 1024,
+            items_cache_capacity: 256,
+            max_in_flight: 256,
+            stanza_namespace: String::from(xmpp_parsers::ns::JABBER_CLIENT),
+            stamp_from: false,
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The typed errors of the crate.
+//!
+//! Two families, kept apart on purpose:
+//!
+//! * [`QueryError`] is the *outcome* of a query that was accepted: it travels in a completion
+//!   [`Event`](crate::Event) and is shared by every waiter of the request that failed.
+//! * [`InvalidArgument`] refuses a command *at the call*: nothing was started, so no
+//!   [`RequestId`](crate::RequestId) exists and no completion will follow.
+
+use std::fmt;
+use std::sync::Arc;
+
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+/// Why a query completed without a result.
+///
+/// Cheap to clone: waiters aliased to one request all receive a clone of the same error, so the
+/// large parts are behind an [`Arc`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The queried entity answered with a stanza error (type, condition and texts as sent).
+    ///
+    /// XEP-0030 peers typically answer `item-not-found` for an unknown node and
+    /// `service-unavailable` or `feature-not-implemented` when they do not do disco at all.
+    #[error("the entity answered with an error: {}", DisplayStanzaError(.0))]
+    Stanza(Arc<StanzaError>),
+    /// This waiter's deadline passed before an answer arrived. Other waiters aliased to the same
+    /// request are not affected.
+    #[error("no answer before the query's deadline")]
+    Timeout,
+    /// The host cancelled this query with [`DiscoMachine::cancel`](crate::DiscoMachine::cancel).
+    #[error("the query was cancelled")]
+    Cancelled,
+    /// The stream was destroyed before an answer arrived
+    /// ([`DiscoMachine::stream_destroyed`](crate::DiscoMachine::stream_destroyed)).
+    #[error("the stream was destroyed before an answer arrived")]
+    Disconnected,
+    /// An answer arrived from the right entity with the right id but is not a valid disco reply.
+    #[error("malformed reply: {0}")]
+    Malformed(#[from] MalformedReply),
+    /// Sending this query would exceed [`Config::max_in_flight`](crate::Config::max_in_flight).
+    /// Nothing was sent; retry once some requests have completed.
+    #[error("too many requests in flight (limit {limit})")]
+    TooManyRequests {
+        /// The configured limit that was reached.
+        limit: usize,
+    },
+    /// A pending primed cache entry was failed by the host
+    /// ([`DiscoMachine::fail_prime`](crate::DiscoMachine::fail_prime)). The failure sticks to the
+    /// key until a query with [`QueryOptions::fresh`](crate::QueryOptions::fresh) replaces it.
+    #[error("the primed entry failed: {0}")]
+    PrimeFailed(Arc<str>),
+}
+
+impl QueryError {
+    /// The peer's stanza error, when the query failed with one.
+    pub fn stanza_error(&self) -> Option<&StanzaError> {
+        match self {
+            QueryError::Stanza(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// How a reply from the queried entity failed to be a valid disco answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MalformedReply {
+    /// An IQ `result` without a payload; a disco answer always carries a `<query/>`.
+    #[error("the result carries no payload")]
+    EmptyResult,
+    /// An IQ `result` with more than one payload element (RFC 6120 §8.2.3 allows one).
+    #[error("the result carries {count} payload elements, at most one is allowed")]
+    MultiplePayloads {
+        /// How many child elements the result carried.
+        count: usize,
+    },
+    /// The payload is not the `<query/>` of the namespace that was asked for.
+    #[error("expected a <query xmlns='{expected}'/> payload, got <{name} xmlns='{namespace}'/>")]
+    UnexpectedPayload {
+        /// The namespace of the query that was sent.
+        expected: &'static str,
+        /// The payload's element name.
+        name: String,
+        /// The payload's namespace.
+        namespace: String,
+    },
+    /// The payload has the right name but does not follow the disco schema.
+    #[error("invalid disco payload: {0}")]
+    InvalidPayload(String),
+    /// A `disco#info` result without any `<identity/>`; XEP-0030 §3.1 requires at least one.
+    #[error("a disco#info result must contain at least one identity")]
+    NoIdentity,
+    /// The answer names another node than the one asked for (XEP-0030 §3.2: the response mirrors
+    /// the request's `node`). An answer that omits the node is accepted.
+    #[error("the answer is for node {answered:?}, the query was for node {asked:?}")]
+    NodeMismatch {
+        /// The node the query asked for.
+        asked: Option<String>,
+        /// The node the answer claims to describe.
+        answered: Option<String>,
+    },
+    /// An IQ `error` whose `<error/>` element cannot be understood.
+    #[error("the error reply carries no valid <error/> element: {0}")]
+    InvalidError(String),
+}
+
+/// A command refused at the call: nothing was started and no event will follow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidArgument {
+    /// An empty `node` string. XEP-0030 §3.3: the value of the node attribute MUST NOT be null;
+    /// pass `None` for "no node".
+    #[error("a disco node must not be empty; use None for no node")]
+    EmptyNode,
+}
+
+/// Displays a stanza error as `type/condition` followed by its first text, the way a log line
+/// wants it.
+struct DisplayStanzaError<'a>(&'a StanzaError);
+
+impl fmt::Display for DisplayStanzaError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let error = self.0;
+        write!(
+            f,
+            "{}/{}",
+            error_type_name(&error.type_),
+            condition_name(&error.defined_condition)
+        )?;
+        if let Some(text) = error.texts.values().next() {
+            write!(f, " ({text})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The wire name of an error type (RFC 6120 §8.3.2).
+pub(crate) fn error_type_name(type_: &ErrorType) -> &'static str {
+    match type_ {
+        ErrorType::Auth => "auth",
+        ErrorType::Cancel => "cancel",
+        ErrorType::Continue => "continue",
+        ErrorType::Modify => "modify",
+        ErrorType::Wait => "wait",
+    }
+}
+
+/// The wire name of a defined condition (RFC 6120 §8.3.3).
+pub(crate) fn condition_name(condition: &DefinedCondition) -> &'static str {
+    match condition {
+        DefinedCondition::BadRequest => "bad-request",
+        DefinedCondition::Conflict => "conflict",
+        DefinedCondition::FeatureNotImplemented => "feature-not-implemented",
+        DefinedCondition::Forbidden => "forbidden",
+        DefinedCondition::Gone { .. } => "gone",
+        DefinedCondition::InternalServerError => "internal-server-error",
+        DefinedCondition::ItemNotFound => "item-not-found",
+        DefinedCondition::JidMalformed => "jid-malformed",
+        DefinedCondition::NotAcceptable => "not-acceptable",
+        DefinedCondition::NotAllowed => "not-allowed",
+        DefinedCondition::NotAuthorized => "not-authorized",
+        DefinedCondition::PolicyViolation => "policy-violation",
+        DefinedCondition::RecipientUnavailable => "recipient-unavailable",
+        DefinedCondition::Redirect { .. } => "redirect",
+        DefinedCondition::RegistrationRequired => "registration-required",
+        DefinedCondition::RemoteServerNotFound => "remote-server-not-found",
+        DefinedCondition::RemoteServerTimeout => "remote-server-timeout",
+        DefinedCondition::ResourceConstraint => "resource-constraint",
+        DefinedCondition::ServiceUnavailable => "service-unavailable",
+        DefinedCondition::SubscriptionRequired => "subscription-required",
+        DefinedCondition::UndefinedCondition => "undefined-condition",
+        DefinedCondition::UnexpectedRequest => "unexpected-request",
+    }
+}

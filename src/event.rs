@@ -1,0 +1,80 @@
+//! What the machine reports to its host: completions and requests for primed data.
+
+use std::fmt;
+use std::sync::Arc;
+
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
+use xmpp_parsers::jid::Jid;
+
+use crate::error::QueryError;
+
+/// Names one query from the call that started it to the one [`Event`] that completes it.
+///
+/// Ids are unique for the life of a [`DiscoMachine`](crate::DiscoMachine), across stream resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub(crate) u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request#{}", self.0)
+    }
+}
+
+/// A pending primed `disco#info` entry that the host resolves later, with
+/// [`DiscoMachine::complete_prime`](crate::DiscoMachine::complete_prime) or
+/// [`DiscoMachine::fail_prime`](crate::DiscoMachine::fail_prime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PrimeHandle(pub(crate) u64);
+
+impl fmt::Display for PrimeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "prime#{}", self.0)
+    }
+}
+
+/// Something the host should know, drained with
+/// [`DiscoMachine::poll_event`](crate::DiscoMachine::poll_event).
+///
+/// Every [`RequestId`] returned by a query is completed by exactly one `Info` or `Items` event:
+/// from the cache, with the answer, or with a [`QueryError`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// A [`query_info`](crate::DiscoMachine::query_info) completed. Aliased waiters share one
+    /// [`Arc`] of the result.
+    Info {
+        /// The query this completes.
+        id: RequestId,
+        /// The entity's answer, or why there is none.
+        result: Result<Arc<DiscoInfoResult>, QueryError>,
+    },
+    /// A [`query_items`](crate::DiscoMachine::query_items) completed.
+    Items {
+        /// The query this completes.
+        id: RequestId,
+        /// The entity's answer, or why there is none.
+        result: Result<Arc<DiscoItemsResult>, QueryError>,
+    },
+    /// A query now waits on a lazy primed entry
+    /// ([`DiscoMachine::prime_info_pending`](crate::DiscoMachine::prime_info_pending) with
+    /// `lazy`): the host should look the information up and resolve `handle`. Raised once per
+    /// entry, on the first query that needs it.
+    PrimeRequested {
+        /// The entry to resolve.
+        handle: PrimeHandle,
+        /// The entity the entry is for.
+        jid: Jid,
+        /// The node the entry is for.
+        node: Option<String>,
+    },
+}
+
+impl Event {
+    /// The request this event completes, if it is a completion.
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            Event::Info { id, .. } | Event::Items { id, .. } => Some(*id),
+            Event::PrimeRequested { .. } => None,
+        }
+    }
+}

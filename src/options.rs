@@ -1,0 +1,60 @@
+//! Per-query options.
+
+use std::time::Duration;
+
+/// How one query behaves. The default uses the cache, aliases to a request in flight and waits
+/// [`Config::default_timeout`](crate::Config::default_timeout).
+///
+/// ```
+/// use std::time::Duration;
+/// use xmpp_disco::QueryOptions;
+///
+/// let patient = QueryOptions::default().without_timeout();
+/// let urgent = QueryOptions::fresh().with_timeout(Duration::from_secs(2));
+/// assert!(urgent.require_fresh && !patient.require_fresh);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueryOptions {
+    /// Always send a new request, whatever the cache holds; that request becomes the one later
+    /// queries for the same key alias to. Waiters of an older request still get its answer.
+    pub require_fresh: bool,
+    /// How long this query waits.
+    pub timeout: Timeout,
+}
+
+impl QueryOptions {
+    /// Options that bypass the cache and send a new request.
+    pub fn fresh() -> Self {
+        QueryOptions {
+            require_fresh: true,
+            ..QueryOptions::default()
+        }
+    }
+
+    /// This query gives up after `timeout`, whatever the configured default.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Timeout::After(timeout);
+        self
+    }
+
+    /// This query waits until it is answered, cancelled or the stream ends.
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = Timeout::Never;
+        self
+    }
+}
+
+/// The deadline of one query. It belongs to that query alone: an aliased waiter that times out
+/// completes with [`QueryError::Timeout`](crate::QueryError::Timeout) while the others keep
+/// waiting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Timeout {
+    /// [`Config::default_timeout`](crate::Config::default_timeout).
+    #[default]
+    Default,
+    /// This long after the query was made.
+    After(Duration),
+    /// No deadline.
+    Never,
+}

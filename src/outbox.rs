@@ -1,0 +1,55 @@
+//! What the machine has produced and the host has not drained yet.
+
+use std::collections::VecDeque;
+
+use crate::error::QueryError;
+use crate::event::{Event, RequestId};
+use crate::wire::{Answer, Kind, OutgoingQuery};
+
+/// A stanza waiting in [`Outbox::transmits`].
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Query(OutgoingQuery),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    pub(crate) transmits: VecDeque<Outgoing>,
+    pub(crate) events: VecDeque<Event>,
+}
+
+impl Outbox {
+    /// Queues the completion of request `id`, a query of `kind`.
+    pub(crate) fn complete(
+        &mut self,
+        kind: Kind,
+        id: RequestId,
+        outcome: Result<Answer, QueryError>,
+    ) {
+        let event = match (outcome, kind) {
+            (Ok(Answer::Info(info)), _) => Event::Info {
+                id,
+                result: Ok(info),
+            },
+            (Ok(Answer::Items(items)), _) => Event::Items {
+                id,
+                result: Ok(items),
+            },
+            (Err(error), Kind::Info) => Event::Info {
+                id,
+                result: Err(error),
+            },
+            (Err(error), Kind::Items) => Event::Items {
+                id,
+                result: Err(error),
+            },
+        };
+        self.events.push_back(event);
+    }
+
+    /// Forgets queries not sent yet: they belong to a stream that is gone.
+    pub(crate) fn drop_unsent_queries(&mut self) {
+        self.transmits
+            .retain(|outgoing| !matches!(outgoing, Outgoing::Query(_)));
+    }
+}

@@ -1,0 +1,93 @@
+//! The cache key, (JID, node), and the borrowed form used to look it up without allocating.
+//!
+//! The query kind (info or items) is not part of the key: each kind has its own cache.
+
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use xmpp_parsers::jid::Jid;
+
+/// An owned cache key. Shared (`Arc`) between the cache index, its LRU slot and the request in
+/// flight for it, so that a key is stored once however many places refer to it.
+#[derive(Debug, Clone)]
+pub(crate) struct Key {
+    pub(crate) jid: Jid,
+    pub(crate) node: Option<String>,
+}
+
+/// A borrowed cache key: what a query or a peek has in hand.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyRef<'a> {
+    pub(crate) jid: &'a Jid,
+    pub(crate) node: Option<&'a str>,
+}
+
+impl Key {
+    pub(crate) fn shared(key: KeyRef<'_>) -> Arc<Key> {
+        Arc::new(Key {
+            jid: key.jid.clone(),
+            node: key.node.map(str::to_owned),
+        })
+    }
+
+    pub(crate) fn view(&self) -> KeyRef<'_> {
+        KeyRef {
+            jid: &self.jid,
+            node: self.node.as_deref(),
+        }
+    }
+}
+
+/// What owned and borrowed keys have in common; hashing and equality are defined once, here, so
+/// that `HashMap<Arc<Key>, _>` can be queried with a [`KeyRef`].
+pub(crate) trait KeyView {
+    fn parts(&self) -> (&str, Option<&str>);
+}
+
+impl KeyView for Key {
+    fn parts(&self) -> (&str, Option<&str>) {
+        (self.jid.as_str(), self.node.as_deref())
+    }
+}
+
+impl KeyView for KeyRef<'_> {
+    fn parts(&self) -> (&str, Option<&str>) {
+        (self.jid.as_str(), self.node)
+    }
+}
+
+// JIDs compare by their normalised form, which is what `Jid::as_str` returns.
+impl Hash for dyn KeyView + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyView + '_ {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn KeyView).hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Key {}
+
+impl<'a> Borrow<dyn KeyView + 'a> for Arc<Key> {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        &**self
+    }
+}

@@ -1,0 +1,574 @@
+//! The requester half: queries towards other entities, their cache, aliasing and deadlines.
+//!
+//! Vocabulary:
+//! * a **waiter** is one query the host made (one [`RequestId`]);
+//! * a **source** is what waiters wait on: a request in flight, or a pending primed entry;
+//! * an **entry** is what the cache holds for a key: a result, a sticky primed failure, or a
+//!   pointer to the source later queries alias to.
+//!
+//! Waiters belong to their source, not to the cache entry, so evicting, flushing or replacing an
+//! entry never loses a waiter. A source's outcome is written to the cache only if the entry for
+//! its key still points at it; this one rule gives "fresh requests win", "an evicted request's
+//! answer is not cached" and "failure is not cached" their meaning.
+
+mod key;
+mod lru;
+mod timers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use xmpp_parsers::jid::Jid;
+
+use crate::config::Config;
+use crate::error::QueryError;
+use crate::event::{Event, PrimeHandle, RequestId};
+use crate::options::{QueryOptions, Timeout};
+use crate::outbox::{Outbox, Outgoing};
+use crate::stats::Stats;
+use crate::wire::{self, Answer, IqHead, Kind, OutgoingQuery, ReplyBody};
+
+use key::Key;
+pub(crate) use key::KeyRef;
+use lru::Lru;
+use timers::Timers;
+
+/// What the cache knows about a key, as seen by
+/// [`DiscoMachine::peek_info`](crate::DiscoMachine::peek_info) and
+/// [`peek_items`](crate::DiscoMachine::peek_items).
+#[derive(Debug, Clone)]
+pub enum Cached<T> {
+    /// A result: a query for this key completes at once with it.
+    Ready(Arc<T>),
+    /// A request in flight or a pending primed entry: a query joins it.
+    Pending,
+    /// A primed entry that failed: a query fails at once with this error, until a fresh query.
+    Failed(QueryError),
+}
+
+enum Entry {
+    Ready(Answer),
+    Failed(QueryError),
+    Pending(u64),
+}
+
+enum Origin {
+    /// An IQ sent to the key's JID, with id `prefix + source number`.
+    Iq,
+    /// A pending primed entry; `lazy` ones tell the host when a query first needs them.
+    Prime { lazy: bool, requested: bool },
+}
+
+struct Source {
+    kind: Kind,
+    key: Arc<Key>,
+    origin: Origin,
+    /// Every waiter that ever joined, in order; those that left early are skipped on completion.
+    waiters: Vec<RequestId>,
+    /// How many of `waiters` are still waiting.
+    live: usize,
+}
+
+struct Waiter {
+    kind: Kind,
+    source: u64,
+    armed: bool,
+}
+
+/// What [`Requester::match_reply`] made of a reply's envelope.
+pub(crate) enum ReplyMatch {
+    /// Not an id the machine issued: the host's stanza.
+    NotOurs,
+    /// One of our ids, but late, duplicated or from the wrong entity: consumed, no effect.
+    Rejected,
+    /// The awaited reply: pass its body to [`Requester::complete_reply`].
+    Accepted(AcceptedReply),
+}
+
+/// A reply that passed [`Requester::match_reply`], naming the request it answers.
+pub(crate) struct AcceptedReply(u64);
+
+pub(crate) struct Requester {
+    info: Lru<Entry>,
+    items: Lru<Entry>,
+    sources: HashMap<u64, Source>,
+    waiters: HashMap<RequestId, Waiter>,
+    timers: Timers,
+    /// Numbers sources (and so IQ ids and prime handles); never reused.
+    next_source: u64,
+    next_request: u64,
+    iqs_in_flight: usize,
+    pub(crate) stats: Stats,
+}
+
+impl Requester {
+    pub(crate) fn new(config: &Config) -> Self {
+        Requester {
+            info: Lru::new(config.info_cache_capacity),
+            items: Lru::new(config.items_cache_capacity),
+            sources: HashMap::new(),
+            waiters: HashMap::new(),
+            timers: Timers::default(),
+            next_source: 0,
+            next_request: 0,
+            iqs_in_flight: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    fn cache(&mut self, kind: Kind) -> &mut Lru<Entry> {
+        match kind {
+            Kind::Info => &mut self.info,
+            Kind::Items => &mut self.items,
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    pub(crate) fn query(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        now: Instant,
+        kind: Kind,
+        key: KeyRef<'_>,
+        options: QueryOptions,
+    ) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let deadline = match options.timeout {
+            Timeout::Default => config.default_timeout,
+            Timeout::After(timeout) => Some(timeout),
+            Timeout::Never => None,
+        }
+        // An instant too far to represent is never reached.
+        .and_then(|timeout| now.checked_add(timeout));
+
+        if !options.require_fresh {
+            match self.cache(kind).get(key) {
+                Some(Entry::Ready(answer)) => {
+                    let answer = answer.clone();
+                    self.stats.cache_hits += 1;
+                    out.complete(kind, id, Ok(answer));
+                    return id;
+                }
+                Some(Entry::Failed(error)) => {
+                    let error = error.clone();
+                    self.stats.cache_hits += 1;
+                    out.complete(kind, id, Err(error));
+                    return id;
+                }
+                Some(Entry::Pending(source)) => {
+                    let source = *source;
+                    self.stats.aliased += 1;
+                    self.attach(out, id, kind, source, deadline);
+                    return id;
+                }
+                None => {}
+            }
+        }
+
+        if self.iqs_in_flight >= config.max_in_flight {
+            out.complete(
+                kind,
+                id,
+                Err(QueryError::TooManyRequests {
+                    limit: config.max_in_flight,
+                }),
+            );
+            return id;
+        }
+        let number = self.new_source(kind, key, Origin::Iq);
+        self.iqs_in_flight += 1;
+        self.stats.requests_sent += 1;
+        out.transmits.push_back(Outgoing::Query(OutgoingQuery {
+            kind,
+            to: key.jid.clone(),
+            id: format!("{}{}", config.id_prefix, number),
+            node: key.node.map(str::to_owned),
+        }));
+        self.attach(out, id, kind, number, deadline);
+        id
+    }
+
+    /// Creates a source for `key` and points the cache entry at it.
+    fn new_source(&mut self, kind: Kind, key: KeyRef<'_>, origin: Origin) -> u64 {
+        let number = self.next_source;
+        self.next_source += 1;
+        let cache = self.cache(kind);
+        let shared = cache.shared_key(key).unwrap_or_else(|| Key::shared(key));
+        self.sources.insert(
+            number,
+            Source {
+                kind,
+                key: Arc::clone(&shared),
+                origin,
+                waiters: Vec::new(),
+                live: 0,
+            },
+        );
+        let displaced = self.cache(kind).insert(shared, Entry::Pending(number));
+        self.forget_displaced(displaced);
+        number
+    }
+
+    fn attach(
+        &mut self,
+        out: &mut Outbox,
+        id: RequestId,
+        kind: Kind,
+        number: u64,
+        deadline: Option<Instant>,
+    ) {
+        let Some(source) = self.sources.get_mut(&number) else {
+            // A cache entry always points at a live source; should that ever break, the query
+            // must still complete exactly once.
+            out.complete(kind, id, Err(QueryError::Disconnected));
+            return;
+        };
+        source.waiters.push(id);
+        source.live += 1;
+        if let Origin::Prime {
+            lazy: true,
+            requested,
+        } = &mut source.origin
+        {
+            if !*requested {
+                *requested = true;
+                out.events.push_back(Event::PrimeRequested {
+                    handle: PrimeHandle(number),
+                    jid: source.key.jid.clone(),
+                    node: source.key.node.clone(),
+                });
+            }
+        }
+        self.waiters.insert(
+            id,
+            Waiter {
+                kind,
+                source: number,
+                armed: deadline.is_some(),
+            },
+        );
+        if let Some(deadline) = deadline {
+            self.timers.arm(deadline, id);
+        }
+    }
+
+    /// A waiter left before its source completed (timeout, cancel): the source may have to go.
+    fn detach(&mut self, number: u64) {
+        let Some(source) = self.sources.get_mut(&number) else {
+            return;
+        };
+        source.live = source.live.saturating_sub(1);
+        if source.live > 0 {
+            return;
+        }
+        let (kind, key, is_iq) = (
+            source.kind,
+            Arc::clone(&source.key),
+            matches!(source.origin, Origin::Iq),
+        );
+        let still_cached = self.points_at(kind, &key, number);
+        if is_iq {
+            // Nobody waits any more: abandon the request; a late reply will be ignored.
+            if still_cached {
+                self.cache(kind).remove(key.view());
+            }
+            self.sources.remove(&number);
+            self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
+        } else if !still_cached {
+            // A primed entry stays resolvable while the cache holds it.
+            self.sources.remove(&number);
+        }
+    }
+
+    fn points_at(&self, kind: Kind, key: &Key, number: u64) -> bool {
+        let cache = match kind {
+            Kind::Info => &self.info,
+            Kind::Items => &self.items,
+        };
+        matches!(cache.peek(key.view()), Some(Entry::Pending(n)) if *n == number)
+    }
+
+    /// An entry left the cache (evicted, replaced, flushed): a primed source nobody waits on
+    /// can no longer be reached, so its handle goes stale.
+    fn forget_displaced(&mut self, displaced: Option<(Arc<Key>, Entry)>) {
+        if let Some((_, Entry::Pending(number))) = displaced {
+            let orphan = self.sources.get(&number).is_some_and(|source| {
+                matches!(source.origin, Origin::Prime { .. }) && source.live == 0
+            });
+            if orphan {
+                self.sources.remove(&number);
+            }
+        }
+    }
+
+    /// Completes every waiter of source `number` with `outcome` and updates the cache.
+    fn complete_source(
+        &mut self,
+        out: &mut Outbox,
+        number: u64,
+        outcome: Result<Answer, QueryError>,
+    ) {
+        let Some(source) = self.sources.remove(&number) else {
+            return;
+        };
+        for id in &source.waiters {
+            if let Some(waiter) = self.waiters.remove(id) {
+                if waiter.armed {
+                    self.timers.disarm();
+                }
+                out.complete(waiter.kind, *id, outcome.clone());
+            }
+        }
+        let is_iq = matches!(source.origin, Origin::Iq);
+        if is_iq {
+            self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
+        }
+        if self.points_at(source.kind, &source.key, number) {
+            let cache = self.cache(source.kind);
+            match outcome {
+                Ok(answer) => {
+                    if let Some(entry) = cache.get(source.key.view()) {
+                        *entry = Entry::Ready(answer);
+                    }
+                }
+                // Failure is not cached, except a primed failure, which sticks until a fresh query.
+                Err(error) => {
+                    if is_iq {
+                        cache.remove(source.key.view());
+                    } else if let Some(entry) = cache.get(source.key.view()) {
+                        *entry = Entry::Failed(error);
+                    }
+                }
+            }
+        }
+        self.prune_timers();
+    }
+
+    fn prune_timers(&mut self) {
+        let waiters = &self.waiters;
+        self.timers.prune(|_, id| waiters.contains_key(&id));
+    }
+
+    /// Decides whether a reply (`result` or `error`) is ours to take, from its envelope alone, so
+    /// that a stanza handed back is untouched and a rejected one costs no parsing.
+    pub(crate) fn match_reply(&mut self, config: &Config, head: IqHead<'_>) -> ReplyMatch {
+        let Some(number) = self.issued_number(&config.id_prefix, head.id) else {
+            return ReplyMatch::NotOurs;
+        };
+        let Some(source) = self
+            .sources
+            .get(&number)
+            .filter(|source| matches!(source.origin, Origin::Iq))
+        else {
+            // Late (every waiter gave up), duplicate, or aimed at a primed entry's number.
+            self.stats.replies_rejected += 1;
+            return ReplyMatch::Rejected;
+        };
+        if !trusted(head.from, &source.key.jid, config.own_jid.as_ref()) {
+            self.stats.replies_rejected += 1;
+            return ReplyMatch::Rejected;
+        }
+        ReplyMatch::Accepted(AcceptedReply(number))
+    }
+
+    /// Completes the request a reply was accepted for with what its body says.
+    pub(crate) fn complete_reply(
+        &mut self,
+        out: &mut Outbox,
+        reply: AcceptedReply,
+        body: ReplyBody,
+    ) {
+        let number = reply.0;
+        let Some(source) = self.sources.get(&number) else {
+            return;
+        };
+        let outcome = match body {
+            ReplyBody::Result(Ok(payload)) => {
+                wire::parse_answer(source.kind, payload, source.key.node.as_deref())
+                    .map_err(QueryError::from)
+            }
+            ReplyBody::Result(Err(malformed)) | ReplyBody::Error(Err(malformed)) => {
+                Err(QueryError::from(malformed))
+            }
+            ReplyBody::Error(Ok(error)) => Err(QueryError::Stanza(Arc::new(error))),
+        };
+        if matches!(outcome, Err(QueryError::Malformed(_))) {
+            self.stats.replies_malformed += 1;
+        }
+        self.complete_source(out, number, outcome);
+    }
+
+    /// The source number in `id` if `id` is exactly one this machine issued
+    /// (`prefix` + canonical decimal below the next number). Anything else is the host's.
+    fn issued_number(&self, prefix: &str, id: &str) -> Option<u64> {
+        let digits = id.strip_prefix(prefix)?;
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits.len() == 1 || !digits.starts_with('0'));
+        if !canonical {
+            return None;
+        }
+        digits
+            .parse()
+            .ok()
+            .filter(|number| *number < self.next_source)
+    }
+
+    pub(crate) fn handle_timeout(&mut self, out: &mut Outbox, now: Instant) {
+        while let Some((_, id)) = self.timers.pop_due(now) {
+            let Some(waiter) = self.waiters.remove(&id) else {
+                continue;
+            };
+            self.timers.disarm();
+            self.stats.timeouts += 1;
+            out.complete(waiter.kind, id, Err(QueryError::Timeout));
+            self.detach(waiter.source);
+        }
+        self.prune_timers();
+    }
+
+    pub(crate) fn cancel(&mut self, out: &mut Outbox, id: RequestId) -> bool {
+        let Some(waiter) = self.waiters.remove(&id) else {
+            return false;
+        };
+        if waiter.armed {
+            self.timers.disarm();
+        }
+        self.stats.cancelled += 1;
+        out.complete(waiter.kind, id, Err(QueryError::Cancelled));
+        self.detach(waiter.source);
+        self.prune_timers();
+        true
+    }
+
+    pub(crate) fn set_cached(&mut self, kind: Kind, key: KeyRef<'_>, answer: Answer) {
+        let displaced = self
+            .cache(kind)
+            .insert(Key::shared(key), Entry::Ready(answer));
+        self.forget_displaced(displaced);
+    }
+
+    pub(crate) fn prime_pending(&mut self, key: KeyRef<'_>, lazy: bool) -> PrimeHandle {
+        let origin = Origin::Prime {
+            lazy,
+            requested: false,
+        };
+        PrimeHandle(self.new_source(Kind::Info, key, origin))
+    }
+
+    /// Resolves a pending primed entry; `false` if the handle is stale.
+    pub(crate) fn resolve_prime(
+        &mut self,
+        out: &mut Outbox,
+        handle: PrimeHandle,
+        outcome: Result<Answer, QueryError>,
+    ) -> bool {
+        let is_prime = self
+            .sources
+            .get(&handle.0)
+            .is_some_and(|source| matches!(source.origin, Origin::Prime { .. }));
+        if is_prime {
+            self.complete_source(out, handle.0, outcome);
+        }
+        is_prime
+    }
+
+    /// What the cache holds for `key`, with results projected to their typed form.
+    pub(crate) fn peek<T>(
+        &self,
+        kind: Kind,
+        key: KeyRef<'_>,
+        project: impl FnOnce(&Answer) -> Option<Arc<T>>,
+    ) -> Option<Cached<T>> {
+        let entry = match kind {
+            Kind::Info => self.info.peek(key),
+            Kind::Items => self.items.peek(key),
+        }?;
+        match entry {
+            Entry::Ready(answer) => project(answer).map(Cached::Ready),
+            Entry::Failed(error) => Some(Cached::Failed(error.clone())),
+            Entry::Pending(_) => Some(Cached::Pending),
+        }
+    }
+
+    pub(crate) fn flush_cache(&mut self) {
+        let mut displaced = Vec::new();
+        self.info.drain(|key, entry| displaced.push((key, entry)));
+        self.items.drain(|key, entry| displaced.push((key, entry)));
+        for entry in displaced {
+            self.forget_displaced(Some(entry));
+        }
+    }
+
+    /// The stream is gone: every waiter fails with [`QueryError::Disconnected`], in request
+    /// order, and everything else is forgotten.
+    pub(crate) fn reset(&mut self, out: &mut Outbox) {
+        let mut pending: Vec<(RequestId, Kind)> = self
+            .waiters
+            .drain()
+            .map(|(id, waiter)| (id, waiter.kind))
+            .collect();
+        pending.sort_unstable_by_key(|(id, _)| *id);
+        for (id, kind) in pending {
+            out.complete(kind, id, Err(QueryError::Disconnected));
+        }
+        self.sources.clear();
+        self.timers.clear();
+        self.iqs_in_flight = 0;
+        self.info.drain(|_, _| {});
+        self.items.drain(|_, _| {});
+    }
+}
+
+/// Whether a reply from `from` (as written on the wire) may answer a request sent to `to`.
+///
+/// Only the entity asked may answer. The one exception is the server answering on behalf of
+/// the account: a request to the own bare JID or the own domain may be answered without `from`
+/// (RFC 6120 §8.1.2.1).
+fn trusted(from: Option<&str>, to: &Jid, own: Option<&Jid>) -> bool {
+    match from {
+        Some(raw) => raw == to.as_str() || Jid::new(raw).is_ok_and(|from| from == *to),
+        None => own.is_some_and(|own| {
+            to.as_str() == own.to_bare().as_str() || to.as_str() == own.domain().as_str()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jid(s: &str) -> Jid {
+        Jid::new(s).unwrap()
+    }
+
+    #[test]
+    fn trusts_only_the_entity_asked() {
+        let to = jid("pubsub.example.org");
+        assert!(trusted(Some("pubsub.example.org"), &to, None));
+        assert!(trusted(Some("PubSub.Example.org"), &to, None));
+        assert!(!trusted(Some("evil.example.org"), &to, None));
+        assert!(!trusted(Some("not a jid@@"), &to, None));
+        assert!(!trusted(None, &to, None));
+    }
+
+    #[test]
+    fn trusts_the_server_for_the_own_account() {
+        let own = jid("juliet@example.org/balcony");
+        assert!(trusted(None, &jid("juliet@example.org"), Some(&own)));
+        assert!(trusted(None, &jid("example.org"), Some(&own)));
+        assert!(!trusted(None, &jid("romeo@example.org"), Some(&own)));
+        assert!(!trusted(None, &jid("juliet@example.org/other"), Some(&own)));
+        assert!(!trusted(
+            Some("example.org"),
+            &jid("juliet@example.org"),
+            Some(&own)
+        ));
+    }
+}

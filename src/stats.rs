@@ -1,0 +1,26 @@
+//! Counters that show a host what the machine did and what it saved.
+
+/// Running totals since the machine was created (they survive
+/// [`stream_destroyed`](crate::DiscoMachine::stream_destroyed)).
+///
+/// `cache_hits + aliased` is the number of IQs the host did not have to send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Disco requests handed to the host to send.
+    pub requests_sent: u64,
+    /// Queries answered from the cache (including a primed failure) without sending.
+    pub cache_hits: u64,
+    /// Queries that joined a request already in flight or a pending primed entry.
+    pub aliased: u64,
+    /// Replies carrying one of the machine's ids that completed nothing: from an entity other
+    /// than the one asked, late (after every waiter gave up), or duplicated.
+    pub replies_rejected: u64,
+    /// Replies from the right entity that were not valid disco answers; their waiters failed with
+    /// [`QueryError::Malformed`](crate::QueryError::Malformed).
+    pub replies_malformed: u64,
+    /// Queries that completed with [`QueryError::Timeout`](crate::QueryError::Timeout).
+    pub timeouts: u64,
+    /// Queries that completed with [`QueryError::Cancelled`](crate::QueryError::Cancelled).
+    pub cancelled: u64,
+}

@@ -1,0 +1,365 @@
+//! The stanzas on the wire: recognising incoming IQs and building outgoing ones.
+//!
+//! Incoming stanzas are matched on the `Element` (name, namespace, `type`, `id`, `from`) and
+//! parsed into typed values only once they are known to be ours: xmpp-parsers' conversions cost
+//! tens of microseconds, attribute reads a few nanoseconds. Outgoing IQs are assembled by hand
+//! for the same reason.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::rxml::{xml_ncname, Namespace};
+use xmpp_parsers::minidom::{Element, NSChoice};
+use xmpp_parsers::ns;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::error::MalformedReply;
+
+/// The namespaces a stanza may carry: client and server streams, and XEP-0114 components.
+const STANZA_NAMESPACES: &[&str] = &[ns::JABBER_CLIENT, ns::COMPONENT_ACCEPT, "jabber:server"];
+
+/// Which of the two disco queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Info,
+    Items,
+}
+
+impl Kind {
+    pub(crate) fn namespace(self) -> &'static str {
+        match self {
+            Kind::Info => ns::DISCO_INFO,
+            Kind::Items => ns::DISCO_ITEMS,
+        }
+    }
+}
+
+/// A parsed, validated disco answer, shared by every waiter it completes.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    Info(Arc<DiscoInfoResult>),
+    Items(Arc<DiscoItemsResult>),
+}
+
+impl Answer {
+    pub(crate) fn info(&self) -> Option<Arc<DiscoInfoResult>> {
+        match self {
+            Answer::Info(info) => Some(Arc::clone(info)),
+            Answer::Items(_) => None,
+        }
+    }
+
+    pub(crate) fn items(&self) -> Option<Arc<DiscoItemsResult>> {
+        match self {
+            Answer::Items(items) => Some(Arc::clone(items)),
+            Answer::Info(_) => None,
+        }
+    }
+}
+
+/// The IQ `type` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IqType {
+    Get,
+    Set,
+    Result,
+    Error,
+}
+
+/// The envelope of an incoming IQ, borrowed from the stanza.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IqHead<'a> {
+    pub(crate) type_: IqType,
+    pub(crate) id: &'a str,
+    /// `from` as written on the wire (not yet parsed as a JID).
+    pub(crate) from: Option<&'a str>,
+}
+
+/// Reads the envelope of `stanza` if it is an IQ with a valid `type` and an `id`.
+pub(crate) fn iq_head(stanza: &Element) -> Option<IqHead<'_>> {
+    if !stanza.is("iq", NSChoice::AnyOf(STANZA_NAMESPACES)) {
+        return None;
+    }
+    let type_ = match stanza.attr("type")? {
+        "get" => IqType::Get,
+        "set" => IqType::Set,
+        "result" => IqType::Result,
+        "error" => IqType::Error,
+        _ => return None,
+    };
+    Some(IqHead {
+        type_,
+        id: stanza.attr("id")?,
+        from: stanza.attr("from"),
+    })
+}
+
+/// The envelope of a typed IQ.
+pub(crate) fn typed_iq_head(iq: &Iq) -> IqHead<'_> {
+    let (type_, id, from) = match iq {
+        Iq::Get { id, from, .. } => (IqType::Get, id, from),
+        Iq::Set { id, from, .. } => (IqType::Set, id, from),
+        Iq::Result { id, from, .. } => (IqType::Result, id, from),
+        Iq::Error { id, from, .. } => (IqType::Error, id, from),
+    };
+    IqHead {
+        type_,
+        id,
+        from: from.as_ref().map(Jid::as_str),
+    }
+}
+
+/// The body of a reply to one of our requests, taken out of its envelope.
+pub(crate) enum ReplyBody {
+    /// An IQ `result`: the payload element, or why there is no single one.
+    Result(Result<Element, MalformedReply>),
+    /// An IQ `error`: the peer's stanza error, or why it cannot be read.
+    Error(Result<StanzaError, MalformedReply>),
+}
+
+/// Takes the body out of an IQ element already recognised as a reply (`result` or `error`).
+pub(crate) fn reply_body(mut stanza: Element, type_: IqType) -> ReplyBody {
+    if type_ == IqType::Error {
+        let error = stanza
+            .children()
+            .find(|child| child.is("error", NSChoice::AnyOf(STANZA_NAMESPACES)))
+            .ok_or_else(|| MalformedReply::InvalidError(String::from("no <error/> child")))
+            .and_then(parse_stanza_error);
+        return ReplyBody::Error(error);
+    }
+    let payload = match stanza.children().count() {
+        0 => Err(MalformedReply::EmptyResult),
+        1 => stanza.unshift_child().ok_or(MalformedReply::EmptyResult),
+        count => Err(MalformedReply::MultiplePayloads { count }),
+    };
+    ReplyBody::Result(payload)
+}
+
+/// Takes the body out of a typed IQ reply; `None` for a request (`get`/`set`).
+pub(crate) fn typed_reply_body(iq: Iq) -> Option<ReplyBody> {
+    match iq {
+        Iq::Result { payload, .. } => Some(ReplyBody::Result(
+            payload.ok_or(MalformedReply::EmptyResult),
+        )),
+        Iq::Error { error, .. } => Some(ReplyBody::Error(Ok(error))),
+        Iq::Get { .. } | Iq::Set { .. } => None,
+    }
+}
+
+/// Parses and validates the payload of a result to a query of `kind` for node `asked`.
+pub(crate) fn parse_answer(
+    kind: Kind,
+    payload: Element,
+    asked: Option<&str>,
+) -> Result<Answer, MalformedReply> {
+    let expected = kind.namespace();
+    if !payload.is("query", expected) {
+        return Err(MalformedReply::UnexpectedPayload {
+            expected,
+            name: payload.name().to_owned(),
+            namespace: payload.ns(),
+        });
+    }
+    let invalid =
+        |error: xmpp_parsers::FromElementError| MalformedReply::InvalidPayload(error.to_string());
+    let (answer, answered) = match kind {
+        Kind::Info => {
+            let info = DiscoInfoResult::try_from(payload).map_err(invalid)?;
+            if info.identities.is_empty() {
+                return Err(MalformedReply::NoIdentity);
+            }
+            let node = info.node.clone();
+            (Answer::Info(Arc::new(info)), node)
+        }
+        Kind::Items => {
+            let items = DiscoItemsResult::try_from(payload).map_err(invalid)?;
+            let node = items.node.clone();
+            (Answer::Items(Arc::new(items)), node)
+        }
+    };
+    match answered {
+        Some(answered) if Some(answered.as_str()) != asked => Err(MalformedReply::NodeMismatch {
+            asked: asked.map(str::to_owned),
+            answered: Some(answered),
+        }),
+        _ => Ok(answer),
+    }
+}
+
+/// Reads an `<error/>` element whatever its stanza namespace (xmpp-parsers only accepts the one
+/// it was built for, and a component's stream uses another).
+fn parse_stanza_error(error: &Element) -> Result<StanzaError, MalformedReply> {
+    let invalid = |reason: &str| MalformedReply::InvalidError(reason.to_owned());
+    let type_ = error
+        .attr("type")
+        .ok_or_else(|| invalid("no type"))
+        .and_then(|value| ErrorType::from_str(value).map_err(|_| invalid("unknown type")))?;
+    let mut parsed = StanzaError {
+        type_,
+        by: error.attr("by").and_then(|by| Jid::new(by).ok()),
+        defined_condition: DefinedCondition::UndefinedCondition,
+        texts: Default::default(),
+        other: None,
+    };
+    let mut condition = None;
+    for child in error.children() {
+        if child.is("text", ns::XMPP_STANZAS) {
+            let lang = child.attr_ns(Namespace::xml(), "lang").unwrap_or_default();
+            parsed.texts.insert(lang.to_owned(), child.text());
+        } else if child.has_ns(ns::XMPP_STANZAS) {
+            if condition.is_none() {
+                condition = Some(
+                    DefinedCondition::try_from(child.clone())
+                        .map_err(|_| invalid("unknown condition"))?,
+                );
+            }
+        } else if parsed.other.is_none() {
+            parsed.other = Some(child.clone());
+        }
+    }
+    parsed.defined_condition = condition.ok_or_else(|| invalid("no defined condition"))?;
+    Ok(parsed)
+}
+
+/// A disco request waiting to be sent.
+#[derive(Debug, Clone)]
+pub(crate) struct OutgoingQuery {
+    pub(crate) kind: Kind,
+    pub(crate) to: Jid,
+    pub(crate) id: String,
+    pub(crate) node: Option<String>,
+}
+
+impl OutgoingQuery {
+    fn payload(&self) -> Element {
+        let mut query = Element::builder("query", self.kind.namespace());
+        if let Some(node) = &self.node {
+            query = query.attr(xml_ncname!("node").into(), node.as_str());
+        }
+        query.build()
+    }
+
+    /// `<iq type='get'>` around the query, in `namespace`, from `from` if given.
+    pub(crate) fn into_element(self, namespace: &str, from: Option<&Jid>) -> Element {
+        let payload = self.payload();
+        let mut iq = Element::builder("iq", namespace)
+            .attr(xml_ncname!("type").into(), "get")
+            .attr(xml_ncname!("id").into(), self.id)
+            .attr(xml_ncname!("to").into(), self.to);
+        if let Some(from) = from {
+            iq = iq.attr(xml_ncname!("from").into(), from.clone());
+        }
+        iq.append(payload).build()
+    }
+
+    /// The same request as a typed [`Iq`], the form tokio-xmpp sends.
+    pub(crate) fn into_iq(self, from: Option<&Jid>) -> Iq {
+        let payload = self.payload();
+        Iq::Get {
+            from: from.cloned(),
+            to: Some(self.to),
+            id: self.id,
+            payload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn element(xml: &str) -> Element {
+        xml.parse().unwrap()
+    }
+
+    #[test]
+    fn recognises_iq_envelopes() {
+        let iq = element("<iq xmlns='jabber:client' type='result' id='a' from='x@y'/>");
+        let head = iq_head(&iq).unwrap();
+        assert_eq!(head.type_, IqType::Result);
+        assert_eq!(head.id, "a");
+        assert_eq!(head.from, Some("x@y"));
+        let component = element("<iq xmlns='jabber:component:accept' type='get' id='b'/>");
+        assert_eq!(iq_head(&component).unwrap().type_, IqType::Get);
+        for not_iq in [
+            "<message xmlns='jabber:client' type='result' id='a'/>",
+            "<iq xmlns='urn:other' type='result' id='a'/>",
+            "<iq xmlns='jabber:client' type='bogus' id='a'/>",
+            "<iq xmlns='jabber:client' id='a'/>",
+            "<iq xmlns='jabber:client' type='result'/>",
+        ] {
+            assert!(iq_head(&element(not_iq)).is_none(), "{not_iq}");
+        }
+    }
+
+    #[test]
+    fn reads_stanza_errors_in_any_stanza_namespace() {
+        for namespace in ["jabber:client", "jabber:component:accept"] {
+            let iq = element(&format!(
+                "<iq xmlns='{namespace}' type='error' id='a'><error type='cancel' by='s.example'>\
+                 <item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+                 <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>gone</text>\
+                 <app xmlns='urn:example'/></error></iq>"
+            ));
+            let ReplyBody::Error(Ok(error)) = reply_body(iq, IqType::Error) else {
+                panic!("not a stanza error");
+            };
+            assert_eq!(error.type_, ErrorType::Cancel);
+            assert_eq!(error.defined_condition, DefinedCondition::ItemNotFound);
+            assert_eq!(error.texts.get("en").map(String::as_str), Some("gone"));
+            assert_eq!(error.by, Some(Jid::new("s.example").unwrap()));
+            assert!(error.other.unwrap().is("app", "urn:example"));
+        }
+    }
+
+    #[test]
+    fn rejects_unreadable_stanza_errors() {
+        for body in [
+            "",
+            "<error/>",
+            "<error type='cancel'/>",
+            "<error type='bogus'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+            "<error type='cancel'><no-such-condition xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+        ] {
+            let iq = element(&format!(
+                "<iq xmlns='jabber:client' type='error' id='a'>{body}</iq>"
+            ));
+            assert!(
+                matches!(
+                    reply_body(iq, IqType::Error),
+                    ReplyBody::Error(Err(MalformedReply::InvalidError(_)))
+                ),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn builds_queries() {
+        let query = OutgoingQuery {
+            kind: Kind::Items,
+            to: Jid::new("conference.example").unwrap(),
+            id: String::from("disco-7"),
+            node: Some(String::from("rooms")),
+        };
+        let sent = query.clone().into_element(ns::JABBER_CLIENT, None);
+        let expected = element(
+            "<iq xmlns='jabber:client' type='get' id='disco-7' to='conference.example'>\
+             <query xmlns='http://jabber.org/protocol/disco#items' node='rooms'/></iq>",
+        );
+        assert_eq!(sent, expected);
+        let from = Jid::new("component.example").unwrap();
+        let iq = query.into_iq(Some(&from));
+        assert_eq!(
+            Element::from(iq),
+            element(
+                "<iq xmlns='jabber:client' type='get' id='disco-7' to='conference.example' \
+                 from='component.example'>\
+                 <query xmlns='http://jabber.org/protocol/disco#items' node='rooms'/></iq>",
+            )
+        );
+    }
+}
