@@ -1,3 +1,124 @@
+//! XMPP Service Discovery ([XEP-0030]) as a Sans-IO state machine.
+//!
+//! [`DiscoMachine`] is one value per XMPP session. It does no I/O, reads no clock, spawns
+//! nothing and needs no async runtime: the host feeds it commands, received stanzas and the
+//! current time, and drains the stanzas it wants sent, the events it has to report and the
+//! instant it next wants to be woken. A tokio client, a blocking bot, a server component or a
+//! unit test drive it the same way, and the same inputs always give the same outputs.
+//!
+//! This release has the **requester** half: `disco#info` and `disco#items` queries with a
+//! bounded cache, aliasing of concurrent identical queries, per-query deadlines and cache
+//! priming for entity capabilities.
+//!
+//! # The run loop
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use xmpp_disco::{Config, DiscoMachine, Event, Handled, QueryOptions};
+//! use xmpp_parsers::jid::Jid;
+//! use xmpp_parsers::minidom::Element;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut disco = DiscoMachine::new(Config::default());
+//! let start = Instant::now(); // the host's clock; the machine only ever gets it passed in
+//! let server: Jid = "example.org".parse()?;
+//!
+//! // Commands return at once with an id; exactly one event completes it later.
+//! let first = disco.query_info(start, &server, None, QueryOptions::default())?;
+//! let second = disco.query_info(start, &server, None, QueryOptions::default())?; // aliased
+//!
+//! // Send what the machine wants sent. Here the "server" answers at once.
+//! while let Some(request) = disco.poll_transmit() {
+//!     let id = request.attr("id").unwrap_or_default();
+//!     let reply: Element = format!(
+//!         "<iq xmlns='jabber:client' type='result' from='example.org' id='{id}'>\
+//!            <query xmlns='http://jabber.org/protocol/disco#info'>\
+//!              <identity category='server' type='im'/>\
+//!              <feature var='http://jabber.org/protocol/disco#info'/>\
+//!            </query></iq>"
+//!     )
+//!     .parse()?;
+//!     // Offer every received stanza; what is not the machine's comes back untouched.
+//!     if let Handled::Unhandled(other) = disco.handle_stanza(start, reply) {
+//!         unreachable!("route {other:?} to the host's other handlers");
+//!     }
+//! }
+//!
+//! // React to what the machine reports.
+//! let mut answered = Vec::new();
+//! while let Some(event) = disco.poll_event() {
+//!     if let Event::Info { id, result } = event {
+//!         let info = result?;
+//!         assert_eq!(info.identities[0].category, "server");
+//!         answered.push(id);
+//!     }
+//! }
+//! assert_eq!(answered, [first, second]);
+//! assert_eq!(disco.stats().requests_sent, 1); // two queries, one IQ
+//!
+//! // Wake the machine when it asks; nothing is pending here.
+//! if let Some(deadline) = disco.poll_timeout() {
+//!     disco.handle_timeout(deadline);
+//! }
+//! assert_eq!(disco.poll_timeout(), None);
+//!
+//! // A later query is answered from the cache without sending.
+//! disco.query_info(start + Duration::from_secs(1), &server, None, QueryOptions::default())?;
+//! assert!(disco.poll_transmit().is_none());
+//! assert!(matches!(disco.poll_event(), Some(Event::Info { result: Ok(_), .. })));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Requester semantics
+//!
+//! * **Key.** The cache key is (kind, JID, node). A full JID and its bare JID are different
+//!   keys; JIDs compare as the `jid` crate normalises them.
+//! * **Cache.** A query whose key has a cached result completes from the cache, sending
+//!   nothing. Each kind has its own LRU bound ([`Config::info_cache_capacity`],
+//!   [`Config::items_cache_capacity`]).
+//! * **Aliasing.** A query whose key has a request in flight sends nothing and completes with
+//!   that request's answer, sharing one [`Arc`](std::sync::Arc) of the result.
+//! * **Fresh.** [`QueryOptions::fresh`] always sends; that request becomes the one later queries
+//!   alias to, and what it answers is what they get. Waiters of the older request still get the
+//!   older answer.
+//! * **Failures are not cached.** An error reply, a malformed reply or a disconnect fails every
+//!   waiter of the request with the same [`QueryError`]; the next query sends again.
+//! * **Deadlines are per query.** A query whose deadline passes completes with
+//!   [`QueryError::Timeout`]; the others aliased with it keep waiting. When the last waiter of a
+//!   request gives up (timeout or [`cancel`](DiscoMachine::cancel)), the request is abandoned and
+//!   a late reply is ignored.
+//! * **Priming.** [`DiscoMachine::set_info_cache`] stores a result;
+//!   [`DiscoMachine::prime_info_pending`] and [`DiscoMachine::prime_info_lazy`] open an entry the
+//!   host resolves later (what XEP-0115 entity capabilities need). Queries wait on it. A primed
+//!   entry resolved with a failure fails every query for its key until a fresh one.
+//! * **Session end.** [`DiscoMachine::stream_destroyed`] fails every waiting query with
+//!   [`QueryError::Disconnected`] and clears the cache. [`DiscoMachine::flush_cache`] only
+//!   forgets. A resumed stream needs nothing.
+//! * **Trust.** A reply counts only with an id the machine issued, from the entity asked (the
+//!   server may answer for the own account and domain without `from`, see
+//!   [`Config::own_jid`]), with a payload of the kind asked: a `disco#info` result needs at
+//!   least one identity, and an answer naming another node than the one asked is refused.
+//! * **Bounds.** Caches are LRU-bounded, requests in flight are limited
+//!   ([`Config::max_in_flight`], [`QueryError::TooManyRequests`]); nothing grows without bound.
+//!
+//! Above all: **every [`RequestId`] completes exactly once**, whether from the cache, an
+//! answer, an error, a deadline, a cancel or the end of the stream.
+//!
+//! # Stanza forms
+//!
+//! Stanzas cross the boundary as [`minidom::Element`](xmpp_parsers::minidom::Element)
+//! ([`handle_stanza`](DiscoMachine::handle_stanza), [`poll_transmit`](DiscoMachine::poll_transmit))
+//! or as typed [`Iq`](xmpp_parsers::iq::Iq) values, the form tokio-xmpp uses
+//! ([`handle_iq`](DiscoMachine::handle_iq), [`poll_transmit_iq`](DiscoMachine::poll_transmit_iq)).
+//! Incoming stanzas are recognised from their envelope before anything is parsed, so stanzas
+//! that are not the machine's business cost a few attribute reads.
+//!
+//! [XEP-0030]: https://xmpp.org/extensions/xep-0030.html
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod config;
 mod error;
 mod event;
@@ -15,3 +136,6 @@ pub use machine::{DiscoMachine, Handled};
 pub use options::{QueryOptions, Timeout};
 pub use requester::Cached;
 pub use stats::Stats;
+
+/// The wire-type crates this crate speaks, re-exported so that hosts use the same versions.
+pub use xmpp_parsers;

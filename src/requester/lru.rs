@@ -278,4 +278,57 @@ mod tests {
         lru.insert(Key::shared(key(&a)), 3);
         assert_eq!(lru.peek(key(&a)), Some(&3));
     }
+
+    proptest::proptest! {
+        /// The LRU agrees with a vector kept in recency order, for any sequence of operations.
+        #[test]
+        fn agrees_with_a_recency_list(
+            capacity in 0usize..4,
+            ops in proptest::collection::vec((0u8..4, 0usize..6, proptest::num::u8::ANY), 0..60),
+        ) {
+            let jids: Vec<Jid> = (0..6).map(|i| jid(&format!("e{i}.example"))).collect();
+            let mut lru = Lru::new(capacity);
+            // Most recent last.
+            let mut model: Vec<(usize, u8)> = Vec::new();
+            for (op, k, value) in ops {
+                match op {
+                    0 => {
+                        let evicted = lru.insert(Key::shared(key(&jids[k])), value);
+                        let expected = if let Some(at) = model.iter().position(|(m, _)| *m == k) {
+                            let old = model.remove(at);
+                            model.push((k, value));
+                            Some(old)
+                        } else if capacity == 0 {
+                            Some((k, value))
+                        } else {
+                            model.push((k, value));
+                            (model.len() > capacity).then(|| model.remove(0))
+                        };
+                        let evicted = evicted.map(|(key, v)| (jids.iter().position(|j| *j == key.jid).unwrap(), v));
+                        proptest::prop_assert_eq!(evicted, expected);
+                    }
+                    1 => {
+                        let got = lru.get(key(&jids[k])).map(|v| *v);
+                        let expected = model.iter().position(|(m, _)| *m == k).map(|at| {
+                            let entry = model.remove(at);
+                            model.push(entry);
+                            entry.1
+                        });
+                        proptest::prop_assert_eq!(got, expected);
+                    }
+                    2 => {
+                        let got = lru.remove(key(&jids[k]));
+                        let expected = model.iter().position(|(m, _)| *m == k).map(|at| model.remove(at).1);
+                        proptest::prop_assert_eq!(got, expected);
+                    }
+                    _ => {
+                        let got = lru.peek(key(&jids[k])).copied();
+                        let expected = model.iter().find(|(m, _)| *m == k).map(|(_, v)| *v);
+                        proptest::prop_assert_eq!(got, expected);
+                    }
+                }
+                proptest::prop_assert_eq!(lru.index.len(), model.len());
+            }
+        }
+    }
 }
