@@ -265,6 +265,11 @@ impl Requester {
         };
         source.live = source.live.saturating_sub(1);
         if source.live > 0 {
+            // Queries that come and go on a long-lived source must not grow its list forever.
+            if source.waiters.len() > 2 * source.live + 16 {
+                let waiters = &self.waiters;
+                source.waiters.retain(|id| waiters.contains_key(id));
+            }
             return;
         }
         let (kind, key, is_iq) = (
