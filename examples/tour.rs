@@ -1,248 +1,282 @@
-//! A tour of the requester: a client walks a simulated server's disco tree.
+//! A tour of xmpp-disco: a client walks a simulated server's disco tree.
 //!
-//! No network and no server: a small in-memory "server" answers the IQs the machine emits,
-//! and time is a simulated clock. Run with `cargo run --example tour`.
+//! No network and no server: every entity of the small world below is its own `DiscoMachine`,
+//! answering from its responder registry, and a router in memory carries the stanzas between
+//! them on a simulated clock. Run with `cargo run --example tour`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
+use xmpp_disco::xmpp_parsers::disco::Item;
 use xmpp_disco::xmpp_parsers::jid::Jid;
+use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
-use xmpp_disco::{Config, DiscoMachine, Event, QueryError, QueryOptions, RequestId};
+use xmpp_disco::{Config, DiscoMachine, Event, QueryError, QueryOptions, RegistryError, RequestId};
 
-const INFO: &str = "http://jabber.org/protocol/disco#info";
-const ITEMS: &str = "http://jabber.org/protocol/disco#items";
-
-/// What the simulated entities answer: (JID, kind namespace) -> query body. Entities absent
-/// from the table answer `service-unavailable`; `silent.example.org` never answers.
-fn world() -> HashMap<(&'static str, &'static str), &'static str> {
-    HashMap::from([
-        (
-            ("example.org", INFO),
-            "<identity category='server' type='im' name='Example Server'/>\
-             <feature var='http://jabber.org/protocol/disco#info'/>\
-             <feature var='http://jabber.org/protocol/disco#items'/>\
-             <feature var='urn:xmpp:ping'/>\
-             <x xmlns='jabber:x:data' type='result'>\
-               <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/network/serverinfo</value></field>\
-               <field var='admin-addresses'><value>xmpp:admin@example.org</value></field>\
-             </x>",
-        ),
-        (
-            ("example.org", ITEMS),
-            "<item jid='conference.example.org' name='Chatrooms'/>\
-             <item jid='upload.example.org' name='File sharing'/>\
-             <item jid='pubsub.example.org'/>\
-             <item jid='silent.example.org'/>",
-        ),
-        (
-            ("conference.example.org", INFO),
-            "<identity category='conference' type='text' name='Chatrooms'/>\
-             <feature var='http://jabber.org/protocol/muc'/>",
-        ),
-        (
-            ("upload.example.org", INFO),
-            "<identity category='store' type='file' name='HTTP File Upload'/>\
-             <feature var='urn:xmpp:http:upload:0'/>",
-        ),
-    ])
-}
-
-/// Answers one request the way the simulated world would, or `None` for silence.
-fn answer(request: &Element, world: &HashMap<(&str, &str), &str>) -> Option<Element> {
-    let to = request.attr("to")?;
-    let id = request.attr("id")?;
-    let ns = if request.has_child("query", INFO) {
-        INFO
-    } else {
-        ITEMS
-    };
-    if to == "silent.example.org" {
-        return None;
-    }
-    let xml = match world.get(&(to, ns)) {
-        Some(body) => format!(
-            "<iq xmlns='jabber:client' type='result' id='{id}' from='{to}'><query xmlns='{ns}'>{body}</query></iq>"
-        ),
-        None => format!(
-            "<iq xmlns='jabber:client' type='error' id='{id}' from='{to}'><error type='cancel'>\
-             <service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
-        ),
-    };
-    xml.parse().ok()
-}
-
-/// Runs the machine until every query in `ids` has completed: delivers requests to the
-/// simulated world (20 ms round trip) and advances the clock to the machine's deadlines.
-fn settle(
-    disco: &mut DiscoMachine,
-    clock: &mut Instant,
-    world: &HashMap<(&str, &str), &str>,
-    ids: &[RequestId],
-) -> HashMap<RequestId, Event> {
-    let mut done = HashMap::new();
-    while done.len() < ids.len() {
-        let mut progressed = false;
-        while let Some(request) = disco.poll_transmit() {
-            progressed = true;
-            if let Some(reply) = answer(&request, world) {
-                *clock += Duration::from_millis(20);
-                let _ = disco.handle_stanza(*clock, reply);
-            }
-        }
-        while let Some(event) = disco.poll_event() {
-            progressed = true;
-            if let Some(id) = event.request_id() {
-                done.insert(id, event);
-            }
-        }
-        if !progressed {
-            match disco.poll_timeout() {
-                Some(deadline) => {
-                    *clock = deadline;
-                    disco.handle_timeout(deadline);
-                }
-                None => break,
-            }
-        }
-    }
-    done
-}
+const CLIENT: &str = "juliet@example.org/balcony";
+/// Listed by the server, but never answers: the client's deadline has to fire.
+const SILENT: &str = "silent.example.org";
 
 fn jid(s: &str) -> Jid {
     s.parse().expect("a valid JID")
 }
 
-fn main() {
-    let world = world();
-    let start = Instant::now();
-    let mut clock = start;
+fn entity(own: &str) -> DiscoMachine {
     let mut config = Config::default();
-    config.own_jid = Some(jid("juliet@example.org/balcony"));
-    config.default_timeout = Some(Duration::from_secs(5));
-    let mut disco = DiscoMachine::new(config);
-    let server = jid("example.org");
-    let options = QueryOptions::default();
+    config.own_jid = Some(jid(own));
+    DiscoMachine::new(config)
+}
 
-    // 1. The server's own info and its items, concurrently.
-    let info = disco
-        .query_info(clock, &server, None, options)
-        .expect("valid query");
-    let items = disco
-        .query_items(clock, &server, None, options)
-        .expect("valid query");
-    let mut done = settle(&mut disco, &mut clock, &world, &[info, items]);
+/// An entity whose root has one identity and some features.
+fn service(
+    own: &str,
+    identity: (&str, &str, &str),
+    features: &[&str],
+) -> Result<DiscoMachine, RegistryError> {
+    let mut machine = entity(own);
+    let mut root = machine.root_mut();
+    let (category, type_, name) = identity;
+    root.register_identity(category, type_, [(Some("en"), name)])?;
+    root.unregister_identity("client", "bot")?;
+    for feature in features {
+        root.register_feature(*feature)?;
+    }
+    Ok(machine)
+}
 
-    println!("example.org");
-    if let Some(Event::Info {
-        result: Ok(info), ..
-    }) = done.remove(&info)
+/// The server and its services, each answering from its own machine.
+fn world() -> Result<HashMap<String, DiscoMachine>, RegistryError> {
+    let mut server = service(
+        "example.org",
+        ("server", "im", "Example Server"),
+        &[
+            "http://jabber.org/protocol/disco#items",
+            "urn:xmpp:ping",
+            "jabber:iq:version",
+        ],
+    )?;
     {
-        for identity in &info.identities {
-            println!(
-                "├─ identity {}/{} {:?}",
-                identity.category,
-                identity.type_,
-                identity.name.as_deref().unwrap_or("")
-            );
+        let mut root = server.root_mut();
+        root.set_form(DataForm::new(
+            DataFormType::Result_,
+            "http://jabber.org/network/serverinfo",
+            vec![Field::new("admin-addresses", FieldType::ListMulti)
+                .with_value("xmpp:admin@example.org")],
+        ))?;
+        let item = |to: &str, name: Option<&str>| Item {
+            jid: jid(to),
+            node: None,
+            name: name.map(str::to_owned),
+        };
+        root.set_items(vec![
+            item("conference.example.org", Some("Chatrooms")),
+            item("upload.example.org", Some("File sharing")),
+            item("pubsub.example.org", None),
+            item(SILENT, None),
+        ]);
+    }
+    let conference = service(
+        "conference.example.org",
+        ("conference", "text", "Chatrooms"),
+        &["http://jabber.org/protocol/muc"],
+    )?;
+    let upload = service(
+        "upload.example.org",
+        ("store", "file", "HTTP File Upload"),
+        &["urn:xmpp:http:upload:0"],
+    )?;
+    Ok(HashMap::from([
+        ("example.org".to_owned(), server),
+        ("conference.example.org".to_owned(), conference),
+        ("upload.example.org".to_owned(), upload),
+    ]))
+}
+
+/// What a server does with a stanza for an address nobody serves.
+fn service_unavailable(request: &Element) -> Option<Element> {
+    let (id, to) = (request.attr("id")?, request.attr("to")?);
+    format!(
+        "<iq xmlns='jabber:client' type='error' id='{id}' from='{to}' to='{CLIENT}'><error type='cancel'>\
+         <service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    )
+    .parse()
+    .ok()
+}
+
+/// Carries one request from the client to its addressee and the answer back, 10 ms each way.
+fn route(
+    request: Element,
+    world: &mut HashMap<String, DiscoMachine>,
+    clock: &mut Instant,
+) -> Option<Element> {
+    let to = request.attr("to")?.to_owned();
+    if to == SILENT {
+        return None;
+    }
+    *clock += Duration::from_millis(10);
+    let Some(addressee) = world.get_mut(&to) else {
+        return service_unavailable(&request);
+    };
+    let mut request = request;
+    request.set_attr(Namespace::NONE, "from".try_into().ok()?, CLIENT);
+    let _ = addressee.handle_stanza(*clock, request);
+    let mut answer = addressee.poll_transmit()?;
+    answer.set_attr(Namespace::NONE, "from".try_into().ok()?, to);
+    *clock += Duration::from_millis(10);
+    Some(answer)
+}
+
+/// Runs the world until every query in `ids` has completed, advancing the clock to the client's
+/// deadlines when nothing else can happen.
+fn settle(
+    client: &mut DiscoMachine,
+    world: &mut HashMap<String, DiscoMachine>,
+    clock: &mut Instant,
+    ids: &[RequestId],
+) -> HashMap<RequestId, Event> {
+    let mut done = HashMap::new();
+    while done.len() < ids.len() {
+        let mut progressed = false;
+        while let Some(request) = client.poll_transmit() {
+            progressed = true;
+            if let Some(answer) = route(request, world, clock) {
+                let _ = client.handle_stanza(*clock, answer);
+            }
         }
-        println!("├─ {} features", info.features.len());
-        for form in &info.extensions {
-            println!("├─ form {}", form.form_type().unwrap_or("(no FORM_TYPE)"));
+        while let Some(event) = client.poll_event() {
+            progressed = true;
+            if let Some(id) = event.request_id().filter(|id| ids.contains(id)) {
+                done.insert(id, event);
+            }
+        }
+        if !progressed {
+            let Some(deadline) = client.poll_timeout() else {
+                break;
+            };
+            *clock = deadline;
+            client.handle_timeout(deadline);
         }
     }
+    done
+}
+
+fn describe(event: Option<&Event>) -> String {
+    match event {
+        Some(Event::Info {
+            result: Ok(info), ..
+        }) => {
+            let identity = info
+                .identities
+                .first()
+                .map(|i| format!("{}/{}", i.category, i.type_));
+            let features: Vec<_> = info
+                .features
+                .iter()
+                .filter(|f| !f.starts_with("http://jabber.org/protocol/disco#"))
+                .map(String::as_str)
+                .collect();
+            format!("{} [{}]", identity.unwrap_or_default(), features.join(", "))
+        }
+        Some(Event::Info {
+            result: Err(QueryError::Timeout),
+            ..
+        }) => "no answer (timed out)".to_owned(),
+        Some(Event::Info {
+            result: Err(error), ..
+        }) => format!("error: {error}"),
+        _ => "?".to_owned(),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut world = world()?;
+    let start = Instant::now();
+    let mut clock = start;
+    let mut client = entity(CLIENT);
+    let server = jid("example.org");
+    let options = QueryOptions::default().with_timeout(Duration::from_secs(5));
+
+    // 1. The server's own info and its items, concurrently.
+    let info = client.query_info(clock, &server, None, options)?;
+    let items = client.query_items(clock, &server, None, options)?;
+    let mut done = settle(&mut client, &mut world, &mut clock, &[info, items]);
     let Some(Event::Items {
         result: Ok(items), ..
     }) = done.remove(&items)
     else {
-        eprintln!("the server listed no items");
-        std::process::exit(1);
+        return Err("the server listed no items".into());
     };
-
-    // 2. Every item's info, twice over: the second round is aliased to the first.
-    let mut queries = Vec::new();
-    for item in &items.items {
-        for _ in 0..2 {
-            let id = disco
-                .query_info(clock, &item.jid, item.node.as_deref(), options)
-                .expect("valid query");
-            queries.push((item, id));
+    println!("example.org  {}", describe(done.get(&info)));
+    if let Some(Event::Info {
+        result: Ok(info), ..
+    }) = done.get(&info)
+    {
+        for form in &info.extensions {
+            println!("│  form {}", form.form_type().unwrap_or("(no FORM_TYPE)"));
         }
     }
-    let ids: Vec<_> = queries.iter().map(|(_, id)| *id).collect();
-    let mut done = settle(&mut disco, &mut clock, &world, &ids);
-    let count = items.items.len();
-    for (index, (item, id)) in queries.iter().enumerate().step_by(2) {
-        let branch = if index / 2 + 1 == count {
+
+    // 2. Every item's info, asked twice at once: the second query is aliased to the first.
+    let mut queries = Vec::new();
+    let mut ids = Vec::new();
+    for item in &items.items {
+        let first = client.query_info(clock, &item.jid, item.node.as_deref(), options)?;
+        let twin = client.query_info(clock, &item.jid, item.node.as_deref(), options)?;
+        queries.push((item, first));
+        ids.extend([first, twin]);
+    }
+    let done = settle(&mut client, &mut world, &mut clock, &ids);
+    for (index, (item, id)) in queries.iter().enumerate() {
+        let branch = if index + 1 == queries.len() {
             "└─"
         } else {
             "├─"
-        };
-        let description = match done.remove(id) {
-            Some(Event::Info {
-                result: Ok(info), ..
-            }) => {
-                let identity = &info.identities[0];
-                let features: Vec<_> = info.features.iter().map(String::as_str).collect();
-                format!(
-                    "{}/{} [{}]",
-                    identity.category,
-                    identity.type_,
-                    features.join(", ")
-                )
-            }
-            Some(Event::Info {
-                result: Err(QueryError::Timeout),
-                ..
-            }) => "no answer (timed out)".to_owned(),
-            Some(Event::Info {
-                result: Err(error), ..
-            }) => format!("error: {error}"),
-            _ => "?".to_owned(),
         };
         let name = item
             .name
             .as_deref()
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
-        println!("{branch} {}{name}: {description}", item.jid);
+        println!("{branch} {}{name}  {}", item.jid, describe(done.get(id)));
     }
 
-    // 3. Find the upload service by feature: answered from the cache, nothing sent.
-    let before = disco.stats().requests_sent;
+    // 3. Find the upload service by feature: answered from the cache where it can be.
+    let before = client.stats().requests_sent;
     let mut lookups = Vec::new();
     for item in &items.items {
         lookups.push((
-            item.jid.clone(),
-            disco
-                .query_info(clock, &item.jid, None, options)
-                .expect("valid query"),
+            &item.jid,
+            client.query_info(clock, &item.jid, None, options)?,
         ));
     }
     let ids: Vec<_> = lookups.iter().map(|(_, id)| *id).collect();
-    let done = settle(&mut disco, &mut clock, &world, &ids);
+    let done = settle(&mut client, &mut world, &mut clock, &ids);
     let upload = lookups.iter().find_map(|(jid, id)| match done.get(id) {
         Some(Event::Info {
             result: Ok(info), ..
-        }) if info.features.contains("urn:xmpp:http:upload:0") => Some(jid),
+        }) if info.features.contains("urn:xmpp:http:upload:0") => Some(*jid),
         _ => None,
     });
     println!();
     println!(
-        "upload service: {} (found with {} new requests: failures are not cached, so the \
-         entities that failed were asked again)",
+        "upload service: {} ({} new requests: answers come from the cache, failures are never \
+         cached, so only the entities that failed were asked again)",
         upload.map(Jid::to_string).unwrap_or_else(|| "none".into()),
-        disco.stats().requests_sent - before
+        client.stats().requests_sent - before
     );
 
-    let stats = disco.stats();
+    let stats = client.stats();
+    let answered: u64 = world.values().map(|m| m.stats().requests_answered).sum();
     println!(
-        "queries: {}, IQs sent: {}, answered from cache: {}, aliased: {}, timed out: {}",
+        "client: {} queries, {} IQs sent, {} answered from the cache, {} aliased, {} timed out",
         stats.requests_sent + stats.cache_hits + stats.aliased,
         stats.requests_sent,
         stats.cache_hits,
         stats.aliased,
         stats.timeouts
     );
+    println!("world: {answered} requests answered by the entities' responders");
     println!("simulated time: {:?}", clock - start);
+    Ok(())
 }

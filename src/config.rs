@@ -44,11 +44,16 @@ pub struct Config {
     /// [`QueryError::TooManyRequests`](crate::QueryError::TooManyRequests). Queries answered from
     /// the cache or aliased to a request in flight do not count. Default: 256.
     pub max_in_flight: usize,
+    /// How many requests for [deferred](crate::Node::Deferred) nodes may wait for the host's
+    /// answer at once. Beyond it, requests are answered `resource-constraint` (type `wait`) at
+    /// once. Default: 256.
+    pub max_deferred: usize,
     /// The namespace of outgoing stanzas: `jabber:client` for a client (the default),
     /// `jabber:component:accept` for a XEP-0114 component.
     pub stanza_namespace: String,
-    /// Whether outgoing stanzas carry `from` set to [`own_jid`](Config::own_jid). Clients leave
-    /// it to the server (the default, `false`); components must set it.
+    /// Whether outgoing stanzas carry `from`: requests say [`own_jid`](Config::own_jid), answers
+    /// say the address the request was sent to (or `own_jid`). Clients leave it to the server
+    /// (the default, `false`); components must set it.
     pub stamp_from: bool,
 }
 
@@ -61,6 +66,7 @@ impl Default for Config {
             info_cache_capacity: 1024,
             items_cache_capacity: 256,
             max_in_flight: 256,
+            max_deferred: 256,
             stanza_namespace: String::from(xmpp_parsers::ns::JABBER_CLIENT),
             stamp_from: false,
         }

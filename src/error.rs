@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
+use crate::event::ResponseHandle;
+use crate::wire::QueryKind;
+
 /// Why a query completed without a result.
 ///
 /// Cheap to clone: waiters aliased to one request all receive a clone of the same error, so the
@@ -114,6 +117,82 @@ pub enum InvalidArgument {
     /// pass `None` for "no node".
     #[error("a disco node must not be empty; use None for no node")]
     EmptyNode,
+}
+
+/// A change to a node registry that cannot be made. The node is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The feature is registered already (`disco#info` always is).
+    #[error("feature {0:?} is already registered")]
+    FeatureAlreadyRegistered(String),
+    /// The feature is not registered (`disco#info` cannot be unregistered).
+    #[error("feature {0:?} is not registered")]
+    FeatureNotRegistered(String),
+    /// An identity with this category and type exists already.
+    #[error("identity {category}/{type_} is already registered")]
+    IdentityAlreadyRegistered {
+        /// The identity's category.
+        category: String,
+        /// The identity's type.
+        type_: String,
+    },
+    /// No identity with this category and type exists.
+    #[error("identity {category}/{type_} is not registered")]
+    IdentityNotRegistered {
+        /// The identity's category.
+        category: String,
+        /// The identity's type.
+        type_: String,
+    },
+    /// The identity is the node's last one; XEP-0030 requires at least one. Register another
+    /// first.
+    #[error("identity {category}/{type_} is the node's last one")]
+    LastIdentity {
+        /// The identity's category.
+        category: String,
+        /// The identity's type.
+        type_: String,
+    },
+    /// The XEP-0128 form is not usable as extended information.
+    #[error("invalid extended-information form: {0}")]
+    InvalidForm(&'static str),
+    /// No node is mounted under this name.
+    #[error("no node is mounted at {0:?}")]
+    NotMounted(String),
+}
+
+impl RegistryError {
+    pub(crate) fn identity_exists(category: &str, type_: &str) -> Self {
+        RegistryError::IdentityAlreadyRegistered {
+            category: category.to_owned(),
+            type_: type_.to_owned(),
+        }
+    }
+
+    pub(crate) fn identity_missing(category: &str, type_: &str) -> Self {
+        RegistryError::IdentityNotRegistered {
+            category: category.to_owned(),
+            type_: type_.to_owned(),
+        }
+    }
+}
+
+/// An answer to a deferred request that cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The handle was answered already, or the stream it came on was destroyed.
+    #[error("{0} is not waiting for an answer")]
+    UnknownHandle(ResponseHandle),
+    /// An info answer to an items request, or the other way round. The request still waits.
+    #[error("{handle} asks for {expected:?}")]
+    WrongKind {
+        /// The request.
+        handle: ResponseHandle,
+        /// What it asks for.
+        expected: QueryKind,
+    },
 }
 
 /// Displays a stanza error as `type/condition` followed by its first text, the way a log line

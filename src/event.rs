@@ -7,6 +7,7 @@ use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::jid::Jid;
 
 use crate::error::QueryError;
+use crate::wire::QueryKind;
 
 /// Names one query from the call that started it to the one [`Event`] that completes it.
 ///
@@ -29,6 +30,19 @@ pub struct PrimeHandle(pub(crate) u64);
 impl fmt::Display for PrimeHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "prime#{}", self.0)
+    }
+}
+
+/// An incoming request for a [deferred](crate::Node::Deferred) node, waiting for the host's
+/// answer ([`DiscoMachine::respond_info`](crate::DiscoMachine::respond_info),
+/// [`respond_items`](crate::DiscoMachine::respond_items),
+/// [`respond_error`](crate::DiscoMachine::respond_error)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResponseHandle(pub(crate) u64);
+
+impl fmt::Display for ResponseHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "response#{}", self.0)
     }
 }
 
@@ -67,6 +81,26 @@ pub enum Event {
         /// The node the entry is for.
         node: Option<String>,
     },
+    /// The identities, features or forms of a node of the responder changed (or a node was
+    /// mounted or unmounted): what it answers is different now. Entity capabilities
+    /// (XEP-0115) recompute and re-announce their hash on a change of the root (`None`).
+    NodeChanged {
+        /// The node that changed; `None` for the root.
+        node: Option<String>,
+    },
+    /// A request for a deferred node arrived; answer it through `handle`.
+    DeferredRequest {
+        /// What to answer with.
+        handle: ResponseHandle,
+        /// Which query.
+        kind: QueryKind,
+        /// The requester (`None`: the own server, on behalf of the account).
+        from: Option<Jid>,
+        /// The node asked for.
+        node: Option<String>,
+        /// The request's `xml:lang`, if any.
+        lang: Option<String>,
+    },
 }
 
 impl Event {
@@ -74,7 +108,9 @@ impl Event {
     pub fn request_id(&self) -> Option<RequestId> {
         match self {
             Event::Info { id, .. } | Event::Items { id, .. } => Some(*id),
-            Event::PrimeRequested { .. } => None,
+            Event::PrimeRequested { .. }
+            | Event::NodeChanged { .. }
+            | Event::DeferredRequest { .. } => None,
         }
     }
 }

@@ -6,9 +6,14 @@
 //! instant it next wants to be woken. A tokio client, a blocking bot, a server component or a
 //! unit test drive it the same way, and the same inputs always give the same outputs.
 //!
-//! This release has the **requester** half: `disco#info` and `disco#items` queries with a
-//! bounded cache, aliasing of concurrent identical queries, per-query deadlines and cache
-//! priming for entity capabilities.
+//! It owns both halves of XEP-0030 for the session:
+//!
+//! * the **requester** asks other entities (`disco#info`, `disco#items`) through a bounded
+//!   cache that also aliases concurrent identical queries, with per-query deadlines and cache
+//!   priming for entity capabilities;
+//! * the **responder** answers other entities from a registry of nodes: the root, static nodes
+//!   mounted under a name, dynamic nodes computed per requester, and deferred nodes the host
+//!   answers later.
 //!
 //! # The run loop
 //!
@@ -105,6 +110,55 @@
 //! Above all: **every [`RequestId`] completes exactly once**, whether from the cache, an
 //! answer, an error, a deadline, a cancel or the end of the stream.
 //!
+//! # Answering others
+//!
+//! ```
+//! use std::time::Instant;
+//! use xmpp_disco::{DiscoMachine, Handled, StaticNode};
+//! use xmpp_parsers::minidom::Element;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut disco = DiscoMachine::default();
+//! disco.root_mut().register_feature("urn:xmpp:ping")?;
+//! let mut music = StaticNode::new();
+//! music.register_identity("hierarchy", "branch", [(Some("en"), "Music")])?;
+//! disco.mount("music", music)?;
+//!
+//! let request: Element = "<iq xmlns='jabber:client' type='get' id='q1' from='romeo@montague.example/orchard'>\
+//!       <query xmlns='http://jabber.org/protocol/disco#info' node='music'/></iq>".parse()?;
+//! assert!(matches!(disco.handle_stanza(Instant::now(), request), Handled::Consumed));
+//! let answer = disco.poll_transmit().expect("an answer");
+//! assert_eq!(answer.attr("type"), Some("result"));
+//! assert_eq!(answer.attr("to"), Some("romeo@montague.example/orchard"));
+//! let query = answer.get_child("query", "http://jabber.org/protocol/disco#info").expect("a query");
+//! assert_eq!(query.attr("node"), Some("music")); // the request's node, mirrored
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Responder semantics
+//!
+//! * **Registry.** A [`StaticNode`] has identities (category, type, names per `xml:lang`),
+//!   features, ordered items and XEP-0128 forms. `disco#info` is always a feature and can be
+//!   neither registered nor unregistered. Registering what exists, unregistering what does not
+//!   and removing the last identity are distinct [`RegistryError`]s; a failed call changes
+//!   nothing.
+//! * **Root.** The root starts with the identity `client`/`bot`, removable once another
+//!   exists. Other nodes are [mounted](DiscoMachine::mount) under a name (mounting over a name
+//!   replaces the node there) and [unmounted](DiscoMachine::unmount) by it.
+//! * **Changes.** A change to a node's identities, features or forms (and a mount or unmount)
+//!   raises [`Event::NodeChanged`], so that entity capabilities can be recomputed.
+//! * **Answers.** A `get` without node answers from the root, with a node from the node
+//!   mounted there, the request's `node` mirrored. An unknown node, or one with no identity
+//!   (for info), is `item-not-found` (type `cancel`); a node without items answers an empty
+//!   query. [Dynamic](DynamicNode) nodes answer per requester and language;
+//!   [deferred](Node::Deferred) nodes raise [`Event::DeferredRequest`] and the host answers
+//!   with [`respond_info`](DiscoMachine::respond_info) and its siblings.
+//! * **Refusals.** A [policy](DiscoMachine::set_policy) may refuse a requester:
+//!   `service-unavailable`, whatever the node. A `set` is `service-unavailable`, a malformed
+//!   query (two payloads, an empty node) `bad-request`; nothing inside the machine changes.
+//! * **Speed.** A static node's answer is built once and reused until the node changes.
+//!
 //! # Stanza forms
 //!
 //! Stanzas cross the boundary as [`minidom::Element`](xmpp_parsers::minidom::Element)
@@ -126,16 +180,21 @@ mod machine;
 mod options;
 mod outbox;
 mod requester;
+mod responder;
 mod stats;
 mod wire;
 
 pub use config::Config;
-pub use error::{InvalidArgument, MalformedReply, QueryError};
-pub use event::{Event, PrimeHandle, RequestId};
+pub use error::{InvalidArgument, MalformedReply, QueryError, RegistryError, ResponseError};
+pub use event::{Event, PrimeHandle, RequestId, ResponseHandle};
 pub use machine::{DiscoMachine, Handled};
 pub use options::{QueryOptions, Timeout};
 pub use requester::Cached;
+pub use responder::{
+    DynamicNode, IdentityNames, IdentityView, Node, NodeMut, RequestContext, StaticNode,
+};
 pub use stats::Stats;
+pub use wire::QueryKind;
 
 /// The wire-type crates this crate speaks, re-exported so that hosts use the same versions.
 pub use xmpp_parsers;

@@ -4,19 +4,23 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::Config;
-use crate::error::{InvalidArgument, QueryError};
-use crate::event::{Event, PrimeHandle, RequestId};
+use crate::error::{InvalidArgument, QueryError, RegistryError, ResponseError};
+use crate::event::{Event, PrimeHandle, RequestId, ResponseHandle};
 use crate::options::QueryOptions;
 use crate::outbox::{Outbox, Outgoing};
 use crate::requester::{Cached, KeyRef, ReplyMatch, Requester};
+use crate::responder::{
+    DeferredAnswer, IncomingRequest, Node, NodeMut, RequestContext, Responder, StaticNode,
+};
 use crate::stats::Stats;
-use crate::wire::{self, Answer, IqType, Kind};
+use crate::wire::{self, Address, Answer, IqType, QueryKind};
 
 /// What [`DiscoMachine::handle_stanza`] did with a stanza.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +61,7 @@ impl<T> Handled<T> {
 pub struct DiscoMachine {
     config: Config,
     requester: Requester,
+    responder: Responder,
     out: Outbox,
 }
 
@@ -64,7 +69,8 @@ impl std::fmt::Debug for DiscoMachine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DiscoMachine")
             .field("config", &self.config)
-            .field("stats", &self.requester.stats)
+            .field("stats", &self.stats())
+            .field("responder", &self.responder)
             .field("queued_transmits", &self.out.transmits.len())
             .field("queued_events", &self.out.events.len())
             .finish_non_exhaustive()
@@ -82,6 +88,7 @@ impl DiscoMachine {
     pub fn new(config: Config) -> Self {
         DiscoMachine {
             requester: Requester::new(&config),
+            responder: Responder::new(),
             config,
             out: Outbox::default(),
         }
@@ -99,8 +106,12 @@ impl DiscoMachine {
     }
 
     /// What the machine did so far.
-    pub fn stats(&self) -> &Stats {
-        &self.requester.stats
+    pub fn stats(&self) -> Stats {
+        Stats {
+            requests_answered: self.responder.answered,
+            requests_refused: self.responder.refused,
+            ..self.requester.stats
+        }
     }
 
     // ---------------------------------------------------------------- requester commands
@@ -121,7 +132,7 @@ impl DiscoMachine {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
-        self.query(now, Kind::Info, jid, node, options)
+        self.query(now, QueryKind::Info, jid, node, options)
     }
 
     /// Asks `jid` (at `node`, if given) for its items. Same contract as
@@ -137,13 +148,13 @@ impl DiscoMachine {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
-        self.query(now, Kind::Items, jid, node, options)
+        self.query(now, QueryKind::Items, jid, node, options)
     }
 
     fn query(
         &mut self,
         now: Instant,
-        kind: Kind,
+        kind: QueryKind,
         jid: &Jid,
         node: Option<&str>,
         options: QueryOptions,
@@ -178,7 +189,7 @@ impl DiscoMachine {
     ) -> Result<(), InvalidArgument> {
         let key = key(jid, node)?;
         self.requester
-            .set_cached(Kind::Info, key, Answer::Info(info.into()));
+            .set_cached(QueryKind::Info, key, Answer::Info(info.into()));
         Ok(())
     }
 
@@ -243,14 +254,14 @@ impl DiscoMachine {
     /// refreshing the entry's place in the LRU order. `None` if nothing (or `node` is empty).
     pub fn peek_info(&self, jid: &Jid, node: Option<&str>) -> Option<Cached<DiscoInfoResult>> {
         self.requester
-            .peek(Kind::Info, key(jid, node).ok()?, Answer::info)
+            .peek(QueryKind::Info, key(jid, node).ok()?, Answer::info)
     }
 
     /// What the cache holds for `disco#items` of `jid` at `node`; see
     /// [`peek_info`](Self::peek_info).
     pub fn peek_items(&self, jid: &Jid, node: Option<&str>) -> Option<Cached<DiscoItemsResult>> {
         self.requester
-            .peek(Kind::Items, key(jid, node).ok()?, Answer::items)
+            .peek(QueryKind::Items, key(jid, node).ok()?, Answer::items)
     }
 
     /// Forgets every cached answer and primed entry. Queries waiting on requests in flight (or on
@@ -266,7 +277,136 @@ impl DiscoMachine {
     /// A stream resumed with XEP-0198 needs no call: replies to requests in flight still arrive.
     pub fn stream_destroyed(&mut self) {
         self.requester.reset(&mut self.out);
-        self.out.drop_unsent_queries();
+        self.responder.reset();
+        self.out.drop_unsent();
+    }
+
+    // ---------------------------------------------------------------- responder registry
+
+    /// The root node: what the machine answers for requests without a node.
+    pub fn root(&self) -> &StaticNode {
+        self.responder.root()
+    }
+
+    /// Changes the root node. It starts with the identity `client`/`bot` (see
+    /// [`StaticNode::default_root`]).
+    ///
+    /// ```
+    /// use xmpp_disco::{DiscoMachine, Event};
+    ///
+    /// let mut disco = DiscoMachine::default();
+    /// let mut root = disco.root_mut();
+    /// root.register_identity("client", "pc", [(Some("en"), "Juliet's balcony")])?;
+    /// root.unregister_identity("client", "bot")?;
+    /// root.register_feature("urn:xmpp:ping")?;
+    /// // Each change tells the host, so that entity capabilities can be recomputed.
+    /// assert!(matches!(disco.poll_event(), Some(Event::NodeChanged { node: None })));
+    /// # Ok::<(), xmpp_disco::RegistryError>(())
+    /// ```
+    pub fn root_mut(&mut self) -> NodeMut<'_> {
+        self.responder.root_mut(&mut self.out)
+    }
+
+    /// The node mounted at `name`, if any.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.responder.node(name)
+    }
+
+    /// Changes the static node mounted at `name`; `None` if there is none (or it is dynamic or
+    /// deferred, which the host changes itself).
+    pub fn node_mut<'a>(&'a mut self, name: &'a str) -> Option<NodeMut<'a>> {
+        self.responder.node_mut(&mut self.out, name)
+    }
+
+    /// Answers requests for node `name` with `node` from now on. Mounting over a name replaces
+    /// the node there (as aioxmpp's `mount_node` does) and returns the one replaced. Raises
+    /// [`Event::NodeChanged`].
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidArgument::EmptyNode`] for an empty name (requests without a node go to the
+    /// root).
+    pub fn mount(
+        &mut self,
+        name: impl Into<String>,
+        node: impl Into<Node>,
+    ) -> Result<Option<Node>, InvalidArgument> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(InvalidArgument::EmptyNode);
+        }
+        Ok(self.responder.mount(&mut self.out, name, node.into()))
+    }
+
+    /// Stops answering for node `name` (requests for it get `item-not-found`) and returns the
+    /// node. Raises [`Event::NodeChanged`]. Deferred requests already handed to the host can
+    /// still be answered.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::NotMounted`] if nothing is mounted at `name`.
+    pub fn unmount(&mut self, name: &str) -> Result<Node, RegistryError> {
+        self.responder
+            .unmount(&mut self.out, name)
+            .ok_or_else(|| RegistryError::NotMounted(name.to_owned()))
+    }
+
+    /// Decides, per request, whether to answer at all: a request the policy refuses is answered
+    /// `service-unavailable`, whatever node it asks for, so that a refused requester learns
+    /// nothing (XEP-0030 §8; a client may refuse entities not in its roster this way).
+    pub fn set_policy(&mut self, policy: impl Fn(&RequestContext<'_>) -> bool + Send + 'static) {
+        self.responder.set_policy(Some(Box::new(policy)));
+    }
+
+    /// Answers every requester again.
+    pub fn clear_policy(&mut self) {
+        self.responder.set_policy(None);
+    }
+
+    /// Answers a deferred `disco#info` request. An answer without any identity is sent as
+    /// `item-not-found`, as for dynamic nodes.
+    ///
+    /// # Errors
+    ///
+    /// [`ResponseError::UnknownHandle`] if the request was answered already or its stream is
+    /// gone; [`ResponseError::WrongKind`] if it asks for items. Nothing is sent then.
+    pub fn respond_info(
+        &mut self,
+        handle: ResponseHandle,
+        info: DiscoInfoResult,
+    ) -> Result<(), ResponseError> {
+        self.responder
+            .respond(&mut self.out, handle, DeferredAnswer::Info(info))
+    }
+
+    /// Answers a deferred `disco#items` request.
+    ///
+    /// # Errors
+    ///
+    /// As [`respond_info`](Self::respond_info), with [`ResponseError::WrongKind`] for an info
+    /// request.
+    pub fn respond_items(
+        &mut self,
+        handle: ResponseHandle,
+        items: Vec<Item>,
+    ) -> Result<(), ResponseError> {
+        self.responder
+            .respond(&mut self.out, handle, DeferredAnswer::Items(items))
+    }
+
+    /// Answers a deferred request with a stanza error.
+    ///
+    /// # Errors
+    ///
+    /// [`ResponseError::UnknownHandle`] if the request was answered already or its stream is
+    /// gone.
+    pub fn respond_error(
+        &mut self,
+        handle: ResponseHandle,
+        error: StanzaError,
+    ) -> Result<(), ResponseError> {
+        self.responder
+            .respond(&mut self.out, handle, DeferredAnswer::Error(error))
     }
 
     // ---------------------------------------------------------------- input
@@ -283,37 +423,76 @@ impl DiscoMachine {
         let Some(head) = wire::iq_head(&stanza) else {
             return Handled::Unhandled(stanza);
         };
-        if !matches!(head.type_, IqType::Result | IqType::Error) {
-            return Handled::Unhandled(stanza);
-        }
         let type_ = head.type_;
-        match self.requester.match_reply(&self.config, head) {
-            ReplyMatch::NotOurs => Handled::Unhandled(stanza),
-            ReplyMatch::Rejected => Handled::Consumed,
-            ReplyMatch::Accepted(reply) => {
-                let body = wire::reply_body(stanza, type_);
-                self.requester.complete_reply(&mut self.out, reply, body);
+        match type_ {
+            IqType::Get | IqType::Set => {
+                let Some(request) = wire::disco_request(&stanza) else {
+                    return Handled::Unhandled(stanza);
+                };
+                let incoming = IncomingRequest {
+                    set: type_ == IqType::Set,
+                    id: head.id,
+                    from: head.from.map(|from| Address::Raw(from.to_owned())),
+                    to: stanza.attr("to").map(|to| Address::Raw(to.to_owned())),
+                    request,
+                    lang: wire::stanza_lang(&stanza),
+                };
+                self.responder
+                    .handle_request(&mut self.out, &self.config, incoming);
                 Handled::Consumed
+            }
+            IqType::Result | IqType::Error => {
+                match self.requester.match_reply(&self.config, head) {
+                    ReplyMatch::NotOurs => Handled::Unhandled(stanza),
+                    ReplyMatch::Rejected => Handled::Consumed,
+                    ReplyMatch::Accepted(reply) => {
+                        let body = wire::reply_body(stanza, type_);
+                        self.requester.complete_reply(&mut self.out, reply, body);
+                        Handled::Consumed
+                    }
+                }
             }
         }
     }
 
     /// [`handle_stanza`](Self::handle_stanza) for a typed [`Iq`], the form tokio-xmpp hands
     /// over. The payload is taken as it is, without converting the stanza back to an element.
+    /// (A typed `Iq` does not carry `xml:lang`, so requests taken this way have no language.)
     pub fn handle_iq(&mut self, now: Instant, iq: Iq) -> Handled<Iq> {
         let _ = now;
         let head = wire::typed_iq_head(&iq);
-        if !matches!(head.type_, IqType::Result | IqType::Error) {
-            return Handled::Unhandled(iq);
-        }
-        match self.requester.match_reply(&self.config, head) {
-            ReplyMatch::NotOurs => Handled::Unhandled(iq),
-            ReplyMatch::Rejected => Handled::Consumed,
-            ReplyMatch::Accepted(reply) => {
-                if let Some(body) = wire::typed_reply_body(iq) {
-                    self.requester.complete_reply(&mut self.out, reply, body);
-                }
+        match head.type_ {
+            IqType::Get | IqType::Set => {
+                let Some(request) = wire::typed_disco_request(&iq) else {
+                    return Handled::Unhandled(iq);
+                };
+                let (from, to) = match &iq {
+                    Iq::Get { from, to, .. } | Iq::Set { from, to, .. } => (from, to),
+                    Iq::Result { from, to, .. } | Iq::Error { from, to, .. } => (from, to),
+                };
+                let incoming = IncomingRequest {
+                    set: head.type_ == IqType::Set,
+                    id: head.id,
+                    from: from.clone().map(Address::Jid),
+                    to: to.clone().map(Address::Jid),
+                    request,
+                    lang: None,
+                };
+                self.responder
+                    .handle_request(&mut self.out, &self.config, incoming);
                 Handled::Consumed
+            }
+            IqType::Result | IqType::Error => {
+                match self.requester.match_reply(&self.config, head) {
+                    ReplyMatch::NotOurs => Handled::Unhandled(iq),
+                    ReplyMatch::Rejected => Handled::Consumed,
+                    ReplyMatch::Accepted(reply) => {
+                        if let Some(body) = wire::typed_reply_body(iq) {
+                            self.requester.complete_reply(&mut self.out, reply, body);
+                        }
+                        Handled::Consumed
+                    }
+                }
             }
         }
     }
@@ -329,20 +508,21 @@ impl DiscoMachine {
     /// The next stanza to send, as an element in [`Config::stanza_namespace`].
     pub fn poll_transmit(&mut self) -> Option<Element> {
         let from = self.stamp();
-        match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => {
-                Some(query.into_element(&self.config.stanza_namespace, from.as_ref()))
-            }
-        }
+        let namespace = &self.config.stanza_namespace;
+        Some(match self.out.transmits.pop_front()? {
+            Outgoing::Query(query) => query.into_element(namespace, from.as_ref()),
+            Outgoing::Response(response) => response.into_element(namespace),
+        })
     }
 
     /// The next stanza to send, as a typed [`Iq`] (the form tokio-xmpp sends). Drains the same
     /// queue as [`poll_transmit`](Self::poll_transmit); use one or the other.
     pub fn poll_transmit_iq(&mut self) -> Option<Iq> {
         let from = self.stamp();
-        match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => Some(query.into_iq(from.as_ref())),
-        }
+        Some(match self.out.transmits.pop_front()? {
+            Outgoing::Query(query) => query.into_iq(from.as_ref()),
+            Outgoing::Response(response) => response.into_iq(),
+        })
     }
 
     fn stamp(&self) -> Option<Jid> {

@@ -4,12 +4,13 @@ use std::collections::VecDeque;
 
 use crate::error::QueryError;
 use crate::event::{Event, RequestId};
-use crate::wire::{Answer, Kind, OutgoingQuery};
+use crate::wire::{Answer, OutgoingQuery, OutgoingResponse, QueryKind};
 
 /// A stanza waiting in [`Outbox::transmits`].
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     Query(OutgoingQuery),
+    Response(OutgoingResponse),
 }
 
 #[derive(Debug, Default)]
@@ -22,7 +23,7 @@ impl Outbox {
     /// Queues the completion of request `id`, a query of `kind`.
     pub(crate) fn complete(
         &mut self,
-        kind: Kind,
+        kind: QueryKind,
         id: RequestId,
         outcome: Result<Answer, QueryError>,
     ) {
@@ -35,11 +36,11 @@ impl Outbox {
                 id,
                 result: Ok(items),
             },
-            (Err(error), Kind::Info) => Event::Info {
+            (Err(error), QueryKind::Info) => Event::Info {
                 id,
                 result: Err(error),
             },
-            (Err(error), Kind::Items) => Event::Items {
+            (Err(error), QueryKind::Items) => Event::Items {
                 id,
                 result: Err(error),
             },
@@ -47,9 +48,8 @@ impl Outbox {
         self.events.push_back(event);
     }
 
-    /// Forgets queries not sent yet: they belong to a stream that is gone.
-    pub(crate) fn drop_unsent_queries(&mut self) {
-        self.transmits
-            .retain(|outgoing| !matches!(outgoing, Outgoing::Query(_)));
+    /// Forgets stanzas not sent yet: they belong to a stream that is gone.
+    pub(crate) fn drop_unsent(&mut self) {
+        self.transmits.clear();
     }
 }

@@ -23,4 +23,9 @@ pub struct Stats {
     pub timeouts: u64,
     /// Queries that completed with [`QueryError::Cancelled`](crate::QueryError::Cancelled).
     pub cancelled: u64,
+    /// Incoming disco requests answered with a result.
+    pub requests_answered: u64,
+    /// Incoming disco requests answered with a stanza error (unknown node, refused, malformed,
+    /// `set`, or an error the host chose for a deferred request).
+    pub requests_refused: u64,
 }

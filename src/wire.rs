@@ -12,27 +12,30 @@ use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::rxml::{xml_ncname, Namespace};
-use xmpp_parsers::minidom::{Element, NSChoice};
+use xmpp_parsers::minidom::{Element, ElementBuilder, NSChoice};
 use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-use crate::error::MalformedReply;
+use crate::error::{error_type_name, MalformedReply};
 
 /// The namespaces a stanza may carry: client and server streams, and XEP-0114 components.
 const STANZA_NAMESPACES: &[&str] = &[ns::JABBER_CLIENT, ns::COMPONENT_ACCEPT, "jabber:server"];
 
 /// Which of the two disco queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Kind {
+pub enum QueryKind {
+    /// `http://jabber.org/protocol/disco#info`: identities, features, extended information.
     Info,
+    /// `http://jabber.org/protocol/disco#items`: the entity's items.
     Items,
 }
 
-impl Kind {
-    pub(crate) fn namespace(self) -> &'static str {
+impl QueryKind {
+    /// The namespace of this kind's `<query/>`.
+    pub fn namespace(self) -> &'static str {
         match self {
-            Kind::Info => ns::DISCO_INFO,
-            Kind::Items => ns::DISCO_ITEMS,
+            QueryKind::Info => ns::DISCO_INFO,
+            QueryKind::Items => ns::DISCO_ITEMS,
         }
     }
 }
@@ -149,9 +152,55 @@ pub(crate) fn typed_reply_body(iq: Iq) -> Option<ReplyBody> {
     }
 }
 
+/// An incoming disco request (`get` or `set` with a disco query), borrowed from the stanza.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DiscoRequest<'a> {
+    pub(crate) kind: QueryKind,
+    pub(crate) node: Option<&'a str>,
+    /// False for a query no disco answer can be given to: more than one payload, or an empty
+    /// `node` (XEP-0030 §3.3).
+    pub(crate) well_formed: bool,
+}
+
+/// The disco request an IQ element carries, if its payload is a disco query.
+pub(crate) fn disco_request(stanza: &Element) -> Option<DiscoRequest<'_>> {
+    let mut children = stanza.children();
+    let query = children.next()?;
+    query_request(query, children.next().is_none())
+}
+
+/// The disco request a typed IQ's payload carries, if it is a disco query.
+pub(crate) fn typed_disco_request(iq: &Iq) -> Option<DiscoRequest<'_>> {
+    match iq {
+        Iq::Get { payload, .. } | Iq::Set { payload, .. } => query_request(payload, true),
+        Iq::Result { .. } | Iq::Error { .. } => None,
+    }
+}
+
+fn query_request(query: &Element, single_payload: bool) -> Option<DiscoRequest<'_>> {
+    let kind = if query.is("query", ns::DISCO_INFO) {
+        QueryKind::Info
+    } else if query.is("query", ns::DISCO_ITEMS) {
+        QueryKind::Items
+    } else {
+        return None;
+    };
+    let node = query.attr("node");
+    Some(DiscoRequest {
+        kind,
+        node,
+        well_formed: single_payload && node != Some(""),
+    })
+}
+
+/// The `xml:lang` of a stanza, if it declares one.
+pub(crate) fn stanza_lang(stanza: &Element) -> Option<&str> {
+    stanza.attr_ns(Namespace::xml(), "lang")
+}
+
 /// Parses and validates the payload of a result to a query of `kind` for node `asked`.
 pub(crate) fn parse_answer(
-    kind: Kind,
+    kind: QueryKind,
     payload: Element,
     asked: Option<&str>,
 ) -> Result<Answer, MalformedReply> {
@@ -166,7 +215,7 @@ pub(crate) fn parse_answer(
     let invalid =
         |error: xmpp_parsers::FromElementError| MalformedReply::InvalidPayload(error.to_string());
     let (answer, answered) = match kind {
-        Kind::Info => {
+        QueryKind::Info => {
             let info = DiscoInfoResult::try_from(payload).map_err(invalid)?;
             if info.identities.is_empty() {
                 return Err(MalformedReply::NoIdentity);
@@ -174,7 +223,7 @@ pub(crate) fn parse_answer(
             let node = info.node.clone();
             (Answer::Info(Arc::new(info)), node)
         }
-        Kind::Items => {
+        QueryKind::Items => {
             let items = DiscoItemsResult::try_from(payload).map_err(invalid)?;
             let node = items.node.clone();
             (Answer::Items(Arc::new(items)), node)
@@ -227,7 +276,7 @@ fn parse_stanza_error(error: &Element) -> Result<StanzaError, MalformedReply> {
 /// A disco request waiting to be sent.
 #[derive(Debug, Clone)]
 pub(crate) struct OutgoingQuery {
-    pub(crate) kind: Kind,
+    pub(crate) kind: QueryKind,
     pub(crate) to: Jid,
     pub(crate) id: String,
     pub(crate) node: Option<String>,
@@ -245,14 +294,15 @@ impl OutgoingQuery {
     /// `<iq type='get'>` around the query, in `namespace`, from `from` if given.
     pub(crate) fn into_element(self, namespace: &str, from: Option<&Jid>) -> Element {
         let payload = self.payload();
-        let mut iq = Element::builder("iq", namespace)
-            .attr(xml_ncname!("type").into(), "get")
-            .attr(xml_ncname!("id").into(), self.id)
-            .attr(xml_ncname!("to").into(), self.to);
-        if let Some(from) = from {
-            iq = iq.attr(xml_ncname!("from").into(), from.clone());
-        }
-        iq.append(payload).build()
+        envelope(
+            namespace,
+            "get",
+            self.id,
+            Some(self.to.as_str()),
+            from.map(Jid::as_str),
+        )
+        .append(payload)
+        .build()
     }
 
     /// The same request as a typed [`Iq`], the form tokio-xmpp sends.
@@ -265,6 +315,126 @@ impl OutgoingQuery {
             payload,
         }
     }
+}
+
+/// The `<iq/>` around a payload.
+fn envelope(
+    namespace: &str,
+    type_: &str,
+    id: String,
+    to: Option<&str>,
+    from: Option<&str>,
+) -> ElementBuilder {
+    let mut iq = Element::builder("iq", namespace)
+        .attr(xml_ncname!("type").into(), type_)
+        .attr(xml_ncname!("id").into(), id);
+    if let Some(to) = to {
+        iq = iq.attr(xml_ncname!("to").into(), to);
+    }
+    if let Some(from) = from {
+        iq = iq.attr(xml_ncname!("from").into(), from);
+    }
+    iq
+}
+
+/// An address as it came in: raw text from an element (parsed only if a typed stanza needs
+/// it), or a JID from a typed stanza.
+#[derive(Debug, Clone)]
+pub(crate) enum Address {
+    Raw(String),
+    Jid(Jid),
+}
+
+impl Address {
+    fn as_str(&self) -> &str {
+        match self {
+            Address::Raw(raw) => raw,
+            Address::Jid(jid) => jid.as_str(),
+        }
+    }
+
+    fn into_jid(self) -> Option<Jid> {
+        match self {
+            Address::Raw(raw) => Jid::new(&raw).ok(),
+            Address::Jid(jid) => Some(jid),
+        }
+    }
+}
+
+/// What an answer to an incoming request says.
+#[derive(Debug, Clone)]
+pub(crate) enum ResponseBody {
+    Result(Element),
+    /// Boxed: errors are rare, and the queue should not pay their size for every answer.
+    Error(Box<StanzaError>),
+}
+
+/// An answer to an incoming request, waiting to be sent.
+#[derive(Debug, Clone)]
+pub(crate) struct OutgoingResponse {
+    /// The requester (the request's `from`); `None` answers the server on the account's behalf.
+    pub(crate) to: Option<Address>,
+    /// The address the request was sent to, when the answer must say it (components).
+    pub(crate) from: Option<Address>,
+    pub(crate) id: String,
+    pub(crate) body: ResponseBody,
+}
+
+impl OutgoingResponse {
+    pub(crate) fn into_element(self, namespace: &str) -> Element {
+        let to = self.to.as_ref().map(Address::as_str);
+        let from = self.from.as_ref().map(Address::as_str);
+        match self.body {
+            ResponseBody::Result(payload) => envelope(namespace, "result", self.id, to, from)
+                .append(payload)
+                .build(),
+            ResponseBody::Error(error) => envelope(namespace, "error", self.id, to, from)
+                .append(error_element(&error, namespace))
+                .build(),
+        }
+    }
+
+    pub(crate) fn into_iq(self) -> Iq {
+        let to = self.to.and_then(Address::into_jid);
+        let from = self.from.and_then(Address::into_jid);
+        match self.body {
+            ResponseBody::Result(payload) => Iq::Result {
+                from,
+                to,
+                id: self.id,
+                payload: Some(payload),
+            },
+            ResponseBody::Error(error) => Iq::Error {
+                from,
+                to,
+                id: self.id,
+                error: *error,
+                payload: None,
+            },
+        }
+    }
+}
+
+/// A stanza error as an element of the stanza namespace `namespace`.
+fn error_element(error: &StanzaError, namespace: &str) -> Element {
+    let mut element = Element::builder("error", namespace)
+        .attr(xml_ncname!("type").into(), error_type_name(&error.type_));
+    if let Some(by) = &error.by {
+        element = element.attr(xml_ncname!("by").into(), by.as_str());
+    }
+    element = element.append(Element::from(error.defined_condition.clone()));
+    for (lang, text) in &error.texts {
+        let mut text_element = Element::builder("text", ns::XMPP_STANZAS);
+        if !lang.is_empty() {
+            text_element =
+                text_element.attr_ns(Namespace::XML, xml_ncname!("lang").into(), lang.as_str());
+        }
+        element = element.append(text_element.append(text.as_str()).build());
+    }
+    if let Some(other) = &error.other {
+        element = element.append(other.clone());
+    }
+    element.build()
 }
 
 #[cfg(test)]
@@ -340,7 +510,7 @@ mod tests {
     #[test]
     fn builds_queries() {
         let query = OutgoingQuery {
-            kind: Kind::Items,
+            kind: QueryKind::Items,
             to: Jid::new("conference.example").unwrap(),
             id: String::from("disco-7"),
             node: Some(String::from("rooms")),
@@ -361,5 +531,55 @@ mod tests {
                  <query xmlns='http://jabber.org/protocol/disco#items' node='rooms'/></iq>",
             )
         );
+    }
+
+    #[test]
+    fn classifies_disco_requests() {
+        let request = |xml: &str| element(xml);
+        let info = request("<iq xmlns='jabber:client' type='get' id='1'><query xmlns='http://jabber.org/protocol/disco#info' node='n'/></iq>");
+        let found = disco_request(&info).unwrap();
+        assert_eq!(
+            (found.kind, found.node, found.well_formed),
+            (QueryKind::Info, Some("n"), true)
+        );
+        let items = request("<iq xmlns='jabber:client' type='get' id='1'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
+        assert_eq!(disco_request(&items).unwrap().kind, QueryKind::Items);
+        let two = request("<iq xmlns='jabber:client' type='get' id='1'><query xmlns='http://jabber.org/protocol/disco#items'/><x xmlns='y'/></iq>");
+        assert!(!disco_request(&two).unwrap().well_formed);
+        let empty_node = request("<iq xmlns='jabber:client' type='get' id='1'><query xmlns='http://jabber.org/protocol/disco#items' node=''/></iq>");
+        assert!(!disco_request(&empty_node).unwrap().well_formed);
+        for other in [
+            "<iq xmlns='jabber:client' type='get' id='1'/>",
+            "<iq xmlns='jabber:client' type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>",
+            "<iq xmlns='jabber:client' type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>",
+        ] {
+            assert!(disco_request(&request(other)).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn builds_error_responses() {
+        let response = OutgoingResponse {
+            to: Some(Address::Raw("romeo@example.net/orchard".into())),
+            from: None,
+            id: "q1".into(),
+            body: ResponseBody::Error(Box::new(StanzaError::new(
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+                "en",
+                "no such node",
+            ))),
+        };
+        let sent = response.clone().into_element(ns::JABBER_CLIENT);
+        assert_eq!(
+            sent,
+            element(
+                "<iq xmlns='jabber:client' type='error' id='q1' to='romeo@example.net/orchard'>\
+                 <error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+                 <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>no such node</text>\
+                 </error></iq>"
+            )
+        );
+        assert_eq!(Iq::try_from(sent).unwrap(), response.into_iq());
     }
 }

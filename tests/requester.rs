@@ -1111,7 +1111,7 @@ fn stats_show_what_the_cache_saved() {
     h.feed_consumed(1, info_reply(&request, SERVER_INFO));
     h.info(2, "example.org", None, default());
     h.completions();
-    let stats = *h.machine.stats();
+    let stats = h.machine.stats();
     assert_eq!(stats.requests_sent, 1);
     assert_eq!(stats.aliased, 2);
     assert_eq!(stats.cache_hits, 1);

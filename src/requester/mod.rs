@@ -27,7 +27,7 @@ use crate::event::{Event, PrimeHandle, RequestId};
 use crate::options::{QueryOptions, Timeout};
 use crate::outbox::{Outbox, Outgoing};
 use crate::stats::Stats;
-use crate::wire::{self, Answer, IqHead, Kind, OutgoingQuery, ReplyBody};
+use crate::wire::{self, Answer, IqHead, OutgoingQuery, QueryKind, ReplyBody};
 
 use key::Key;
 pub(crate) use key::KeyRef;
@@ -61,7 +61,7 @@ enum Origin {
 }
 
 struct Source {
-    kind: Kind,
+    kind: QueryKind,
     key: Arc<Key>,
     origin: Origin,
     /// Every waiter that ever joined, in order; those that left early are skipped on completion.
@@ -71,7 +71,7 @@ struct Source {
 }
 
 struct Waiter {
-    kind: Kind,
+    kind: QueryKind,
     source: u64,
     armed: bool,
 }
@@ -117,10 +117,10 @@ impl Requester {
         }
     }
 
-    fn cache(&mut self, kind: Kind) -> &mut Lru<Entry> {
+    fn cache(&mut self, kind: QueryKind) -> &mut Lru<Entry> {
         match kind {
-            Kind::Info => &mut self.info,
-            Kind::Items => &mut self.items,
+            QueryKind::Info => &mut self.info,
+            QueryKind::Items => &mut self.items,
         }
     }
 
@@ -133,7 +133,7 @@ impl Requester {
         out: &mut Outbox,
         config: &Config,
         now: Instant,
-        kind: Kind,
+        kind: QueryKind,
         key: KeyRef<'_>,
         options: QueryOptions,
     ) -> RequestId {
@@ -195,7 +195,7 @@ impl Requester {
     }
 
     /// Creates a source for `key` and points the cache entry at it.
-    fn new_source(&mut self, kind: Kind, key: KeyRef<'_>, origin: Origin) -> u64 {
+    fn new_source(&mut self, kind: QueryKind, key: KeyRef<'_>, origin: Origin) -> u64 {
         let number = self.next_source;
         self.next_source += 1;
         let cache = self.cache(kind);
@@ -219,7 +219,7 @@ impl Requester {
         &mut self,
         out: &mut Outbox,
         id: RequestId,
-        kind: Kind,
+        kind: QueryKind,
         number: u64,
         deadline: Option<Instant>,
     ) {
@@ -291,10 +291,10 @@ impl Requester {
         }
     }
 
-    fn points_at(&self, kind: Kind, key: &Key, number: u64) -> bool {
+    fn points_at(&self, kind: QueryKind, key: &Key, number: u64) -> bool {
         let cache = match kind {
-            Kind::Info => &self.info,
-            Kind::Items => &self.items,
+            QueryKind::Info => &self.info,
+            QueryKind::Items => &self.items,
         };
         matches!(cache.peek(key.view()), Some(Entry::Pending(n)) if *n == number)
     }
@@ -452,7 +452,7 @@ impl Requester {
         true
     }
 
-    pub(crate) fn set_cached(&mut self, kind: Kind, key: KeyRef<'_>, answer: Answer) {
+    pub(crate) fn set_cached(&mut self, kind: QueryKind, key: KeyRef<'_>, answer: Answer) {
         let displaced = self
             .cache(kind)
             .insert(Key::shared(key), Entry::Ready(answer));
@@ -464,7 +464,7 @@ impl Requester {
             lazy,
             requested: false,
         };
-        PrimeHandle(self.new_source(Kind::Info, key, origin))
+        PrimeHandle(self.new_source(QueryKind::Info, key, origin))
     }
 
     /// Resolves a pending primed entry; `false` if the handle is stale.
@@ -487,13 +487,13 @@ impl Requester {
     /// What the cache holds for `key`, with results projected to their typed form.
     pub(crate) fn peek<T>(
         &self,
-        kind: Kind,
+        kind: QueryKind,
         key: KeyRef<'_>,
         project: impl FnOnce(&Answer) -> Option<Arc<T>>,
     ) -> Option<Cached<T>> {
         let entry = match kind {
-            Kind::Info => self.info.peek(key),
-            Kind::Items => self.items.peek(key),
+            QueryKind::Info => self.info.peek(key),
+            QueryKind::Items => self.items.peek(key),
         }?;
         match entry {
             Entry::Ready(answer) => project(answer).map(Cached::Ready),
@@ -514,7 +514,7 @@ impl Requester {
     /// The stream is gone: every waiter fails with [`QueryError::Disconnected`], in request
     /// order, and everything else is forgotten.
     pub(crate) fn reset(&mut self, out: &mut Outbox) {
-        let mut pending: Vec<(RequestId, Kind)> = self
+        let mut pending: Vec<(RequestId, QueryKind)> = self
             .waiters
             .drain()
             .map(|(id, waiter)| (id, waiter.kind))

@@ -1,0 +1,381 @@
+//! The responder half: answers incoming `disco#info` / `disco#items` requests from a registry of
+//! nodes (the root and nodes mounted under a name).
+//!
+//! Static nodes keep their built answer until they change, so answering the same node again
+//! costs one clone of the payload and an envelope. Dynamic nodes are asked per request;
+//! deferred ones hand the request to the host and wait for its answer.
+
+mod dynamic;
+mod mount;
+mod node;
+mod payload;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use xmpp_parsers::disco::{DiscoInfoResult, Item};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::config::Config;
+use crate::error::ResponseError;
+use crate::event::{Event, ResponseHandle};
+use crate::outbox::{Outbox, Outgoing};
+use crate::wire::{Address, DiscoRequest, OutgoingResponse, QueryKind, ResponseBody};
+
+pub use dynamic::{DynamicNode, RequestContext};
+pub use mount::{Node, NodeMut};
+pub use node::{IdentityNames, IdentityView, StaticNode};
+
+use mount::{AnswerCache, Mount};
+
+/// Decides per request whether to answer at all (XEP-0030 §8, security considerations).
+pub(crate) type Policy = Box<dyn Fn(&RequestContext<'_>) -> bool + Send>;
+
+/// An incoming disco request, as [`Responder::handle_request`] needs it.
+pub(crate) struct IncomingRequest<'a> {
+    pub(crate) set: bool,
+    pub(crate) id: &'a str,
+    /// The requester as written on the wire (or typed).
+    pub(crate) from: Option<Address>,
+    /// The address the request was sent to.
+    pub(crate) to: Option<Address>,
+    pub(crate) request: DiscoRequest<'a>,
+    pub(crate) lang: Option<&'a str>,
+}
+
+/// A deferred request waiting for the host's answer.
+struct Pending {
+    kind: QueryKind,
+    node: Option<String>,
+    reply_to: Option<Address>,
+    reply_from: Option<Address>,
+    id: String,
+}
+
+/// The host's answer to a deferred request.
+pub(crate) enum DeferredAnswer {
+    Info(DiscoInfoResult),
+    Items(Vec<Item>),
+    Error(StanzaError),
+}
+
+pub(crate) struct Responder {
+    root: StaticNode,
+    root_cache: AnswerCache,
+    mounts: HashMap<String, Mount>,
+    policy: Option<Policy>,
+    deferred: HashMap<u64, Pending>,
+    next_deferred: u64,
+    /// Requests answered with a result, and with an error.
+    pub(crate) answered: u64,
+    pub(crate) refused: u64,
+}
+
+impl fmt::Debug for Responder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Responder")
+            .field("root", &self.root)
+            .field("mounts", &self.mounts.keys().collect::<Vec<_>>())
+            .field("policy", &self.policy.is_some())
+            .field("deferred", &self.deferred.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn stanza_error(type_: ErrorType, condition: DefinedCondition) -> ResponseBody {
+    ResponseBody::Error(Box::new(StanzaError {
+        type_,
+        by: None,
+        defined_condition: condition,
+        texts: Default::default(),
+        other: None,
+    }))
+}
+
+/// `item-not-found`, type `cancel`: no such node, or a node with nothing to say to this requester.
+fn item_not_found() -> ResponseBody {
+    stanza_error(ErrorType::Cancel, DefinedCondition::ItemNotFound)
+}
+
+/// `service-unavailable`, type `cancel`: a `set`, or a requester the policy refuses.
+fn service_unavailable() -> ResponseBody {
+    stanza_error(ErrorType::Cancel, DefinedCondition::ServiceUnavailable)
+}
+
+/// `bad-request`, type `modify`: a query no answer can be given to.
+fn bad_request() -> ResponseBody {
+    stanza_error(ErrorType::Modify, DefinedCondition::BadRequest)
+}
+
+/// `resource-constraint`, type `wait`: too many deferred requests are waiting for the host.
+fn resource_constraint() -> ResponseBody {
+    stanza_error(ErrorType::Wait, DefinedCondition::ResourceConstraint)
+}
+
+/// The answer built from what a dynamic node or the host said: `None` or an identity-less info
+/// is "no such node".
+fn typed_info(node: Option<&str>, info: Option<DiscoInfoResult>) -> ResponseBody {
+    match info {
+        Some(info) if !info.identities.is_empty() => {
+            ResponseBody::Result(payload::typed_info(node, &info))
+        }
+        _ => item_not_found(),
+    }
+}
+
+fn typed_items(node: Option<&str>, items: Option<Vec<Item>>) -> ResponseBody {
+    match items {
+        Some(items) => ResponseBody::Result(payload::items(node, &items)),
+        None => item_not_found(),
+    }
+}
+
+impl Responder {
+    pub(crate) fn new() -> Self {
+        Responder {
+            root: StaticNode::default_root(),
+            root_cache: AnswerCache::default(),
+            mounts: HashMap::new(),
+            policy: None,
+            deferred: HashMap::new(),
+            next_deferred: 0,
+            answered: 0,
+            refused: 0,
+        }
+    }
+
+    pub(crate) fn root(&self) -> &StaticNode {
+        &self.root
+    }
+
+    pub(crate) fn root_mut<'a>(&'a mut self, out: &'a mut Outbox) -> NodeMut<'a> {
+        self.root_cache.edit(None, &mut self.root, &mut out.events)
+    }
+
+    pub(crate) fn node(&self, name: &str) -> Option<&Node> {
+        self.mounts.get(name).map(|mount| &mount.node)
+    }
+
+    pub(crate) fn node_mut<'a>(
+        &'a mut self,
+        out: &'a mut Outbox,
+        name: &'a str,
+    ) -> Option<NodeMut<'a>> {
+        let mount = self.mounts.get_mut(name)?;
+        match &mut mount.node {
+            Node::Static(node) => Some(mount.cache.edit(Some(name), node, &mut out.events)),
+            Node::Dynamic(_) | Node::Deferred => None,
+        }
+    }
+
+    pub(crate) fn mount(&mut self, out: &mut Outbox, name: String, node: Node) -> Option<Node> {
+        let mount = Mount {
+            node,
+            cache: AnswerCache::default(),
+        };
+        let previous = self.mounts.insert(name.clone(), mount);
+        out.events
+            .push_back(Event::NodeChanged { node: Some(name) });
+        previous.map(|mount| mount.node)
+    }
+
+    pub(crate) fn unmount(&mut self, out: &mut Outbox, name: &str) -> Option<Node> {
+        let mount = self.mounts.remove(name)?;
+        out.events.push_back(Event::NodeChanged {
+            node: Some(name.to_owned()),
+        });
+        Some(mount.node)
+    }
+
+    pub(crate) fn set_policy(&mut self, policy: Option<Policy>) {
+        self.policy = policy;
+    }
+
+    /// Answers (or defers) an incoming disco request.
+    pub(crate) fn handle_request(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        incoming: IncomingRequest<'_>,
+    ) {
+        let reply_from = if config.stamp_from {
+            incoming
+                .to
+                .clone()
+                .or_else(|| config.own_jid.clone().map(Address::Jid))
+        } else {
+            None
+        };
+        if let Some(body) = self.answer(out, config, &incoming, &reply_from) {
+            self.send(out, incoming.from, reply_from, incoming.id.to_owned(), body);
+        }
+    }
+
+    /// The answer to `incoming`, or `None` when it was handed to the host.
+    fn answer(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        incoming: &IncomingRequest<'_>,
+        reply_from: &Option<Address>,
+    ) -> Option<ResponseBody> {
+        let request = incoming.request;
+        if incoming.set {
+            return Some(service_unavailable());
+        }
+        if !request.well_formed {
+            return Some(bad_request());
+        }
+        // Parse the requester's JID only when someone is going to look at it.
+        let static_target = match request.node {
+            None => true,
+            Some(name) => self
+                .mounts
+                .get(name)
+                .is_none_or(|mount| matches!(mount.node, Node::Static(_))),
+        };
+        let from = if self.policy.is_some() || !static_target {
+            match parse_from(incoming.from.as_ref()) {
+                Some(from) => from,
+                None => return Some(bad_request()),
+            }
+        } else {
+            None
+        };
+        let context = RequestContext {
+            from: from.as_ref(),
+            kind: request.kind,
+            node: request.node,
+            lang: incoming.lang,
+        };
+        // The policy speaks before the lookup, so that a refused requester learns nothing about
+        // which nodes exist.
+        if self.policy.as_ref().is_some_and(|policy| !policy(&context)) {
+            return Some(service_unavailable());
+        }
+        let (node, cache) = match request.node {
+            None => (&self.root, &mut self.root_cache),
+            Some(name) => match self.mounts.get_mut(name) {
+                None => return Some(item_not_found()),
+                Some(Mount {
+                    node: Node::Static(node),
+                    cache,
+                }) => (&*node, cache),
+                Some(Mount {
+                    node: Node::Dynamic(dynamic),
+                    ..
+                }) => {
+                    return Some(match request.kind {
+                        QueryKind::Info => typed_info(request.node, dynamic.info(&context)),
+                        QueryKind::Items => typed_items(request.node, dynamic.items(&context)),
+                    })
+                }
+                Some(Mount {
+                    node: Node::Deferred,
+                    ..
+                }) => {
+                    if self.deferred.len() >= config.max_deferred {
+                        return Some(resource_constraint());
+                    }
+                    self.defer(out, incoming, reply_from, from);
+                    return None;
+                }
+            },
+        };
+        Some(match request.kind {
+            QueryKind::Info => cache
+                .info(request.node, node)
+                .map_or_else(item_not_found, |payload| {
+                    ResponseBody::Result(payload.clone())
+                }),
+            QueryKind::Items => ResponseBody::Result(cache.items(request.node, node).clone()),
+        })
+    }
+
+    /// Hands a request for a deferred node to the host.
+    fn defer(
+        &mut self,
+        out: &mut Outbox,
+        incoming: &IncomingRequest<'_>,
+        reply_from: &Option<Address>,
+        from: Option<Jid>,
+    ) {
+        let number = self.next_deferred;
+        self.next_deferred += 1;
+        let node = incoming.request.node.map(str::to_owned);
+        self.deferred.insert(
+            number,
+            Pending {
+                kind: incoming.request.kind,
+                node: node.clone(),
+                reply_to: incoming.from.clone(),
+                reply_from: reply_from.clone(),
+                id: incoming.id.to_owned(),
+            },
+        );
+        out.events.push_back(Event::DeferredRequest {
+            handle: ResponseHandle(number),
+            kind: incoming.request.kind,
+            from,
+            node,
+            lang: incoming.lang.map(str::to_owned),
+        });
+    }
+
+    /// Sends the host's answer to a deferred request.
+    pub(crate) fn respond(
+        &mut self,
+        out: &mut Outbox,
+        handle: ResponseHandle,
+        answer: DeferredAnswer,
+    ) -> Result<(), ResponseError> {
+        let pending = self
+            .deferred
+            .get(&handle.0)
+            .ok_or(ResponseError::UnknownHandle(handle))?;
+        let node = pending.node.as_deref();
+        let body = match (pending.kind, answer) {
+            (_, DeferredAnswer::Error(error)) => ResponseBody::Error(Box::new(error)),
+            (QueryKind::Info, DeferredAnswer::Info(info)) => typed_info(node, Some(info)),
+            (QueryKind::Items, DeferredAnswer::Items(items)) => typed_items(node, Some(items)),
+            (expected, _) => return Err(ResponseError::WrongKind { handle, expected }),
+        };
+        let pending = self
+            .deferred
+            .remove(&handle.0)
+            .ok_or(ResponseError::UnknownHandle(handle))?;
+        self.send(out, pending.reply_to, pending.reply_from, pending.id, body);
+        Ok(())
+    }
+
+    /// The stream is gone: deferred requests can no longer be answered.
+    pub(crate) fn reset(&mut self) {
+        self.deferred.clear();
+    }
+
+    fn send(
+        &mut self,
+        out: &mut Outbox,
+        to: Option<Address>,
+        from: Option<Address>,
+        id: String,
+        body: ResponseBody,
+    ) {
+        match body {
+            ResponseBody::Result(_) => self.answered += 1,
+            ResponseBody::Error(_) => self.refused += 1,
+        }
+        out.transmits
+            .push_back(Outgoing::Response(OutgoingResponse { to, from, id, body }));
+    }
+}
+
+/// The requester's JID: `Some(None)` without `from`, `None` if `from` is not a JID.
+fn parse_from(from: Option<&Address>) -> Option<Option<Jid>> {
+    match from {
+        None => Some(None),
+        Some(Address::Jid(jid)) => Some(Some(jid.clone())),
+        Some(Address::Raw(raw)) => Jid::new(raw).ok().map(Some),
+    }
+}

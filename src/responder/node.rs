@@ -1,0 +1,408 @@
+//! A node whose identities, features, items and forms are held by the machine.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use xmpp_parsers::data_forms::{DataForm, DataFormType};
+use xmpp_parsers::disco::Item;
+use xmpp_parsers::ns;
+
+use crate::error::RegistryError;
+
+/// Names of one identity, by `xml:lang` (`None`: a name without a language).
+pub type IdentityNames = BTreeMap<Option<String>, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IdentityEntry {
+    pub(crate) category: String,
+    pub(crate) type_: String,
+    pub(crate) names: IdentityNames,
+}
+
+/// One `<identity/>` as it goes on the wire: (category, type, `xml:lang`, name).
+pub type IdentityView<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// A disco node with a fixed answer: identities (each with names per `xml:lang`), features,
+/// an ordered list of items and XEP-0128 extended-information forms. The machine's root node is
+/// one; others are [mounted](crate::DiscoMachine::mount) under a node name.
+///
+/// `http://jabber.org/protocol/disco#info` is always a feature: it is listed, and can be neither
+/// registered nor unregistered (aioxmpp's rule). A node without any identity answers
+/// `disco#info` with `item-not-found`, as XEP-0030 requires every entity to have one.
+///
+/// ```
+/// use xmpp_disco::{RegistryError, StaticNode};
+///
+/// let mut node = StaticNode::new();
+/// node.register_identity("pubsub", "leaf", [(Some("en"), "Balcony news")])?;
+/// node.register_feature("http://jabber.org/protocol/pubsub")?;
+/// assert_eq!(
+///     node.register_feature("http://jabber.org/protocol/pubsub"),
+///     Err(RegistryError::FeatureAlreadyRegistered("http://jabber.org/protocol/pubsub".into()))
+/// );
+/// assert_eq!(node.features().count(), 2); // with disco#info
+/// # Ok::<(), RegistryError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StaticNode {
+    pub(crate) identities: Vec<IdentityEntry>,
+    pub(crate) features: BTreeSet<String>,
+    pub(crate) items: Vec<Item>,
+    pub(crate) forms: Vec<DataForm>,
+}
+
+fn names_from<L, N>(names: impl IntoIterator<Item = (Option<L>, N)>) -> IdentityNames
+where
+    L: Into<String>,
+    N: Into<String>,
+{
+    names
+        .into_iter()
+        .map(|(lang, name)| (lang.map(Into::into), name.into()))
+        .collect()
+}
+
+impl StaticNode {
+    /// A node with no identity, no feature but `disco#info`, no item and no form.
+    pub fn new() -> Self {
+        StaticNode::default()
+    }
+
+    /// The root node a machine starts with: the identity `client`/`bot` and nothing else. The
+    /// identity keeps XEP-0030's "at least one identity" true until the host registers its own;
+    /// it can be removed once another exists.
+    pub fn default_root() -> Self {
+        StaticNode {
+            identities: vec![IdentityEntry {
+                category: String::from("client"),
+                type_: String::from("bot"),
+                names: IdentityNames::new(),
+            }],
+            ..StaticNode::default()
+        }
+    }
+
+    /// Adds the feature `var`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::FeatureAlreadyRegistered`] if it is, or if it is `disco#info` (always
+    /// registered). Nothing changes then.
+    pub fn register_feature(&mut self, var: impl Into<String>) -> Result<(), RegistryError> {
+        let var = var.into();
+        if var == ns::DISCO_INFO || self.features.contains(&var) {
+            return Err(RegistryError::FeatureAlreadyRegistered(var));
+        }
+        self.features.insert(var);
+        Ok(())
+    }
+
+    /// Removes the feature `var`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::FeatureNotRegistered`] if it is not, or if it is `disco#info` (which
+    /// behaves as never registered for this purpose). Nothing changes then.
+    pub fn unregister_feature(&mut self, var: &str) -> Result<(), RegistryError> {
+        if var == ns::DISCO_INFO || !self.features.remove(var) {
+            return Err(RegistryError::FeatureNotRegistered(var.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Adds the identity (`category`, `type_`) with its `names`, each `(xml:lang, name)`.
+    /// No names gives one `<identity/>` without a name.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::IdentityAlreadyRegistered`] if an identity with this category and type
+    /// exists. Nothing changes then.
+    pub fn register_identity<L, N>(
+        &mut self,
+        category: &str,
+        type_: &str,
+        names: impl IntoIterator<Item = (Option<L>, N)>,
+    ) -> Result<(), RegistryError>
+    where
+        L: Into<String>,
+        N: Into<String>,
+    {
+        if self.position(category, type_).is_some() {
+            return Err(RegistryError::identity_exists(category, type_));
+        }
+        self.identities.push(IdentityEntry {
+            category: category.to_owned(),
+            type_: type_.to_owned(),
+            names: names_from(names),
+        });
+        Ok(())
+    }
+
+    /// Removes the identity (`category`, `type_`).
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::IdentityNotRegistered`] if there is no such identity (checked first),
+    /// [`RegistryError::LastIdentity`] if it is the node's only one. Nothing changes then.
+    pub fn unregister_identity(
+        &mut self,
+        category: &str,
+        type_: &str,
+    ) -> Result<(), RegistryError> {
+        let position = self
+            .position(category, type_)
+            .ok_or_else(|| RegistryError::identity_missing(category, type_))?;
+        if self.identities.len() == 1 {
+            return Err(RegistryError::LastIdentity {
+                category: category.to_owned(),
+                type_: type_.to_owned(),
+            });
+        }
+        self.identities.remove(position);
+        Ok(())
+    }
+
+    /// Replaces the names of the identity (`category`, `type_`).
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::IdentityNotRegistered`] if there is no such identity.
+    pub fn set_identity_names<L, N>(
+        &mut self,
+        category: &str,
+        type_: &str,
+        names: impl IntoIterator<Item = (Option<L>, N)>,
+    ) -> Result<(), RegistryError>
+    where
+        L: Into<String>,
+        N: Into<String>,
+    {
+        let position = self
+            .position(category, type_)
+            .ok_or_else(|| RegistryError::identity_missing(category, type_))?;
+        self.identities[position].names = names_from(names);
+        Ok(())
+    }
+
+    fn position(&self, category: &str, type_: &str) -> Option<usize> {
+        self.identities
+            .iter()
+            .position(|identity| identity.category == category && identity.type_ == type_)
+    }
+
+    /// Every `<identity/>` this node declares, in registration order and, within one
+    /// identity, by language: one per name, or one without a name if it has none.
+    pub fn identities(&self) -> impl Iterator<Item = IdentityView<'_>> {
+        self.identities.iter().flat_map(|identity| {
+            let unnamed = identity.names.is_empty().then_some((
+                identity.category.as_str(),
+                identity.type_.as_str(),
+                None,
+                None,
+            ));
+            let named = identity.names.iter().map(move |(lang, name)| {
+                (
+                    identity.category.as_str(),
+                    identity.type_.as_str(),
+                    lang.as_deref(),
+                    Some(name.as_str()),
+                )
+            });
+            unnamed.into_iter().chain(named)
+        })
+    }
+
+    /// Whether the node has at least one identity (and so answers `disco#info`).
+    pub fn has_identity(&self) -> bool {
+        !self.identities.is_empty()
+    }
+
+    /// Every feature, `disco#info` included, in sorted order.
+    pub fn features(&self) -> impl Iterator<Item = &str> {
+        let registered = self.features.iter().map(String::as_str);
+        // disco#info sorts among the others so that the list stays sorted.
+        let mut all: Vec<&str> = std::iter::once(ns::DISCO_INFO).chain(registered).collect();
+        all.sort_unstable();
+        all.into_iter()
+    }
+
+    /// The items, in the order they are answered.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Replaces the items. XEP-0030 leaves their validity (no duplicates) to the node's owner.
+    pub fn set_items(&mut self, items: Vec<Item>) {
+        self.items = items;
+    }
+
+    /// Appends one item.
+    pub fn push_item(&mut self, item: Item) {
+        self.items.push(item);
+    }
+
+    /// The XEP-0128 extended-information forms.
+    pub fn forms(&self) -> &[DataForm] {
+        &self.forms
+    }
+
+    /// Adds an XEP-0128 form, replacing the one with the same `FORM_TYPE` if any (a node must
+    /// not answer two forms of one type: XEP-0115 §5.4 rejects such answers).
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::InvalidForm`] unless the form is of type `result` with a hidden
+    /// `FORM_TYPE` field, as XEP-0128 requires.
+    pub fn set_form(&mut self, form: DataForm) -> Result<(), RegistryError> {
+        if form.type_ != DataFormType::Result_ {
+            return Err(RegistryError::InvalidForm("the form type must be 'result'"));
+        }
+        let Some(form_type) = form.form_type() else {
+            return Err(RegistryError::InvalidForm("no hidden FORM_TYPE field"));
+        };
+        match self
+            .forms
+            .iter()
+            .position(|existing| existing.form_type() == Some(form_type))
+        {
+            Some(position) => self.forms[position] = form,
+            None => self.forms.push(form),
+        }
+        Ok(())
+    }
+
+    /// Removes the form whose `FORM_TYPE` is `form_type`; `false` if there was none.
+    pub fn remove_form(&mut self, form_type: &str) -> bool {
+        let before = self.forms.len();
+        self.forms
+            .retain(|form| form.form_type() != Some(form_type));
+        self.forms.len() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_NAMES: [(Option<&str>, &str); 0] = [];
+
+    #[test]
+    fn disco_info_is_always_there_and_never_registered() {
+        let mut node = StaticNode::new();
+        assert_eq!(node.features().collect::<Vec<_>>(), vec![ns::DISCO_INFO]);
+        assert_eq!(
+            node.register_feature(ns::DISCO_INFO),
+            Err(RegistryError::FeatureAlreadyRegistered(
+                ns::DISCO_INFO.into()
+            ))
+        );
+        assert_eq!(
+            node.unregister_feature(ns::DISCO_INFO),
+            Err(RegistryError::FeatureNotRegistered(ns::DISCO_INFO.into()))
+        );
+        assert_eq!(node, StaticNode::new());
+    }
+
+    #[test]
+    fn features_register_once_and_unregister_once() {
+        let mut node = StaticNode::new();
+        node.register_feature("urn:xmpp:ping").unwrap();
+        node.register_feature("jabber:iq:version").unwrap();
+        assert_eq!(
+            node.features().collect::<Vec<_>>(),
+            vec![
+                "http://jabber.org/protocol/disco#info",
+                "jabber:iq:version",
+                "urn:xmpp:ping"
+            ]
+        );
+        let before = node.clone();
+        assert_eq!(
+            node.register_feature("urn:xmpp:ping"),
+            Err(RegistryError::FeatureAlreadyRegistered(
+                "urn:xmpp:ping".into()
+            ))
+        );
+        assert_eq!(node, before);
+        node.unregister_feature("urn:xmpp:ping").unwrap();
+        assert_eq!(
+            node.unregister_feature("urn:xmpp:ping"),
+            Err(RegistryError::FeatureNotRegistered("urn:xmpp:ping".into()))
+        );
+    }
+
+    #[test]
+    fn identity_rules() {
+        let mut root = StaticNode::default_root();
+        assert_eq!(
+            root.unregister_identity("client", "bot"),
+            Err(RegistryError::LastIdentity {
+                category: "client".into(),
+                type_: "bot".into()
+            })
+        );
+        // Not registered is checked before "last identity".
+        assert_eq!(
+            root.unregister_identity("client", "pc"),
+            Err(RegistryError::IdentityNotRegistered {
+                category: "client".into(),
+                type_: "pc".into()
+            })
+        );
+        assert_eq!(
+            root.register_identity("client", "bot", NO_NAMES),
+            Err(RegistryError::IdentityAlreadyRegistered {
+                category: "client".into(),
+                type_: "bot".into()
+            })
+        );
+        root.register_identity(
+            "client",
+            "pc",
+            [(Some("en"), "Balcony"), (Some("de"), "Balkon")],
+        )
+        .unwrap();
+        root.unregister_identity("client", "bot").unwrap();
+        assert_eq!(
+            root.identities().collect::<Vec<_>>(),
+            vec![
+                ("client", "pc", Some("de"), Some("Balkon")),
+                ("client", "pc", Some("en"), Some("Balcony")),
+            ]
+        );
+        root.set_identity_names("client", "pc", [(None::<&str>, "Plain")])
+            .unwrap();
+        assert_eq!(
+            root.identities().collect::<Vec<_>>(),
+            vec![("client", "pc", None, Some("Plain"))]
+        );
+        assert!(root.set_identity_names("client", "bot", NO_NAMES).is_err());
+    }
+
+    #[test]
+    fn forms_need_a_form_type_and_replace_by_it() {
+        use xmpp_parsers::data_forms::{Field, FieldType};
+        let mut node = StaticNode::new();
+        let form = |value: &str| {
+            DataForm::new(
+                DataFormType::Result_,
+                "urn:example",
+                vec![Field::new("a", FieldType::TextSingle).with_value(value)],
+            )
+        };
+        node.set_form(form("1")).unwrap();
+        node.set_form(form("2")).unwrap();
+        assert_eq!(node.forms().len(), 1);
+        assert_eq!(node.forms()[0].fields[1].values, vec!["2".to_owned()]);
+        let mut untyped = form("3");
+        untyped.fields.remove(0);
+        assert!(matches!(
+            node.set_form(untyped),
+            Err(RegistryError::InvalidForm(_))
+        ));
+        let mut submit = form("4");
+        submit.type_ = DataFormType::Submit;
+        assert!(node.set_form(submit).is_err());
+        assert!(node.remove_form("urn:example"));
+        assert!(!node.remove_form("urn:example"));
+    }
+}
