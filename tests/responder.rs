@@ -122,7 +122,7 @@ fn identities_keep_their_languages_and_names_and_forms_go_out_as_results() {
 fn a_mounted_node_answers_with_its_node_mirrored() {
     let mut h = Harness::new();
     let mut node = StaticNode::new();
-    node.register_identity("hierarchy", "branch", [(None::<&str>, "Music")])
+    node.register_identity("hierarchy", "branch", "Music")
         .unwrap();
     node.set_items(vec![
         item(
@@ -266,7 +266,7 @@ fn registry_changes_raise_events_and_failures_do_not() {
     h.machine
         .node_mut("n")
         .unwrap()
-        .register_identity("pubsub", "leaf", [(None::<&str>, "x")])
+        .register_identity("pubsub", "leaf", "x")
         .unwrap();
     match h.machine.poll_event() {
         Some(Event::NodeChanged { node }) => assert_eq!(node.as_deref(), Some("n")),
@@ -310,13 +310,9 @@ fn a_changed_node_is_answered_as_it_is_now() {
 fn mounting_over_a_name_replaces_the_node_and_unmounting_forgets_it() {
     let mut h = Harness::new();
     let mut first = StaticNode::new();
-    first
-        .register_identity("a", "first", [(None::<&str>, "1")])
-        .unwrap();
+    first.register_identity("a", "first", "1").unwrap();
     let mut second = StaticNode::new();
-    second
-        .register_identity("a", "second", [(None::<&str>, "2")])
-        .unwrap();
+    second.register_identity("a", "second", "2").unwrap();
     assert!(h.machine.mount("n", first.clone()).unwrap().is_none());
     match h.machine.mount("n", second).unwrap() {
         Some(Node::Static(replaced)) => assert_eq!(replaced, first),
@@ -540,7 +536,7 @@ fn the_policy_refuses_strangers_the_same_way_for_every_node() {
     h.machine
         .mount("music", {
             let mut node = StaticNode::new();
-            node.register_identity("hierarchy", "branch", [(None::<&str>, "Music")])
+            node.register_identity("hierarchy", "branch", "Music")
                 .unwrap();
             node
         })

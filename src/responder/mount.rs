@@ -9,7 +9,7 @@ use xmpp_parsers::disco::Item;
 use xmpp_parsers::minidom::Element;
 
 use super::dynamic::DynamicNode;
-use super::node::StaticNode;
+use super::node::{IdentityNames, StaticNode};
 use super::payload;
 use crate::error::RegistryError;
 use crate::event::Event;
@@ -158,16 +158,12 @@ impl NodeMut<'_> {
     /// # Errors
     ///
     /// As [`StaticNode::register_identity`].
-    pub fn register_identity<L, N>(
+    pub fn register_identity(
         &mut self,
         category: &str,
         type_: &str,
-        names: impl IntoIterator<Item = (Option<L>, N)>,
-    ) -> Result<(), RegistryError>
-    where
-        L: Into<String>,
-        N: Into<String>,
-    {
+        names: impl Into<IdentityNames>,
+    ) -> Result<(), RegistryError> {
         self.info_change(|node| node.register_identity(category, type_, names))
     }
 
@@ -189,16 +185,12 @@ impl NodeMut<'_> {
     /// # Errors
     ///
     /// As [`StaticNode::set_identity_names`].
-    pub fn set_identity_names<L, N>(
+    pub fn set_identity_names(
         &mut self,
         category: &str,
         type_: &str,
-        names: impl IntoIterator<Item = (Option<L>, N)>,
-    ) -> Result<(), RegistryError>
-    where
-        L: Into<String>,
-        N: Into<String>,
-    {
+        names: impl Into<IdentityNames>,
+    ) -> Result<(), RegistryError> {
         self.info_change(|node| node.set_identity_names(category, type_, names))
     }
 

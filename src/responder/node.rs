@@ -8,8 +8,69 @@ use xmpp_parsers::ns;
 
 use crate::error::RegistryError;
 
-/// Names of one identity, by `xml:lang` (`None`: a name without a language).
-pub type IdentityNames = BTreeMap<Option<String>, String>;
+/// The names of one identity, by `xml:lang` (`None`: a name without a language). XEP-0030
+/// allows one name per language.
+///
+/// ```
+/// use xmpp_disco::IdentityNames;
+///
+/// let localised = IdentityNames::from([(Some("en"), "Bench Bot"), (Some("de"), "Prüfbot")]);
+/// let plain = IdentityNames::from("Bench Bot"); // one name, no language
+/// let unnamed = IdentityNames::new();
+/// assert_eq!(localised.iter().count(), 2);
+/// assert_eq!(plain.iter().next(), Some((None, "Bench Bot")));
+/// assert!(unnamed.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityNames(BTreeMap<Option<String>, String>);
+
+impl IdentityNames {
+    /// No names: the identity goes out without a `name`.
+    pub fn new() -> Self {
+        IdentityNames::default()
+    }
+
+    /// Sets the name for `lang` (`None`: without a language), replacing the one it had.
+    pub fn insert(&mut self, lang: Option<&str>, name: impl Into<String>) {
+        self.0.insert(lang.map(str::to_owned), name.into());
+    }
+
+    /// The names, `(xml:lang, name)`, by language.
+    pub fn iter(&self) -> impl Iterator<Item = (Option<&str>, &str)> {
+        self.0
+            .iter()
+            .map(|(lang, name)| (lang.as_deref(), name.as_str()))
+    }
+
+    /// Whether there is no name at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<L: Into<String>, N: Into<String>> FromIterator<(Option<L>, N)> for IdentityNames {
+    fn from_iter<I: IntoIterator<Item = (Option<L>, N)>>(names: I) -> Self {
+        IdentityNames(
+            names
+                .into_iter()
+                .map(|(lang, name)| (lang.map(Into::into), name.into()))
+                .collect(),
+        )
+    }
+}
+
+impl<L: Into<String>, N: Into<String>, const K: usize> From<[(Option<L>, N); K]> for IdentityNames {
+    fn from(names: [(Option<L>, N); K]) -> Self {
+        names.into_iter().collect()
+    }
+}
+
+impl From<&str> for IdentityNames {
+    /// One name without a language.
+    fn from(name: &str) -> Self {
+        IdentityNames(BTreeMap::from([(None, name.to_owned())]))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct IdentityEntry {
@@ -48,17 +109,6 @@ pub struct StaticNode {
     pub(crate) features: BTreeSet<String>,
     pub(crate) items: Vec<Item>,
     pub(crate) forms: Vec<DataForm>,
-}
-
-fn names_from<L, N>(names: impl IntoIterator<Item = (Option<L>, N)>) -> IdentityNames
-where
-    L: Into<String>,
-    N: Into<String>,
-{
-    names
-        .into_iter()
-        .map(|(lang, name)| (lang.map(Into::into), name.into()))
-        .collect()
 }
 
 impl StaticNode {
@@ -109,30 +159,26 @@ impl StaticNode {
         Ok(())
     }
 
-    /// Adds the identity (`category`, `type_`) with its `names`, each `(xml:lang, name)`.
-    /// No names gives one `<identity/>` without a name.
+    /// Adds the identity (`category`, `type_`) with its `names` (one `<identity/>` per name; no
+    /// names gives one `<identity/>` without a name).
     ///
     /// # Errors
     ///
     /// [`RegistryError::IdentityAlreadyRegistered`] if an identity with this category and type
     /// exists. Nothing changes then.
-    pub fn register_identity<L, N>(
+    pub fn register_identity(
         &mut self,
         category: &str,
         type_: &str,
-        names: impl IntoIterator<Item = (Option<L>, N)>,
-    ) -> Result<(), RegistryError>
-    where
-        L: Into<String>,
-        N: Into<String>,
-    {
+        names: impl Into<IdentityNames>,
+    ) -> Result<(), RegistryError> {
         if self.position(category, type_).is_some() {
             return Err(RegistryError::identity_exists(category, type_));
         }
         self.identities.push(IdentityEntry {
             category: category.to_owned(),
             type_: type_.to_owned(),
-            names: names_from(names),
+            names: names.into(),
         });
         Ok(())
     }
@@ -166,20 +212,18 @@ impl StaticNode {
     /// # Errors
     ///
     /// [`RegistryError::IdentityNotRegistered`] if there is no such identity.
-    pub fn set_identity_names<L, N>(
+    pub fn set_identity_names(
         &mut self,
         category: &str,
         type_: &str,
-        names: impl IntoIterator<Item = (Option<L>, N)>,
-    ) -> Result<(), RegistryError>
-    where
-        L: Into<String>,
-        N: Into<String>,
-    {
-        let position = self
-            .position(category, type_)
+        names: impl Into<IdentityNames>,
+    ) -> Result<(), RegistryError> {
+        let identity = self
+            .identities
+            .iter_mut()
+            .find(|identity| identity.category == category && identity.type_ == type_)
             .ok_or_else(|| RegistryError::identity_missing(category, type_))?;
-        self.identities[position].names = names_from(names);
+        identity.names = names.into();
         Ok(())
     }
 
@@ -203,8 +247,8 @@ impl StaticNode {
                 (
                     identity.category.as_str(),
                     identity.type_.as_str(),
-                    lang.as_deref(),
-                    Some(name.as_str()),
+                    lang,
+                    Some(name),
                 )
             });
             unnamed.into_iter().chain(named)
@@ -261,10 +305,10 @@ impl StaticNode {
         };
         match self
             .forms
-            .iter()
-            .position(|existing| existing.form_type() == Some(form_type))
+            .iter_mut()
+            .find(|existing| existing.form_type() == Some(form_type))
         {
-            Some(position) => self.forms[position] = form,
+            Some(existing) => *existing = form,
             None => self.forms.push(form),
         }
         Ok(())
@@ -282,8 +326,6 @@ impl StaticNode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const NO_NAMES: [(Option<&str>, &str); 0] = [];
 
     #[test]
     fn disco_info_is_always_there_and_never_registered() {
@@ -349,7 +391,7 @@ mod tests {
             })
         );
         assert_eq!(
-            root.register_identity("client", "bot", NO_NAMES),
+            root.register_identity("client", "bot", IdentityNames::new()),
             Err(RegistryError::IdentityAlreadyRegistered {
                 category: "client".into(),
                 type_: "bot".into()
@@ -369,13 +411,14 @@ mod tests {
                 ("client", "pc", Some("en"), Some("Balcony")),
             ]
         );
-        root.set_identity_names("client", "pc", [(None::<&str>, "Plain")])
-            .unwrap();
+        root.set_identity_names("client", "pc", "Plain").unwrap();
         assert_eq!(
             root.identities().collect::<Vec<_>>(),
             vec![("client", "pc", None, Some("Plain"))]
         );
-        assert!(root.set_identity_names("client", "bot", NO_NAMES).is_err());
+        assert!(root
+            .set_identity_names("client", "bot", IdentityNames::new())
+            .is_err());
     }
 
     #[test]
