@@ -411,8 +411,13 @@ impl DiscoMachine {
 
     // ---------------------------------------------------------------- input
 
-    /// Offers a received stanza to the machine. Replies to its own requests are consumed;
-    /// everything else is handed back untouched in [`Handled::Unhandled`].
+    /// Offers a received stanza to the machine. It takes what is its business: replies to its
+    /// own requests, and `disco#info` / `disco#items` requests, which it answers (or hands to the
+    /// host, for [deferred](Node::Deferred) nodes). Everything else is handed back untouched in
+    /// [`Handled::Unhandled`].
+    ///
+    /// `now` is the current instant, as for every input; no received stanza starts a timer
+    /// today, but hosts pass it so that none has to change when one does.
     ///
     /// Replies are trusted only from the entity asked (see [`Config::own_jid`] for the server's
     /// exception), with an id the machine issued. A reply carrying such an id but failing those

@@ -677,3 +677,10 @@ fn a_machine_answers_another_machine() {
     assert_eq!(info.identities[0].type_, "bot");
     assert_eq!(info.extensions, vec![bench_form()]);
 }
+
+#[test]
+fn a_machine_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<xmpp_disco::DiscoMachine>();
+    assert_send::<Node>();
+}

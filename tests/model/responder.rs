@@ -1,0 +1,605 @@
+//! The responder half against a model of nodes: random registry operations and requests, with
+//! every answer compared to what the model says the node holds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
+use xmpp_disco::xmpp_parsers::jid::Jid;
+use xmpp_disco::xmpp_parsers::minidom::Element;
+use xmpp_disco::{DiscoMachine, Event, IdentityNames, RegistryError, StaticNode};
+
+use super::bytes::Bytes;
+use super::{INFO, ITEMS};
+
+/// Index 0 is the root; the others are node names that may be mounted.
+pub const NODES: &[Option<&str>] = &[None, Some("a"), Some("b")];
+pub const FEATURES: &[&str] = &[INFO, "urn:example:f1", "urn:example:f2"];
+pub const IDENTITIES: &[(&str, &str)] = &[("client", "bot"), ("client", "pc"), ("pubsub", "leaf")];
+pub const ROMEO: &str = "romeo@montague.example/orchard";
+pub const MALLORY: &str = "mallory@evil.example/x";
+
+/// The names the `index`-th choice gives an identity: none, one plain name, or two languages.
+pub fn names(index: usize) -> Vec<(Option<String>, String)> {
+    match index % 3 {
+        0 => vec![],
+        1 => vec![(None, "Plain".to_owned())],
+        _ => vec![
+            (Some("en".to_owned()), "Hello".to_owned()),
+            (Some("de".to_owned()), "Hallo".to_owned()),
+        ],
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    RegisterFeature {
+        node: usize,
+        feature: usize,
+    },
+    UnregisterFeature {
+        node: usize,
+        feature: usize,
+    },
+    RegisterIdentity {
+        node: usize,
+        identity: usize,
+        names: usize,
+    },
+    UnregisterIdentity {
+        node: usize,
+        identity: usize,
+    },
+    SetNames {
+        node: usize,
+        identity: usize,
+        names: usize,
+    },
+    SetItems {
+        node: usize,
+        count: usize,
+    },
+    /// Mounts a fresh static node (with the first identity if `with_identity`).
+    Mount {
+        node: usize,
+        with_identity: bool,
+    },
+    Unmount {
+        node: usize,
+    },
+    /// Refuse requests from [`MALLORY`], or stop refusing.
+    Policy(bool),
+    Request {
+        items: bool,
+        node: usize,
+        set: bool,
+        stranger: bool,
+    },
+}
+
+impl Op {
+    pub fn decode(bytes: &mut Bytes<'_>) -> Option<Op> {
+        let node = |bytes: &mut Bytes<'_>| bytes.below(NODES.len());
+        Some(match bytes.below(12)? {
+            0 => Op::RegisterFeature {
+                node: node(bytes)?,
+                feature: bytes.below(FEATURES.len())?,
+            },
+            1 => Op::UnregisterFeature {
+                node: node(bytes)?,
+                feature: bytes.below(FEATURES.len())?,
+            },
+            2 => Op::RegisterIdentity {
+                node: node(bytes)?,
+                identity: bytes.below(IDENTITIES.len())?,
+                names: bytes.below(3)?,
+            },
+            3 => Op::UnregisterIdentity {
+                node: node(bytes)?,
+                identity: bytes.below(IDENTITIES.len())?,
+            },
+            4 => Op::SetNames {
+                node: node(bytes)?,
+                identity: bytes.below(IDENTITIES.len())?,
+                names: bytes.below(3)?,
+            },
+            5 => Op::SetItems {
+                node: node(bytes)?,
+                count: bytes.below(3)?,
+            },
+            6 => Op::Mount {
+                node: node(bytes)?,
+                with_identity: bytes.flag()?,
+            },
+            7 => Op::Unmount { node: node(bytes)? },
+            8 => Op::Policy(bytes.flag()?),
+            _ => Op::Request {
+                items: bytes.flag()?,
+                node: node(bytes)?,
+                set: bytes.below(8)? == 0,
+                stranger: bytes.below(4)? == 0,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ModelNode {
+    identities: Vec<(String, String, BTreeMap<Option<String>, String>)>,
+    features: BTreeSet<String>,
+    items: Vec<String>,
+}
+
+/// What a request must be answered with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Error(&'static str),
+    Info {
+        identities: Vec<(String, String, Option<String>, Option<String>)>,
+        features: Vec<String>,
+    },
+    Items(Vec<String>),
+}
+
+/// A registry operation's outcome, as the model sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The node does not exist (nothing mounted there).
+    NoNode,
+    Refused(RegistryError),
+    /// Accepted; whether it raises `NodeChanged`.
+    Done {
+        event: bool,
+    },
+}
+
+pub struct World {
+    pub machine: DiscoMachine,
+    root: ModelNode,
+    mounted: BTreeMap<String, ModelNode>,
+    policy: bool,
+    requests: u64,
+    base: Instant,
+}
+
+fn item_jid(index: usize) -> String {
+    format!("item{index}.example")
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
+
+impl World {
+    pub fn new() -> Self {
+        World {
+            machine: DiscoMachine::default(),
+            root: ModelNode {
+                identities: vec![("client".into(), "bot".into(), BTreeMap::new())],
+                ..ModelNode::default()
+            },
+            mounted: BTreeMap::new(),
+            policy: false,
+            requests: 0,
+            base: Instant::now(),
+        }
+    }
+
+    fn model(&mut self, node: usize) -> Option<&mut ModelNode> {
+        match NODES[node] {
+            None => Some(&mut self.root),
+            Some(name) => self.mounted.get_mut(name),
+        }
+    }
+
+    /// Applies a registry change to the model.
+    fn model_change(&mut self, op: &Op) -> Change {
+        let identity_key = |identity: usize| IDENTITIES[identity];
+        match *op {
+            Op::Mount { node, .. } | Op::Unmount { node } if NODES[node].is_none() => {
+                Change::NoNode
+            }
+            Op::Mount {
+                node,
+                with_identity,
+            } => {
+                let mut fresh = ModelNode::default();
+                if with_identity {
+                    let (category, type_) = identity_key(0);
+                    fresh
+                        .identities
+                        .push((category.into(), type_.into(), BTreeMap::new()));
+                }
+                self.mounted
+                    .insert(NODES[node].unwrap_or_default().to_owned(), fresh);
+                Change::Done { event: true }
+            }
+            Op::Unmount { node } => match self.mounted.remove(NODES[node].unwrap_or_default()) {
+                Some(_) => Change::Done { event: true },
+                None => Change::Refused(RegistryError::NotMounted(
+                    NODES[node].unwrap_or_default().to_owned(),
+                )),
+            },
+            Op::RegisterFeature { node, feature } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                let var = FEATURES[feature];
+                if var == INFO || !model.features.insert(var.to_owned()) {
+                    return Change::Refused(RegistryError::FeatureAlreadyRegistered(var.into()));
+                }
+                Change::Done { event: true }
+            }
+            Op::UnregisterFeature { node, feature } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                let var = FEATURES[feature];
+                if var == INFO || !model.features.remove(var) {
+                    return Change::Refused(RegistryError::FeatureNotRegistered(var.into()));
+                }
+                Change::Done { event: true }
+            }
+            Op::RegisterIdentity {
+                node,
+                identity,
+                names: choice,
+            } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                let (category, type_) = identity_key(identity);
+                if model
+                    .identities
+                    .iter()
+                    .any(|(c, t, _)| c == category && t == type_)
+                {
+                    return Change::Refused(RegistryError::IdentityAlreadyRegistered {
+                        category: category.into(),
+                        type_: type_.into(),
+                    });
+                }
+                model.identities.push((
+                    category.into(),
+                    type_.into(),
+                    names(choice).into_iter().collect(),
+                ));
+                Change::Done { event: true }
+            }
+            Op::UnregisterIdentity { node, identity } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                let (category, type_) = identity_key(identity);
+                let Some(position) = model
+                    .identities
+                    .iter()
+                    .position(|(c, t, _)| c == category && t == type_)
+                else {
+                    return Change::Refused(RegistryError::IdentityNotRegistered {
+                        category: category.into(),
+                        type_: type_.into(),
+                    });
+                };
+                if model.identities.len() == 1 {
+                    return Change::Refused(RegistryError::LastIdentity {
+                        category: category.into(),
+                        type_: type_.into(),
+                    });
+                }
+                model.identities.remove(position);
+                Change::Done { event: true }
+            }
+            Op::SetNames {
+                node,
+                identity,
+                names: choice,
+            } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                let (category, type_) = identity_key(identity);
+                let Some(entry) = model
+                    .identities
+                    .iter_mut()
+                    .find(|(c, t, _)| c == category && t == type_)
+                else {
+                    return Change::Refused(RegistryError::IdentityNotRegistered {
+                        category: category.into(),
+                        type_: type_.into(),
+                    });
+                };
+                entry.2 = names(choice).into_iter().collect();
+                Change::Done { event: true }
+            }
+            Op::SetItems { node, count } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                model.items = (0..count).map(item_jid).collect();
+                Change::Done { event: false }
+            }
+            Op::Policy(_) | Op::Request { .. } => Change::Done { event: false },
+        }
+    }
+
+    /// Applies a registry change to the machine.
+    fn machine_change(&mut self, op: &Op) -> Change {
+        let done = |result: Result<(), RegistryError>| match result {
+            Ok(()) => Change::Done { event: true },
+            Err(error) => Change::Refused(error),
+        };
+        match *op {
+            Op::Mount { node, .. } | Op::Unmount { node } if NODES[node].is_none() => {
+                Change::NoNode
+            }
+            Op::Mount {
+                node,
+                with_identity,
+            } => {
+                let mut fresh = StaticNode::new();
+                if with_identity {
+                    let (category, type_) = IDENTITIES[0];
+                    fresh
+                        .register_identity(category, type_, IdentityNames::new())
+                        .expect("a fresh node");
+                }
+                self.machine
+                    .mount(NODES[node].unwrap_or_default(), fresh)
+                    .expect("a valid name");
+                Change::Done { event: true }
+            }
+            Op::Unmount { node } => match self.machine.unmount(NODES[node].unwrap_or_default()) {
+                Ok(_) => Change::Done { event: true },
+                Err(error) => Change::Refused(error),
+            },
+            _ => {
+                let mut target = match NODES[node_of(op)] {
+                    None => self.machine.root_mut(),
+                    Some(name) => match self.machine.node_mut(name) {
+                        Some(target) => target,
+                        None => return Change::NoNode,
+                    },
+                };
+                match *op {
+                    Op::RegisterFeature { feature, .. } => {
+                        done(target.register_feature(FEATURES[feature]))
+                    }
+                    Op::UnregisterFeature { feature, .. } => {
+                        done(target.unregister_feature(FEATURES[feature]))
+                    }
+                    Op::RegisterIdentity {
+                        identity,
+                        names: choice,
+                        ..
+                    } => {
+                        let (category, type_) = IDENTITIES[identity];
+                        done(target.register_identity(
+                            category,
+                            type_,
+                            names(choice).into_iter().collect::<IdentityNames>(),
+                        ))
+                    }
+                    Op::UnregisterIdentity { identity, .. } => {
+                        let (category, type_) = IDENTITIES[identity];
+                        done(target.unregister_identity(category, type_))
+                    }
+                    Op::SetNames {
+                        identity,
+                        names: choice,
+                        ..
+                    } => {
+                        let (category, type_) = IDENTITIES[identity];
+                        done(target.set_identity_names(
+                            category,
+                            type_,
+                            names(choice).into_iter().collect::<IdentityNames>(),
+                        ))
+                    }
+                    Op::SetItems { count, .. } => {
+                        let items = (0..count)
+                            .map(|i| Item {
+                                jid: Jid::new(&item_jid(i)).expect("item JID"),
+                                node: None,
+                                name: None,
+                            })
+                            .collect();
+                        target.set_items(items);
+                        Change::Done { event: false }
+                    }
+                    _ => Change::Done { event: false },
+                }
+            }
+        }
+    }
+
+    /// What the model says a request gets.
+    fn expected(&self, items: bool, node: usize, set: bool, stranger: bool) -> Answer {
+        if set {
+            return Answer::Error("service-unavailable");
+        }
+        if self.policy && stranger {
+            return Answer::Error("service-unavailable");
+        }
+        let model = match NODES[node] {
+            None => &self.root,
+            Some(name) => match self.mounted.get(name) {
+                Some(model) => model,
+                None => return Answer::Error("item-not-found"),
+            },
+        };
+        if items {
+            return Answer::Items(model.items.clone());
+        }
+        if model.identities.is_empty() {
+            return Answer::Error("item-not-found");
+        }
+        let mut identities = Vec::new();
+        for (category, type_, names) in &model.identities {
+            if names.is_empty() {
+                identities.push((category.clone(), type_.clone(), None, None));
+            }
+            for (lang, name) in names {
+                identities.push((
+                    category.clone(),
+                    type_.clone(),
+                    lang.clone(),
+                    Some(name.clone()),
+                ));
+            }
+        }
+        let mut features: Vec<String> = model.features.iter().cloned().collect();
+        features.push(INFO.to_owned());
+        features.sort();
+        Answer::Info {
+            identities,
+            features,
+        }
+    }
+
+    /// Sends a request to the machine and reads its answer back.
+    fn ask(&mut self, items: bool, node: usize, set: bool, stranger: bool) -> Answer {
+        self.requests += 1;
+        let id = format!("r{}", self.requests);
+        let from = if stranger { MALLORY } else { ROMEO };
+        let namespace = if items { ITEMS } else { INFO };
+        let node_attribute = NODES[node]
+            .map(|n| format!(" node='{n}'"))
+            .unwrap_or_default();
+        let type_ = if set { "set" } else { "get" };
+        let request: Element = format!(
+            "<iq xmlns='jabber:client' type='{type_}' id='{id}' from='{from}'><query xmlns='{namespace}'{node_attribute}/></iq>"
+        )
+        .parse()
+        .expect("valid XML");
+        assert!(
+            self.machine.handle_stanza(self.base, request).is_consumed(),
+            "a disco request is consumed"
+        );
+        let reply = self
+            .machine
+            .poll_transmit()
+            .expect("every request is answered");
+        assert!(
+            self.machine.poll_transmit().is_none(),
+            "one answer per request"
+        );
+        assert_eq!(reply.attr("id"), Some(id.as_str()));
+        assert_eq!(reply.attr("to"), Some(from));
+        if reply.attr("type") == Some("error") {
+            let error = reply
+                .get_child("error", "jabber:client")
+                .expect("an error element");
+            let condition = ["service-unavailable", "item-not-found", "bad-request"]
+                .into_iter()
+                .find(|c| error.has_child(*c, "urn:ietf:params:xml:ns:xmpp-stanzas"))
+                .expect("a known condition");
+            return Answer::Error(condition);
+        }
+        assert_eq!(reply.attr("type"), Some("result"));
+        let query = reply
+            .get_child("query", namespace)
+            .expect("a query")
+            .clone();
+        assert_eq!(query.attr("node"), NODES[node], "the node is mirrored");
+        if items {
+            let parsed = DiscoItemsResult::try_from(query).expect("valid items");
+            return Answer::Items(parsed.items.iter().map(|i| i.jid.to_string()).collect());
+        }
+        let raw_features = query.children().filter(|c| c.is("feature", INFO)).count();
+        let parsed = DiscoInfoResult::try_from(query).expect("valid info");
+        assert_eq!(raw_features, parsed.features.len(), "features are unique");
+        Answer::Info {
+            identities: parsed
+                .identities
+                .into_iter()
+                .map(|i| (i.category, i.type_, i.lang, i.name))
+                .collect(),
+            features: parsed.features.into_iter().collect(),
+        }
+    }
+
+    pub fn step(&mut self, op: &Op) {
+        match *op {
+            Op::Policy(on) => {
+                self.policy = on;
+                if on {
+                    self.machine.set_policy(|request| {
+                        request
+                            .from
+                            .is_none_or(|from| from.domain().as_str() != "evil.example")
+                    });
+                } else {
+                    self.machine.clear_policy();
+                }
+            }
+            Op::Request {
+                items,
+                node,
+                set,
+                stranger,
+            } => {
+                let expected = self.expected(items, node, set, stranger);
+                assert_eq!(
+                    self.ask(items, node, set, stranger),
+                    expected,
+                    "answer to {op:?}"
+                );
+            }
+            _ => {
+                let before_root = self.machine.root().clone();
+                let expected = self.model_change(op);
+                let got = self.machine_change(op);
+                assert_eq!(got, expected, "outcome of {op:?}");
+                let events: Vec<Event> = std::iter::from_fn(|| self.machine.poll_event()).collect();
+                let wanted = usize::from(matches!(expected, Change::Done { event: true }));
+                assert_eq!(events.len(), wanted, "events after {op:?}: {events:?}");
+                if let Some(Event::NodeChanged { node }) = events.first() {
+                    assert_eq!(
+                        node.as_deref(),
+                        NODES[node_of(op)],
+                        "the event names the node"
+                    );
+                }
+                if !matches!(expected, Change::Done { .. }) {
+                    assert_eq!(
+                        self.machine.root(),
+                        &before_root,
+                        "a refused change changes nothing"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn node_of(op: &Op) -> usize {
+    match *op {
+        Op::RegisterFeature { node, .. }
+        | Op::UnregisterFeature { node, .. }
+        | Op::RegisterIdentity { node, .. }
+        | Op::UnregisterIdentity { node, .. }
+        | Op::SetNames { node, .. }
+        | Op::SetItems { node, .. }
+        | Op::Mount { node, .. }
+        | Op::Unmount { node }
+        | Op::Request { node, .. } => node,
+        Op::Policy(_) => 0,
+    }
+}
+
+/// The body of a fuzz run over registry operations and requests.
+pub fn run_bytes(data: &[u8]) {
+    let mut bytes = Bytes(data);
+    let mut world = World::new();
+    let mut steps = 0;
+    while let Some(op) = Op::decode(&mut bytes) {
+        world.step(&op);
+        steps += 1;
+        if steps > 2_000 {
+            break;
+        }
+    }
+}

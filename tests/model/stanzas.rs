@@ -1,0 +1,214 @@
+//! A machine with something of everything in it (requests in flight, primed entries, static,
+//! dynamic and deferred nodes, a policy), for feeding hostile stanzas to. The body of the
+//! `stanza` fuzz target: nothing a stanza says may make it panic, hang or grow without bound.
+//!
+//! The requests in flight, so that seeds can answer them (`id` / `to`):
+//! `disco-0` info `capulet.example`, `disco-1` items `capulet.example`,
+//! `disco-2` info `juliet@capulet.example` (own account: may be answered without `from`),
+//! `disco-3` info `pubsub.capulet.example` node `princely_musings`,
+//! `disco-4` items `romeo@montague.example/orchard` node `music`.
+
+use std::time::{Duration, Instant};
+
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
+use xmpp_disco::xmpp_parsers::iq::Iq;
+use xmpp_disco::xmpp_parsers::jid::Jid;
+use xmpp_disco::xmpp_parsers::minidom::Element;
+use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+use xmpp_disco::{
+    Config, DiscoMachine, DynamicNode, Event, Node, QueryOptions, RequestContext, StaticNode,
+};
+
+/// The in-flight requests of [`machine`]: (kind is items, JID, node).
+pub const IN_FLIGHT: &[(bool, &str, Option<&str>)] = &[
+    (false, "capulet.example", None),
+    (true, "capulet.example", None),
+    (false, "juliet@capulet.example", None),
+    (false, "pubsub.capulet.example", Some("princely_musings")),
+    (true, "romeo@montague.example/orchard", Some("music")),
+];
+
+struct Echo;
+
+impl DynamicNode for Echo {
+    fn info(&self, request: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+        let from = request.from?;
+        Some(DiscoInfoResult {
+            node: None,
+            identities: vec![Identity::new(
+                "client",
+                "pc",
+                request.lang.unwrap_or("en"),
+                from.as_str(),
+            )],
+            features: Default::default(),
+            extensions: vec![],
+        })
+    }
+
+    fn items(&self, request: &RequestContext<'_>) -> Option<Vec<Item>> {
+        Some(
+            request
+                .from
+                .into_iter()
+                .map(|jid| Item {
+                    jid: jid.clone(),
+                    node: None,
+                    name: None,
+                })
+                .collect(),
+        )
+    }
+}
+
+fn jid(s: &str) -> Jid {
+    Jid::new(s).expect("fixture JID")
+}
+
+/// The fixture machine, everything in place, nothing queued.
+pub fn machine(base: Instant) -> DiscoMachine {
+    let mut config = Config::default();
+    config.own_jid = Some(jid("juliet@capulet.example/balcony"));
+    config.max_deferred = 4;
+    let mut machine = DiscoMachine::new(config);
+    for (items, to, node) in IN_FLIGHT {
+        let to = jid(to);
+        let result = if *items {
+            machine.query_items(base, &to, *node, QueryOptions::default())
+        } else {
+            machine.query_info(base, &to, *node, QueryOptions::default())
+        };
+        result.expect("fixture query");
+    }
+    // Two more waiters on the first request, with different deadlines.
+    let first = jid(IN_FLIGHT[0].1);
+    for seconds in [1, 90] {
+        let options = QueryOptions::default().with_timeout(Duration::from_secs(seconds));
+        machine
+            .query_info(base, &first, None, options)
+            .expect("fixture query");
+    }
+    let _ = machine.prime_info_pending(&jid("nurse@capulet.example/kitchen"), Some("caps#1"));
+    let lazy = machine.prime_info_lazy(&jid("tybalt@capulet.example/street"), None);
+    let failed = machine.prime_info_pending(&jid("benvolio@montague.example/square"), None);
+    if let Ok(failed) = failed {
+        machine.fail_prime(failed, "hash mismatch");
+    }
+    let _ = lazy;
+    let mut music = StaticNode::new();
+    music
+        .register_identity(
+            "hierarchy",
+            "branch",
+            [(Some("en"), "Music"), (Some("de"), "Musik")],
+        )
+        .expect("fixture");
+    music
+        .register_feature("urn:example:music")
+        .expect("fixture");
+    music.set_items(vec![Item {
+        jid: jid("juliet@capulet.example/balcony"),
+        node: Some("music/1".into()),
+        name: Some("One".into()),
+    }]);
+    let _ = machine.mount("music", music);
+    let _ = machine.mount("echo", Node::dynamic(Echo));
+    let _ = machine.mount("later", Node::Deferred);
+    machine.set_policy(|request| {
+        request
+            .from
+            .is_none_or(|from| from.domain().as_str() != "evil.example")
+    });
+    while machine.poll_transmit().is_some() {}
+    while machine.poll_event().is_some() {}
+    machine
+}
+
+/// Drains the machine, answering deferred requests (every other one with an error), and
+/// returns how many stanzas and events came out.
+fn drain(machine: &mut DiscoMachine) -> (usize, usize) {
+    let mut transmits = 0;
+    let mut events = 0;
+    loop {
+        let mut progressed = false;
+        while machine.poll_transmit().is_some() {
+            transmits += 1;
+            progressed = true;
+        }
+        while let Some(event) = machine.poll_event() {
+            events += 1;
+            progressed = true;
+            if let Event::DeferredRequest { handle, kind, .. } = event {
+                let answered = if events % 2 == 0 {
+                    machine.respond_error(
+                        handle,
+                        StanzaError::new(
+                            ErrorType::Wait,
+                            DefinedCondition::ResourceConstraint,
+                            "en",
+                            "later",
+                        ),
+                    )
+                } else if kind == xmpp_disco::QueryKind::Info {
+                    machine.respond_info(
+                        handle,
+                        DiscoInfoResult {
+                            node: None,
+                            identities: vec![],
+                            features: Default::default(),
+                            extensions: vec![],
+                        },
+                    )
+                } else {
+                    machine.respond_items(handle, vec![])
+                };
+                assert!(answered.is_ok(), "a fresh deferred request can be answered");
+            }
+        }
+        if !progressed {
+            return (transmits, events);
+        }
+    }
+}
+
+/// Feeds `data`, read as XML, to the fixture machine (as an element, and as a typed IQ when it
+/// is one), then advances time past every deadline. Panics on any broken bound.
+pub fn feed(data: &[u8]) {
+    let Ok(stanza) = Element::from_reader(data) else {
+        return;
+    };
+    let base = Instant::now();
+    let mut machine = machine(base);
+    let typed = Iq::try_from(stanza.clone()).ok();
+
+    let handled = machine.handle_stanza(base, stanza.clone());
+    if let Some(back) = handled.into_unhandled() {
+        assert_eq!(back, stanza, "a stanza handed back is untouched");
+    }
+    let (transmits, events) = drain(&mut machine);
+    // One stanza in: at most one answer out, and at most one completion per waiter.
+    assert!(transmits <= 1, "{transmits} stanzas sent for one received");
+    assert!(
+        events <= IN_FLIGHT.len() + 2 + 2,
+        "{events} events for one stanza"
+    );
+
+    if let Some(iq) = typed {
+        let mut typed_machine = self::machine(base);
+        let _ = typed_machine.handle_iq(base, iq);
+        let (transmits, _) = drain(&mut typed_machine);
+        assert!(transmits <= 1, "{transmits} stanzas sent for one typed IQ");
+    }
+
+    // Time passes: every deadline fires, and then nothing is left to wake up for.
+    let mut wakeups = 0;
+    while let Some(deadline) = machine.poll_timeout() {
+        machine.handle_timeout(deadline);
+        wakeups += 1;
+        assert!(wakeups <= 16, "the machine keeps asking to be woken");
+    }
+    drain(&mut machine);
+    machine.stream_destroyed();
+    drain(&mut machine);
+    assert_eq!(machine.poll_timeout(), None);
+}
