@@ -1,0 +1,426 @@
+//! The benchmark program: prints one table of workloads, each with the floor it cannot beat
+//! measured in the same run, and the ratio to it. Run with `cargo bench` (release profile).
+//!
+//! Every figure is the median (and minimum) over several repetitions of a batch, in
+//! nanoseconds per operation. Memory comes from a counting allocator around the system one.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
+use xmpp_disco::xmpp_parsers::disco::DiscoInfoResult;
+use xmpp_disco::xmpp_parsers::iq::Iq;
+use xmpp_disco::xmpp_parsers::jid::Jid;
+use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
+use xmpp_disco::xmpp_parsers::minidom::Element;
+use xmpp_disco::{Config, DiscoMachine, QueryOptions};
+
+/// Counts the bytes currently allocated, so that memory per cache entry can be measured.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const INFO: &str = "http://jabber.org/protocol/disco#info";
+const REQUESTER: &str = "romeo@montague.example/orchard";
+const REPETITIONS: usize = 11;
+
+/// Median and minimum nanoseconds per operation of `batch`, which runs `ops` operations.
+fn measure(ops: usize, mut batch: impl FnMut()) -> (f64, f64) {
+    batch(); // warm up
+    let mut samples: Vec<f64> = (0..REPETITIONS)
+        .map(|_| {
+            let start = Instant::now();
+            batch();
+            start.elapsed().as_nanos() as f64 / ops as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    (samples[samples.len() / 2], samples[0])
+}
+
+struct Row {
+    workload: String,
+    ns: (f64, f64),
+    floor: Option<(f64, f64)>,
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "{:<58} {:>11} {:>11} {:>11} {:>7}",
+        "workload", "median ns", "min ns", "floor ns", "ratio"
+    );
+    for row in rows {
+        let (floor, ratio) = match row.floor {
+            Some((floor, _)) => (format!("{floor:.0}"), format!("{:.2}", row.ns.0 / floor)),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:<58} {:>11.0} {:>11.0} {:>11} {:>7}",
+            row.workload, row.ns.0, row.ns.1, floor, ratio
+        );
+    }
+}
+
+/// The bench root: client/bot named in two languages, 20 features, one form of three fields.
+fn bench_machine() -> DiscoMachine {
+    let mut machine = DiscoMachine::default();
+    let mut root = machine.root_mut();
+    root.set_identity_names(
+        "client",
+        "bot",
+        [(Some("en"), "Bench Bot"), (Some("de"), "Prüfbot")],
+    )
+    .expect("the default identity");
+    for i in 0..20 {
+        root.register_feature(format!("urn:example:feature:{i}"))
+            .expect("a new feature");
+    }
+    root.set_form(DataForm::new(
+        DataFormType::Result_,
+        "urn:example:bench",
+        ["a", "b", "c"]
+            .iter()
+            .map(|var| Field::new(var, FieldType::TextSingle).with_value("value"))
+            .collect(),
+    ))
+    .expect("a valid form");
+    while machine.poll_event().is_some() {}
+    machine
+}
+
+fn request() -> Element {
+    format!("<iq xmlns='jabber:client' type='get' id='bench-1' from='{REQUESTER}'><query xmlns='{INFO}'/></iq>")
+        .parse()
+        .expect("valid XML")
+}
+
+fn serialise(element: &Element) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(2048);
+    element.write_to(&mut bytes).expect("writing to memory");
+    bytes
+}
+
+fn responder(rows: &mut Vec<Row>, now: Instant) {
+    let mut machine = bench_machine();
+    let request = request();
+    let _ = machine.handle_stanza(now, request.clone());
+    let reply = machine.poll_transmit().expect("a reply");
+    let payload = reply.get_child("query", INFO).expect("a query").clone();
+    const N: usize = 2_000;
+
+    let object = measure(N, || {
+        for _ in 0..N {
+            let _ = machine.handle_stanza(now, black_box(request.clone()));
+            black_box(machine.poll_transmit());
+        }
+    });
+    let clone_floor = measure(N, || {
+        for _ in 0..N {
+            black_box(request.clone());
+            let mut answer = black_box(&reply).clone();
+            answer.set_attr(Namespace::NONE, "to".try_into().expect("name"), REQUESTER);
+            answer.set_attr(Namespace::NONE, "id".try_into().expect("name"), "bench-1");
+            black_box(answer);
+        }
+    });
+    rows.push(Row {
+        workload: "responder: info get Element -> reply Element".into(),
+        ns: object,
+        floor: Some(clone_floor),
+    });
+
+    let typed_request = Iq::try_from(request.clone()).expect("a valid IQ");
+    let typed = measure(N, || {
+        for _ in 0..N {
+            let _ = machine.handle_iq(now, black_box(typed_request.clone()));
+            black_box(machine.poll_transmit_iq());
+        }
+    });
+    let envelope_floor = measure(N, || {
+        for _ in 0..N {
+            black_box(typed_request.clone());
+            black_box(Iq::Result {
+                from: None,
+                to: Some(Jid::new(REQUESTER).expect("JID")),
+                id: "bench-1".into(),
+                payload: Some(payload.clone()),
+            });
+        }
+    });
+    rows.push(Row {
+        workload: "responder: info get Iq -> reply Iq".into(),
+        ns: typed,
+        floor: Some(envelope_floor),
+    });
+
+    let request_bytes = serialise(&request);
+    let wire = measure(N, || {
+        for _ in 0..N {
+            let parsed = Element::from_reader(black_box(&request_bytes[..])).expect("valid XML");
+            let _ = machine.handle_stanza(now, parsed);
+            let answer = machine.poll_transmit().expect("a reply");
+            black_box(serialise(&answer));
+        }
+    });
+    let wire_floor = measure(N, || {
+        for _ in 0..N {
+            black_box(Element::from_reader(black_box(&request_bytes[..])).expect("valid XML"));
+            black_box(serialise(&reply));
+        }
+    });
+    rows.push(Row {
+        workload: "responder: info get bytes -> reply bytes".into(),
+        ns: wire,
+        floor: Some(wire_floor),
+    });
+}
+
+/// The bench reply, as a result answering `id` from `from`.
+fn result_for(id: &str, from: &str, payload: &Element) -> Element {
+    let mut iq: Element =
+        format!("<iq xmlns='jabber:client' type='result' id='{id}' from='{from}'/>")
+            .parse()
+            .expect("valid XML");
+    iq.append_child(payload.clone());
+    iq
+}
+
+fn bench_payload(now: Instant) -> Element {
+    let mut machine = bench_machine();
+    let _ = machine.handle_stanza(now, request());
+    let reply = machine.poll_transmit().expect("a reply");
+    reply.get_child("query", INFO).expect("a query").clone()
+}
+
+fn requester(rows: &mut Vec<Row>, now: Instant) {
+    let payload = bench_payload(now);
+    let peer = Jid::new(REQUESTER).expect("JID");
+
+    // Cache hit.
+    let mut machine = DiscoMachine::default();
+    let info = DiscoInfoResult::try_from(payload.clone()).expect("a valid result");
+    machine.set_info_cache(&peer, None, info).expect("valid");
+    const HITS: usize = 100_000;
+    let hit = measure(HITS, || {
+        for _ in 0..HITS {
+            let _ = machine.query_info(now, black_box(&peer), None, QueryOptions::default());
+            black_box(machine.poll_event());
+        }
+    });
+    let mut map: HashMap<(Jid, Option<String>), Arc<DiscoInfoResult>> = HashMap::new();
+    map.insert(
+        (peer.clone(), None),
+        Arc::new(DiscoInfoResult::try_from(payload.clone()).expect("valid")),
+    );
+    let key = (peer.clone(), None);
+    let hit_floor = measure(HITS, || {
+        for _ in 0..HITS {
+            black_box(map.get(black_box(&key)).map(Arc::clone));
+        }
+    });
+    rows.push(Row {
+        workload: "requester: cache hit (query_info + poll_event)".into(),
+        ns: hit,
+        floor: Some(hit_floor),
+    });
+
+    // Miss, full round trip.
+    const MISSES: usize = 2_000;
+    let parse_floor = measure(MISSES, || {
+        for _ in 0..MISSES {
+            black_box(DiscoInfoResult::try_from(black_box(payload.clone())).expect("valid"));
+        }
+    });
+    let round_trip = measure(MISSES, || {
+        for _ in 0..MISSES {
+            let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
+            let sent = machine.poll_transmit().expect("a request");
+            let reply = result_for(sent.attr("id").unwrap_or_default(), REQUESTER, &payload);
+            let _ = machine.handle_stanza(now, reply);
+            black_box(machine.poll_event());
+        }
+    });
+    rows.push(Row {
+        workload: "requester: miss round trip, Element in/out".into(),
+        ns: round_trip,
+        floor: Some(parse_floor),
+    });
+
+    let reply_template = serialise(&result_for("ID", REQUESTER, &payload));
+    let template = String::from_utf8(reply_template).expect("UTF-8");
+    let wire_floor = measure(MISSES, || {
+        for _ in 0..MISSES {
+            let parsed = Element::from_reader(black_box(template.as_bytes())).expect("valid");
+            let query = parsed.get_child("query", INFO).expect("query").clone();
+            black_box(DiscoInfoResult::try_from(query).expect("valid"));
+        }
+    });
+    let wire = measure(MISSES, || {
+        for _ in 0..MISSES {
+            let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
+            let sent = machine.poll_transmit().expect("a request");
+            black_box(serialise(&sent));
+            let bytes = template.replacen(
+                "'ID'",
+                &format!("'{}'", sent.attr("id").unwrap_or_default()),
+                1,
+            );
+            let reply = Element::from_reader(bytes.as_bytes()).expect("valid");
+            let _ = machine.handle_stanza(now, reply);
+            black_box(machine.poll_event());
+        }
+    });
+    rows.push(Row {
+        workload: "requester: miss round trip, bytes in/out".into(),
+        ns: wire,
+        floor: Some(wire_floor),
+    });
+
+    // Aliasing: 10,000 waiters on one request.
+    const WAITERS: usize = 10_000;
+    let aliasing = measure(WAITERS, || {
+        let mut machine = DiscoMachine::default();
+        let mut id = String::new();
+        for _ in 0..WAITERS {
+            let _ = machine.query_info(now, &peer, None, QueryOptions::default());
+            if let Some(sent) = machine.poll_transmit() {
+                id = sent.attr("id").unwrap_or_default().to_owned();
+            }
+        }
+        let _ = machine.handle_stanza(now, result_for(&id, REQUESTER, &payload));
+        while let Some(event) = machine.poll_event() {
+            black_box(event);
+        }
+    });
+    rows.push(Row {
+        workload: format!("requester: {WAITERS} aliased waiters, one reply (per waiter)"),
+        ns: aliasing,
+        floor: None,
+    });
+}
+
+fn timers(rows: &mut Vec<Row>, now: Instant) {
+    for pending in [1_000usize, 10_000, 100_000, 1_000_000] {
+        let mut config = Config::default();
+        config.max_in_flight = usize::MAX;
+        config.info_cache_capacity = pending;
+        let jids: Vec<Jid> = (0..pending)
+            .map(|i| Jid::new(&format!("e{i}.example")).expect("JID"))
+            .collect();
+        let mut machine = DiscoMachine::new(config);
+        let start = Instant::now();
+        for (i, jid) in jids.iter().enumerate() {
+            let options =
+                QueryOptions::default().with_timeout(Duration::from_millis(1_000 + i as u64));
+            let _ = machine.query_info(now, jid, None, options);
+        }
+        let query = start.elapsed().as_nanos() as f64 / pending as f64;
+        while machine.poll_transmit().is_some() {}
+        let polls = 1_000;
+        let poll = measure(polls, || {
+            for _ in 0..polls {
+                black_box(machine.poll_timeout());
+            }
+        });
+        let start = Instant::now();
+        machine.handle_timeout(now + Duration::from_secs(3_600));
+        let expire = start.elapsed().as_nanos() as f64 / pending as f64;
+        while machine.poll_event().is_some() {}
+        rows.push(Row {
+            workload: format!("timers: {pending} pending, per query_info"),
+            ns: (query, query),
+            floor: None,
+        });
+        rows.push(Row {
+            workload: format!("timers: {pending} pending, per poll_timeout"),
+            ns: poll,
+            floor: None,
+        });
+        rows.push(Row {
+            workload: format!("timers: {pending} pending, per expired waiter"),
+            ns: (expire, expire),
+            floor: None,
+        });
+    }
+}
+
+fn cache(rows: &mut Vec<Row>, now: Instant) {
+    let payload = bench_payload(now);
+    let shared = Arc::new(DiscoInfoResult::try_from(payload.clone()).expect("valid"));
+    for entries in [1_000usize, 10_000, 100_000, 1_000_000] {
+        let jids: Vec<Jid> = (0..entries)
+            .map(|i| Jid::new(&format!("user{i}@example.org/res")).expect("JID"))
+            .collect();
+        for distinct in [false, true] {
+            if distinct && entries > 100_000 {
+                continue; // a million distinct 1.4 KB results is more memory than the point needs
+            }
+            let mut config = Config::default();
+            config.info_cache_capacity = entries;
+            let before = LIVE.load(Ordering::Relaxed);
+            let mut machine = DiscoMachine::new(config);
+            for jid in &jids {
+                let info = if distinct {
+                    Arc::new(DiscoInfoResult::try_from(payload.clone()).expect("valid"))
+                } else {
+                    Arc::clone(&shared)
+                };
+                machine.set_info_cache(jid, None, info).expect("valid");
+            }
+            let bytes = (LIVE.load(Ordering::Relaxed) - before) as f64 / entries as f64;
+            let lookups = 100_000;
+            let lookup = measure(lookups, || {
+                for i in 0..lookups {
+                    let _ = machine.query_info(
+                        now,
+                        &jids[(i * 7919) % entries],
+                        None,
+                        QueryOptions::default(),
+                    );
+                    black_box(machine.poll_event());
+                }
+            });
+            let kind = if distinct { "distinct" } else { "shared" };
+            rows.push(Row {
+                workload: format!("cache: {entries} entries ({kind} results), lookup"),
+                ns: lookup,
+                floor: None,
+            });
+            println!("memory: {entries} entries, {kind} results: {bytes:.0} bytes per entry");
+            drop(machine);
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let now = Instant::now();
+    let mut rows = Vec::new();
+    responder(&mut rows, now);
+    requester(&mut rows, now);
+    timers(&mut rows, now);
+    cache(&mut rows, now);
+    println!();
+    print(&rows);
+}
