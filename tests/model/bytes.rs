@@ -4,6 +4,22 @@
 
 pub struct Bytes<'a>(pub &'a [u8]);
 
+/// The longest sequence one input runs, so that no input runs for long.
+const MAX_STEPS: usize = 2_000;
+
+/// Decodes operations from `bytes` with `decode` and hands each to `step`, until the bytes run
+/// out or [`MAX_STEPS`] have run.
+pub fn each_op<Op>(
+    bytes: &mut Bytes<'_>,
+    decode: fn(&mut Bytes<'_>) -> Option<Op>,
+    mut step: impl FnMut(&Op),
+) {
+    for _ in 0..MAX_STEPS {
+        let Some(op) = decode(bytes) else { return };
+        step(&op);
+    }
+}
+
 impl Bytes<'_> {
     pub fn byte(&mut self) -> Option<u8> {
         let (first, rest) = self.0.split_first()?;

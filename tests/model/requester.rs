@@ -16,7 +16,7 @@ use xmpp_disco::{
     RequestId,
 };
 
-use super::bytes::Bytes;
+use super::bytes::{each_op, Bytes};
 use super::{INFO, ITEMS};
 
 /// Few JIDs and nodes, so that keys collide often. `B@Example.ORG` is `b@example.org` written
@@ -966,13 +966,6 @@ fn reply_stanza(id: &str, to: &str, kind: QueryKind, how: Reply, tag: Option<&st
 pub fn run_bytes(data: &[u8]) {
     let mut bytes = Bytes(data);
     let mut world = World::new(Bounds::decode(&mut bytes));
-    let mut steps = 0;
-    while let Some(op) = Op::decode(&mut bytes) {
-        world.step(&op);
-        steps += 1;
-        if steps > 2_000 {
-            break;
-        }
-    }
+    each_op(&mut bytes, Op::decode, |op| world.step(op));
     world.finish();
 }

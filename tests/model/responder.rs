@@ -9,7 +9,7 @@ use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::{DiscoMachine, Event, IdentityNames, RegistryError, StaticNode};
 
-use super::bytes::Bytes;
+use super::bytes::{each_op, Bytes};
 use super::{INFO, ITEMS};
 
 /// Index 0 is the root; the others are node names that may be mounted.
@@ -128,6 +128,19 @@ struct ModelNode {
     identities: Vec<(String, String, BTreeMap<Option<String>, String>)>,
     features: BTreeSet<String>,
     items: Vec<String>,
+}
+
+impl ModelNode {
+    /// Where the identity (`category`, `type_`) is, or the error for its absence.
+    fn identity(&self, category: &str, type_: &str) -> Result<usize, RegistryError> {
+        self.identities
+            .iter()
+            .position(|(c, t, _)| c == category && t == type_)
+            .ok_or_else(|| RegistryError::IdentityNotRegistered {
+                category: category.into(),
+                type_: type_.into(),
+            })
+    }
 }
 
 /// What a request must be answered with.
@@ -273,15 +286,9 @@ impl World {
                     return Change::NoNode;
                 };
                 let (category, type_) = identity_key(identity);
-                let Some(position) = model
-                    .identities
-                    .iter()
-                    .position(|(c, t, _)| c == category && t == type_)
-                else {
-                    return Change::Refused(RegistryError::IdentityNotRegistered {
-                        category: category.into(),
-                        type_: type_.into(),
-                    });
+                let position = match model.identity(category, type_) {
+                    Ok(position) => position,
+                    Err(error) => return Change::Refused(error),
                 };
                 if model.identities.len() == 1 {
                     return Change::Refused(RegistryError::LastIdentity {
@@ -301,17 +308,12 @@ impl World {
                     return Change::NoNode;
                 };
                 let (category, type_) = identity_key(identity);
-                let Some(entry) = model
-                    .identities
-                    .iter_mut()
-                    .find(|(c, t, _)| c == category && t == type_)
-                else {
-                    return Change::Refused(RegistryError::IdentityNotRegistered {
-                        category: category.into(),
-                        type_: type_.into(),
-                    });
-                };
-                entry.2 = names(choice).into_iter().collect();
+                match model.identity(category, type_) {
+                    Ok(position) => {
+                        model.identities[position].2 = names(choice).into_iter().collect()
+                    }
+                    Err(error) => return Change::Refused(error),
+                }
                 Change::Done { event: true }
             }
             Op::SetItems { node, count } => {
@@ -594,12 +596,5 @@ fn node_of(op: &Op) -> usize {
 pub fn run_bytes(data: &[u8]) {
     let mut bytes = Bytes(data);
     let mut world = World::new();
-    let mut steps = 0;
-    while let Some(op) = Op::decode(&mut bytes) {
-        world.step(&op);
-        steps += 1;
-        if steps > 2_000 {
-            break;
-        }
-    }
+    each_op(&mut bytes, Op::decode, |op| world.step(op));
 }
