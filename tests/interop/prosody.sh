@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# A throwaway Prosody on loopback for the interop tests.
+#
+#   prosody.sh start DIR PORT   write a config under DIR, create the accounts, start the server
+#                               and wait until it answers a stream header
+#   prosody.sh stop DIR         stop the server started in DIR, by the pid it wrote there
+#
+# The server serves the host `localhost` with a MUC component `conference.localhost` (a disco
+# item) and contact addresses (an XEP-0128 serverinfo form), plaintext c2s on 127.0.0.1:PORT and
+# nothing else: no s2s, no TLS, no registration by clients. Accounts: alice, bob and slix, each
+# with the password `secret`.
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    exit 2
+}
+
+port_is_free() {
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# The server is ready when a stream header gets <stream:features> back.
+wait_ready() {
+    local port=$1 pid=$2
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "prosody exited during startup" >&2
+            return 1
+        fi
+        local answer
+        answer=$(
+            { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || exit 0
+            printf "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" >&3
+            timeout 1 cat <&3 2>/dev/null || true
+        )
+        if [[ $answer == *"stream:features"* ]]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "prosody did not answer a stream header on port $port within 10 s" >&2
+    return 1
+}
+
+start() {
+    local dir port
+    dir=$(realpath -m "$1")
+    port=$2
+    command -v prosody >/dev/null || { echo "prosody is not installed (apt-get install prosody)" >&2; exit 1; }
+    port_is_free "$port" || { echo "port $port on 127.0.0.1 is busy" >&2; exit 1; }
+    mkdir -p "$dir/data" "$dir/certs"
+    cat >"$dir/prosody.cfg.lua" <<CONFIG
+-- Written by tests/interop/prosody.sh for one test run.
+run_as_root = true
+pidfile = "$dir/prosody.pid"
+data_path = "$dir/data"
+certificates = "$dir/certs"
+log = { debug = "$dir/prosody.log" }
+
+interfaces = { "127.0.0.1" }
+c2s_ports = { $port }
+c2s_direct_tls_ports = {}
+s2s_ports = {}
+component_ports = {}
+http_ports = {}
+https_ports = {}
+
+modules_enabled = {
+    "roster"; "saslauth"; "disco"; "ping"; "version"; "uptime"; "time";
+    "server_contact_info"; "posix";
+}
+modules_disabled = { "s2s"; "tls"; "offline"; "c2s_bidi" }
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+allow_registration = false
+authentication = "internal_hashed"
+storage = "internal"
+
+contact_info = {
+    admin = { "xmpp:admin@localhost", "mailto:admin@localhost" };
+    abuse = { "mailto:abuse@localhost" };
+}
+
+VirtualHost "localhost"
+Component "conference.localhost" "muc"
+    name = "Chatrooms"
+CONFIG
+    for user in alice bob slix; do
+        prosodyctl --config "$dir/prosody.cfg.lua" register "$user" localhost secret >/dev/null
+    done
+    prosody -F --config "$dir/prosody.cfg.lua" >"$dir/stdout.log" 2>&1 &
+    local pid=$!
+    echo "$pid" >"$dir/server.pid"
+    if ! wait_ready "$port" "$pid"; then
+        tail -n 20 "$dir/prosody.log" "$dir/stdout.log" >&2 || true
+        stop "$dir"
+        exit 1
+    fi
+    echo "prosody $pid ready on 127.0.0.1:$port"
+}
+
+stop() {
+    local dir pid
+    dir=$(realpath -m "$1")
+    [[ -f $dir/server.pid ]] || return 0
+    pid=$(cat "$dir/server.pid")
+    if kill "$pid" 2>/dev/null; then
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/server.pid"
+}
+
+case "${1:-}" in
+    start) [[ $# -eq 3 ]] || usage; start "$2" "$3" ;;
+    stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
+    *) usage ;;
+esac
