@@ -1,282 +1,451 @@
-//! A tour of xmpp-disco: a client walks a simulated server's disco tree.
+//! A tour of xmpp-disco: a small XMPP world in memory, every entity its own `DiscoMachine`.
 //!
-//! No network and no server: every entity of the small world below is its own `DiscoMachine`,
-//! answering from its responder registry, and a router in memory carries the stanzas between
-//! them on a simulated clock. Run with `cargo run --example tour`.
+//! No network and no server: a server with a few services and two clients answer each other
+//! from their responder registries, and a router in memory carries the stanzas between them on
+//! a simulated clock (10 ms per hop). Juliet walks the server's disco tree, finds services by
+//! feature and asks Romeo what his client offers; at the end she counts the IQs her cache and
+//! aliasing saved. Run with `cargo run --example tour`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
-use xmpp_disco::xmpp_parsers::disco::Item;
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
-use xmpp_disco::{Config, DiscoMachine, Event, QueryError, QueryOptions, RegistryError, RequestId};
+use xmpp_disco::{
+    Config, DiscoMachine, Event, InvalidArgument, QueryError, QueryOptions, RegistryError,
+    RequestId, StaticNode,
+};
 
-const CLIENT: &str = "juliet@example.org/balcony";
-/// Listed by the server, but never answers: the client's deadline has to fire.
+const SERVER: &str = "example.org";
+const JULIET: &str = "juliet@example.org/balcony";
+const ROMEO: &str = "romeo@example.org/orchard";
+/// Listed by the server, but nobody serves it: the server answers service-unavailable.
+const GONE: &str = "gone.example.org";
+/// Listed by the server, but never answers: Juliet's deadline has to fire.
 const SILENT: &str = "silent.example.org";
+const COMMANDS: &str = "http://jabber.org/protocol/commands";
+const HOP: Duration = Duration::from_millis(10);
 
 fn jid(s: &str) -> Jid {
     s.parse().expect("a valid JID")
 }
 
-fn entity(own: &str) -> DiscoMachine {
-    let mut config = Config::default();
-    config.own_jid = Some(jid(own));
-    DiscoMachine::new(config)
+fn item(to: &str, node: Option<&str>, name: Option<&str>) -> Item {
+    Item {
+        jid: jid(to),
+        node: node.map(str::to_owned),
+        name: name.map(str::to_owned),
+    }
 }
 
-/// An entity whose root has one identity and some features.
-fn service(
+/// An entity whose root has one identity (instead of the default client/bot) and some features.
+fn entity(
     own: &str,
     identity: (&str, &str, &str),
     features: &[&str],
 ) -> Result<DiscoMachine, RegistryError> {
-    let mut machine = entity(own);
+    let mut config = Config::default();
+    config.own_jid = Some(jid(own));
+    let mut machine = DiscoMachine::new(config);
     let mut root = machine.root_mut();
     let (category, type_, name) = identity;
-    root.register_identity(category, type_, [(Some("en"), name)])?;
-    root.unregister_identity("client", "bot")?;
+    if (category, type_) == ("client", "bot") {
+        root.set_identity_names(category, type_, [(Some("en"), name)])?;
+    } else {
+        root.register_identity(category, type_, [(Some("en"), name)])?;
+        root.unregister_identity("client", "bot")?;
+    }
     for feature in features {
         root.register_feature(*feature)?;
     }
     Ok(machine)
 }
 
-/// The server and its services, each answering from its own machine.
-fn world() -> Result<HashMap<String, DiscoMachine>, RegistryError> {
-    let mut server = service(
-        "example.org",
+/// A node with one identity and a list of items, as mounted under an entity's root.
+fn node_with_items(
+    identity: (&str, &str, &str),
+    items: Vec<Item>,
+) -> Result<StaticNode, RegistryError> {
+    let mut node = StaticNode::new();
+    let (category, type_, name) = identity;
+    node.register_identity(category, type_, [(Some("en"), name)])?;
+    node.set_items(items);
+    Ok(node)
+}
+
+/// The server, its services and the two clients.
+fn world() -> Result<BTreeMap<String, DiscoMachine>, Box<dyn std::error::Error>> {
+    let mut server = entity(
+        SERVER,
         ("server", "im", "Example Server"),
-        &[
-            "http://jabber.org/protocol/disco#items",
-            "urn:xmpp:ping",
-            "jabber:iq:version",
-        ],
+        &["urn:xmpp:ping", "jabber:iq:version"],
     )?;
-    {
-        let mut root = server.root_mut();
-        root.set_form(DataForm::new(
-            DataFormType::Result_,
-            "http://jabber.org/network/serverinfo",
-            vec![Field::new("admin-addresses", FieldType::ListMulti)
-                .with_value("xmpp:admin@example.org")],
-        ))?;
-        let item = |to: &str, name: Option<&str>| Item {
-            jid: jid(to),
-            node: None,
-            name: name.map(str::to_owned),
-        };
-        root.set_items(vec![
-            item("conference.example.org", Some("Chatrooms")),
-            item("upload.example.org", Some("File sharing")),
-            item("pubsub.example.org", None),
-            item(SILENT, None),
-        ]);
-    }
-    let conference = service(
+    let mut root = server.root_mut();
+    root.set_form(DataForm::new(
+        DataFormType::Result_,
+        "http://jabber.org/network/serverinfo",
+        vec![Field::new("admin-addresses", FieldType::ListMulti)
+            .with_value("xmpp:admin@example.org")],
+    ))?;
+    root.set_items(vec![
+        item("conference.example.org", None, Some("Chatrooms")),
+        item("upload.example.org", None, Some("File sharing")),
+        item("pubsub.example.org", None, Some("News feeds")),
+        item(GONE, None, None),
+        item(SILENT, None, None),
+    ]);
+
+    let conference = entity(
         "conference.example.org",
         ("conference", "text", "Chatrooms"),
         &["http://jabber.org/protocol/muc"],
     )?;
-    let upload = service(
+    let upload = entity(
         "upload.example.org",
         ("store", "file", "HTTP File Upload"),
         &["urn:xmpp:http:upload:0"],
     )?;
-    Ok(HashMap::from([
-        ("example.org".to_owned(), server),
-        ("conference.example.org".to_owned(), conference),
-        ("upload.example.org".to_owned(), upload),
-    ]))
+
+    let pubsub_jid = "pubsub.example.org";
+    let mut pubsub = entity(
+        pubsub_jid,
+        ("pubsub", "service", "News feeds"),
+        &["http://jabber.org/protocol/pubsub"],
+    )?;
+    pubsub.root_mut().set_items(vec![
+        item(pubsub_jid, Some("news"), Some("Verona News")),
+        item(pubsub_jid, Some("weather"), Some("Weather")),
+    ]);
+    let news = node_with_items(
+        ("pubsub", "leaf", "Verona News"),
+        // A leaf node's items are what was published there, not further disco nodes.
+        vec![
+            item(pubsub_jid, None, Some("The feud goes on")),
+            item(pubsub_jid, None, Some("A ball at the Capulets'")),
+        ],
+    )?;
+    pubsub.mount("news", news)?;
+    let weather = node_with_items(("pubsub", "leaf", "Weather"), Vec::new())?;
+    pubsub.mount("weather", weather)?;
+
+    let juliet = entity(JULIET, ("client", "pc", "Juliet's laptop"), &[])?;
+    let mut romeo = entity(
+        ROMEO,
+        ("client", "phone", "Romeo's phone"),
+        &[COMMANDS, "urn:xmpp:jingle:1"],
+    )?;
+    romeo
+        .root_mut()
+        .set_items(vec![item(ROMEO, Some(COMMANDS), Some("Commands"))]);
+    let commands = node_with_items(
+        ("automation", "command-list", "Commands"),
+        vec![item(
+            ROMEO,
+            Some("serenade"),
+            Some("Sing under the balcony"),
+        )],
+    )?;
+    romeo.mount(COMMANDS, commands)?;
+    let mut serenade = node_with_items(("automation", "command-node", "Serenade"), Vec::new())?;
+    serenade.register_feature(COMMANDS)?;
+    serenade.register_feature("jabber:x:data")?;
+    romeo.mount("serenade", serenade)?;
+
+    Ok(BTreeMap::from(
+        [
+            (SERVER, server),
+            ("conference.example.org", conference),
+            ("upload.example.org", upload),
+            (pubsub_jid, pubsub),
+            (JULIET, juliet),
+            (ROMEO, romeo),
+        ]
+        .map(|(address, machine)| (address.to_owned(), machine)),
+    ))
 }
 
 /// What a server does with a stanza for an address nobody serves.
-fn service_unavailable(request: &Element) -> Option<Element> {
+fn service_unavailable(request: &Element, from: &str) -> Option<Element> {
     let (id, to) = (request.attr("id")?, request.attr("to")?);
     format!(
-        "<iq xmlns='jabber:client' type='error' id='{id}' from='{to}' to='{CLIENT}'><error type='cancel'>\
-         <service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        "<iq xmlns='jabber:client' type='error' id='{id}' from='{to}' to='{from}'><error \
+         type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+         </error></iq>"
     )
     .parse()
     .ok()
 }
 
-/// Carries one request from the client to its addressee and the answer back, 10 ms each way.
-fn route(
-    request: Element,
-    world: &mut HashMap<String, DiscoMachine>,
-    clock: &mut Instant,
-) -> Option<Element> {
-    let to = request.attr("to")?.to_owned();
-    if to == SILENT {
-        return None;
+/// The network: carries stanzas between the entities, one hop at a time, and keeps the clock.
+struct Router {
+    entities: BTreeMap<String, DiscoMachine>,
+    now: Instant,
+    /// Completions for Juliet, by request.
+    done: HashMap<RequestId, Event>,
+}
+
+impl Router {
+    /// Moves every stanza every entity wants to send until nothing is left, then lets time
+    /// pass to the earliest deadline if Juliet is still waiting for `ids`.
+    fn settle(&mut self, ids: &[RequestId]) {
+        loop {
+            let mut wire = VecDeque::new();
+            for (address, machine) in &mut self.entities {
+                while let Some(stanza) = machine.poll_transmit() {
+                    wire.push_back((address.clone(), stanza));
+                }
+            }
+            let moved = !wire.is_empty();
+            while let Some((from, mut stanza)) = wire.pop_front() {
+                self.now += HOP;
+                let Some(to) = stanza.attr("to").map(str::to_owned) else {
+                    continue;
+                };
+                if to == SILENT {
+                    continue;
+                }
+                stanza.set_attr(
+                    Namespace::NONE,
+                    "from".try_into().expect("a name"),
+                    from.as_str(),
+                );
+                match self.entities.get_mut(&to) {
+                    Some(addressee) => {
+                        let _ = addressee.handle_stanza(self.now, stanza);
+                    }
+                    None => {
+                        if let (Some(bounce), Some(sender)) = (
+                            service_unavailable(&stanza, &from),
+                            self.entities.get_mut(&from),
+                        ) {
+                            let _ = sender.handle_stanza(self.now, bounce);
+                        }
+                    }
+                }
+            }
+            let juliet = self
+                .entities
+                .get_mut(JULIET)
+                .expect("Juliet is in the world");
+            while let Some(event) = juliet.poll_event() {
+                if let Some(id) = event.request_id() {
+                    self.done.insert(id, event);
+                }
+            }
+            if ids.iter().all(|id| self.done.contains_key(id)) {
+                return;
+            }
+            if !moved {
+                let Some(deadline) = juliet.poll_timeout() else {
+                    return;
+                };
+                self.now = self.now.max(deadline);
+                juliet.handle_timeout(self.now);
+            }
+        }
     }
-    *clock += Duration::from_millis(10);
-    let Some(addressee) = world.get_mut(&to) else {
-        return service_unavailable(&request);
+
+    fn juliet(&mut self) -> &mut DiscoMachine {
+        self.entities
+            .get_mut(JULIET)
+            .expect("Juliet is in the world")
+    }
+
+    fn info(&self, id: RequestId) -> Result<Arc<DiscoInfoResult>, QueryError> {
+        match self.done.get(&id) {
+            Some(Event::Info { result, .. }) => result.clone(),
+            _ => Err(QueryError::Cancelled),
+        }
+    }
+
+    fn items(&self, id: RequestId) -> Result<Arc<DiscoItemsResult>, QueryError> {
+        match self.done.get(&id) {
+            Some(Event::Items { result, .. }) => result.clone(),
+            _ => Err(QueryError::Cancelled),
+        }
+    }
+}
+
+/// One entity (or node) of the tree and what Juliet learnt about it.
+struct Branch {
+    label: String,
+    /// `None` for an item that points back at an entity already in the tree.
+    info: Option<Result<Arc<DiscoInfoResult>, QueryError>>,
+    children: Vec<Branch>,
+}
+
+/// Walks the tree under `start`, `depth` levels deep: each entity's info and items are asked
+/// at once, then its children's. Items pointing at an entity already walked are listed, not
+/// asked about again.
+fn walk(
+    router: &mut Router,
+    start: Item,
+    depth: usize,
+    seen: &mut HashSet<(Jid, Option<String>)>,
+) -> Result<Branch, InvalidArgument> {
+    let options = QueryOptions::default().with_timeout(Duration::from_secs(5));
+    seen.insert((start.jid.clone(), start.node.clone()));
+    let now = router.now;
+    let juliet = router.juliet();
+    let info = juliet.query_info(now, &start.jid, start.node.as_deref(), options)?;
+    let items = juliet.query_items(now, &start.jid, start.node.as_deref(), options)?;
+    router.settle(&[info, items]);
+    let mut children = Vec::new();
+    if let (true, Ok(items)) = (depth > 0, router.items(items)) {
+        for child in &items.items {
+            if seen.contains(&(child.jid.clone(), child.node.clone())) {
+                children.push(Branch {
+                    label: label(child),
+                    info: None,
+                    children: Vec::new(),
+                });
+            } else {
+                children.push(walk(router, child.clone(), depth - 1, seen)?);
+            }
+        }
+    }
+    Ok(Branch {
+        label: label(&start),
+        info: Some(router.info(info)),
+        children,
+    })
+}
+
+fn label(item: &Item) -> String {
+    let mut label = match &item.node {
+        Some(node) => format!("{} node={node}", item.jid),
+        None => item.jid.to_string(),
     };
-    let mut request = request;
-    request.set_attr(Namespace::NONE, "from".try_into().ok()?, CLIENT);
-    let _ = addressee.handle_stanza(*clock, request);
-    let mut answer = addressee.poll_transmit()?;
-    answer.set_attr(Namespace::NONE, "from".try_into().ok()?, to);
-    *clock += Duration::from_millis(10);
-    Some(answer)
-}
-
-/// Runs the world until every query in `ids` has completed, advancing the clock to the client's
-/// deadlines when nothing else can happen.
-fn settle(
-    client: &mut DiscoMachine,
-    world: &mut HashMap<String, DiscoMachine>,
-    clock: &mut Instant,
-    ids: &[RequestId],
-) -> HashMap<RequestId, Event> {
-    let mut done = HashMap::new();
-    while done.len() < ids.len() {
-        let mut progressed = false;
-        while let Some(request) = client.poll_transmit() {
-            progressed = true;
-            if let Some(answer) = route(request, world, clock) {
-                let _ = client.handle_stanza(*clock, answer);
-            }
-        }
-        while let Some(event) = client.poll_event() {
-            progressed = true;
-            if let Some(id) = event.request_id().filter(|id| ids.contains(id)) {
-                done.insert(id, event);
-            }
-        }
-        if !progressed {
-            let Some(deadline) = client.poll_timeout() else {
-                break;
-            };
-            *clock = deadline;
-            client.handle_timeout(deadline);
-        }
+    if let Some(name) = &item.name {
+        label += &format!(" \"{name}\"");
     }
-    done
+    label
 }
 
-fn describe(event: Option<&Event>) -> String {
-    match event {
-        Some(Event::Info {
-            result: Ok(info), ..
-        }) => {
-            let identity = info
+fn describe(info: &Option<Result<Arc<DiscoInfoResult>, QueryError>>) -> String {
+    match info {
+        None => String::new(),
+        Some(Ok(info)) => {
+            let mut parts: Vec<String> = info
                 .identities
-                .first()
-                .map(|i| format!("{}/{}", i.category, i.type_));
-            let features: Vec<_> = info
+                .iter()
+                .map(|i| format!("{}/{}", i.category, i.type_))
+                .collect();
+            let features: Vec<&str> = info
                 .features
                 .iter()
-                .filter(|f| !f.starts_with("http://jabber.org/protocol/disco#"))
                 .map(String::as_str)
+                .filter(|f| !f.starts_with("http://jabber.org/protocol/disco#"))
                 .collect();
-            format!("{} [{}]", identity.unwrap_or_default(), features.join(", "))
+            if !features.is_empty() {
+                parts.push(format!("[{}]", features.join(", ")));
+            }
+            for form in &info.extensions {
+                parts.push(format!("form {}", form.form_type().unwrap_or("?")));
+            }
+            parts.join("  ")
         }
-        Some(Event::Info {
-            result: Err(QueryError::Timeout),
-            ..
-        }) => "no answer (timed out)".to_owned(),
-        Some(Event::Info {
-            result: Err(error), ..
-        }) => format!("error: {error}"),
-        _ => "?".to_owned(),
+        Some(Err(QueryError::Timeout)) => "no answer (timed out)".to_owned(),
+        Some(Err(error)) => format!("error: {error}"),
+    }
+}
+
+fn print(branch: &Branch, prefix: &str, last: bool, top: bool) {
+    let (lead, next) = match (top, last) {
+        (true, _) => ("", ""),
+        (false, true) => ("└─ ", "   "),
+        (false, false) => ("├─ ", "│  "),
+    };
+    let description = describe(&branch.info);
+    let gap = if description.is_empty() { "" } else { "  " };
+    println!("{prefix}{lead}{}{gap}{description}", branch.label);
+    let prefix = format!("{prefix}{next}");
+    for (index, child) in branch.children.iter().enumerate() {
+        print(child, &prefix, index + 1 == branch.children.len(), false);
     }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut world = world()?;
     let start = Instant::now();
-    let mut clock = start;
-    let mut client = entity(CLIENT);
-    let server = jid("example.org");
-    let options = QueryOptions::default().with_timeout(Duration::from_secs(5));
-
-    // 1. The server's own info and its items, concurrently.
-    let info = client.query_info(clock, &server, None, options)?;
-    let items = client.query_items(clock, &server, None, options)?;
-    let mut done = settle(&mut client, &mut world, &mut clock, &[info, items]);
-    let Some(Event::Items {
-        result: Ok(items), ..
-    }) = done.remove(&items)
-    else {
-        return Err("the server listed no items".into());
+    let mut router = Router {
+        entities: world()?,
+        now: start,
+        done: HashMap::new(),
     };
-    println!("example.org  {}", describe(done.get(&info)));
-    if let Some(Event::Info {
-        result: Ok(info), ..
-    }) = done.get(&info)
-    {
-        for form in &info.extensions {
-            println!("│  form {}", form.form_type().unwrap_or("(no FORM_TYPE)"));
-        }
+    // Nodes mounted while building the world raised NodeChanged; nobody needs them here.
+    for machine in router.entities.values_mut() {
+        while machine.poll_event().is_some() {}
     }
 
-    // 2. Every item's info, asked twice at once: the second query is aliased to the first.
-    let mut queries = Vec::new();
-    let mut ids = Vec::new();
-    for item in &items.items {
-        let first = client.query_info(clock, &item.jid, item.node.as_deref(), options)?;
-        let twin = client.query_info(clock, &item.jid, item.node.as_deref(), options)?;
-        queries.push((item, first));
-        ids.extend([first, twin]);
+    println!("1. Juliet walks the server's disco tree\n");
+    let tree = walk(
+        &mut router,
+        item(SERVER, None, None),
+        3,
+        &mut HashSet::new(),
+    )?;
+    print(&tree, "", true, true);
+
+    println!("\n2. She looks for services by feature while another part of her client asks the");
+    println!("   same questions: answers come from the cache, and what failed is asked again,");
+    println!("   once for both\n");
+    let options = QueryOptions::default().with_timeout(Duration::from_secs(5));
+    let services: Vec<Jid> = tree
+        .children
+        .iter()
+        .filter_map(|branch| branch.label.split(' ').next().map(jid))
+        .collect();
+    let mut asked = Vec::new();
+    for service in &services {
+        let now = router.now;
+        let first = router.juliet().query_info(now, service, None, options)?;
+        let twin = router.juliet().query_info(now, service, None, options)?;
+        asked.push((service, first));
+        router.settle(&[first, twin]);
     }
-    let done = settle(&mut client, &mut world, &mut clock, &ids);
-    for (index, (item, id)) in queries.iter().enumerate() {
-        let branch = if index + 1 == queries.len() {
-            "└─"
-        } else {
-            "├─"
-        };
-        let name = item
-            .name
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        println!("{branch} {}{name}  {}", item.jid, describe(done.get(id)));
+    for (feature, what) in [
+        ("http://jabber.org/protocol/muc", "chat rooms"),
+        ("urn:xmpp:http:upload:0", "file upload"),
+        ("http://jabber.org/protocol/pubsub", "news feeds"),
+    ] {
+        let found: Vec<String> = asked
+            .iter()
+            .filter(
+                |(_, id)| matches!(router.info(*id), Ok(info) if info.features.contains(feature)),
+            )
+            .map(|(jid, _)| jid.to_string())
+            .collect();
+        println!("   {what:<12} {}", found.join(", "));
     }
 
-    // 3. Find the upload service by feature: answered from the cache where it can be.
-    let before = client.stats().requests_sent;
-    let mut lookups = Vec::new();
-    for item in &items.items {
-        lookups.push((
-            &item.jid,
-            client.query_info(clock, &item.jid, None, options)?,
-        ));
-    }
-    let ids: Vec<_> = lookups.iter().map(|(_, id)| *id).collect();
-    let done = settle(&mut client, &mut world, &mut clock, &ids);
-    let upload = lookups.iter().find_map(|(jid, id)| match done.get(id) {
-        Some(Event::Info {
-            result: Ok(info), ..
-        }) if info.features.contains("urn:xmpp:http:upload:0") => Some(*jid),
-        _ => None,
-    });
-    println!();
+    println!("\n3. Juliet asks Romeo's client what it offers; his machine answers\n");
+    let romeo = walk(&mut router, item(ROMEO, None, None), 2, &mut HashSet::new())?;
+    print(&romeo, "", true, true);
+
+    let stats = router.juliet().stats();
+    let asked = stats.requests_sent + stats.cache_hits + stats.aliased;
+    let answered: u64 = router
+        .entities
+        .values()
+        .map(|machine| machine.stats().requests_answered)
+        .sum();
     println!(
-        "upload service: {} ({} new requests: answers come from the cache, failures are never \
-         cached, so only the entities that failed were asked again)",
-        upload.map(Jid::to_string).unwrap_or_else(|| "none".into()),
-        client.stats().requests_sent - before
+        "\nJuliet asked {asked} questions and sent {} IQs: {} were answered from her cache and {} \
+         shared an IQ already in flight.",
+        stats.requests_sent, stats.cache_hits, stats.aliased
     );
-
-    let stats = client.stats();
-    let answered: u64 = world.values().map(|m| m.stats().requests_answered).sum();
     println!(
-        "client: {} queries, {} IQs sent, {} answered from the cache, {} aliased, {} timed out",
-        stats.requests_sent + stats.cache_hits + stats.aliased,
-        stats.requests_sent,
-        stats.cache_hits,
-        stats.aliased,
+        "Failures are never cached: {GONE} and {SILENT} were asked again in step 2 ({} \
+         questions timed out in all).",
         stats.timeouts
     );
-    println!("world: {answered} requests answered by the entities' responders");
-    println!("simulated time: {:?}", clock - start);
+    println!(
+        "The world's responders answered {answered} requests in {:?} of simulated time.",
+        router.now - start
+    );
     Ok(())
 }
