@@ -45,23 +45,54 @@ const INFO: &str = "http://jabber.org/protocol/disco#info";
 const REQUESTER: &str = "romeo@montague.example/orchard";
 const REPETITIONS: usize = 11;
 
+/// Nanoseconds per operation of one run of `batch`, which runs `ops` operations.
+fn time_batch(ops: usize, batch: &mut impl FnMut()) -> f64 {
+    let start = Instant::now();
+    batch();
+    start.elapsed().as_nanos() as f64 / ops as f64
+}
+
+/// Median and minimum of `samples`.
+fn summary(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    (samples[samples.len() / 2], samples[0])
+}
+
 /// Median and minimum nanoseconds per operation of `batch`, which runs `ops` operations.
 fn measure(ops: usize, mut batch: impl FnMut()) -> (f64, f64) {
     batch(); // warm up
-    let mut samples: Vec<f64> = (0..REPETITIONS)
-        .map(|_| {
-            let start = Instant::now();
-            batch();
-            start.elapsed().as_nanos() as f64 / ops as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    (samples[samples.len() / 2], samples[0])
+    summary(
+        (0..REPETITIONS)
+            .map(|_| time_batch(ops, &mut batch))
+            .collect(),
+    )
+}
+
+/// A workload beside its floor, measured in alternation, repetition by repetition, so that a
+/// machine that slows down or speeds up during the run shifts both alike. The ratio is the
+/// median of the per-repetition ratios.
+fn paired(workload: &str, ops: usize, mut work: impl FnMut(), mut floor: impl FnMut()) -> Row {
+    work();
+    floor();
+    let (mut works, mut floors, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..REPETITIONS {
+        let w = time_batch(ops, &mut work);
+        let f = time_batch(ops, &mut floor);
+        works.push(w);
+        floors.push(f);
+        ratios.push(w / f);
+    }
+    Row {
+        workload: workload.into(),
+        ns: summary(works),
+        floor: Some((summary(floors).0, summary(ratios).0)),
+    }
 }
 
 struct Row {
     workload: String,
     ns: (f64, f64),
+    /// The floor's median and the median ratio to it.
     floor: Option<(f64, f64)>,
 }
 
@@ -72,7 +103,7 @@ fn print(rows: &[Row]) {
     );
     for row in rows {
         let (floor, ratio) = match row.floor {
-            Some((floor, _)) => (format!("{floor:.0}"), format!("{:.2}", row.ns.0 / floor)),
+            Some((floor, ratio)) => (format!("{floor:.0}"), format!("{ratio:.2}")),
             None => ("-".into(), "-".into()),
         };
         println!(
@@ -129,80 +160,84 @@ fn responder(rows: &mut Vec<Row>, now: Instant) {
     let payload = reply.get_child("query", INFO).expect("a query").clone();
     const N: usize = 2_000;
 
-    let object = measure(N, || {
-        for _ in 0..N {
-            let _ = machine.handle_stanza(now, black_box(request.clone()));
-            black_box(machine.poll_transmit());
-        }
-    });
-    let clone_floor = measure(N, || {
-        for _ in 0..N {
-            black_box(request.clone());
-            let mut answer = black_box(&reply).clone();
-            answer.set_attr(Namespace::NONE, "to".try_into().expect("name"), REQUESTER);
-            answer.set_attr(Namespace::NONE, "id".try_into().expect("name"), "bench-1");
-            black_box(answer);
-        }
-    });
-    rows.push(Row {
-        workload: "responder: info get Element -> reply Element".into(),
-        ns: object,
-        floor: Some(clone_floor),
-    });
+    rows.push(paired(
+        "responder: info get Element -> reply Element",
+        N,
+        || {
+            for _ in 0..N {
+                let _ = machine.handle_stanza(now, black_box(request.clone()));
+                black_box(machine.poll_transmit());
+            }
+        },
+        || {
+            for _ in 0..N {
+                black_box(request.clone());
+                let mut answer = black_box(&reply).clone();
+                answer.set_attr(Namespace::NONE, "to".try_into().expect("name"), REQUESTER);
+                answer.set_attr(Namespace::NONE, "id".try_into().expect("name"), "bench-1");
+                black_box(answer);
+            }
+        },
+    ));
 
     let typed_request = Iq::try_from(request.clone()).expect("a valid IQ");
-    let typed = measure(N, || {
-        for _ in 0..N {
-            let _ = machine.handle_iq(now, black_box(typed_request.clone()));
-            black_box(machine.poll_transmit_iq());
-        }
-    });
-    let envelope_floor = measure(N, || {
-        for _ in 0..N {
-            black_box(typed_request.clone());
-            black_box(Iq::Result {
-                from: None,
-                to: Some(Jid::new(REQUESTER).expect("JID")),
-                id: "bench-1".into(),
-                payload: Some(payload.clone()),
-            });
-        }
-    });
-    rows.push(Row {
-        workload: "responder: info get Iq -> reply Iq".into(),
-        ns: typed,
-        floor: Some(envelope_floor),
-    });
+    rows.push(paired(
+        "responder: info get Iq -> reply Iq",
+        N,
+        || {
+            for _ in 0..N {
+                let _ = machine.handle_iq(now, black_box(typed_request.clone()));
+                black_box(machine.poll_transmit_iq());
+            }
+        },
+        || {
+            for _ in 0..N {
+                black_box(typed_request.clone());
+                black_box(Iq::Result {
+                    from: None,
+                    to: Some(Jid::new(REQUESTER).expect("JID")),
+                    id: "bench-1".into(),
+                    payload: Some(payload.clone()),
+                });
+            }
+        },
+    ));
 
     let request_bytes = serialise(&request);
-    let wire = measure(N, || {
-        for _ in 0..N {
-            let parsed = Element::from_reader(black_box(&request_bytes[..])).expect("valid XML");
-            let _ = machine.handle_stanza(now, parsed);
-            let answer = machine.poll_transmit().expect("a reply");
-            black_box(serialise(&answer));
-        }
-    });
-    let wire_floor = measure(N, || {
-        for _ in 0..N {
-            black_box(Element::from_reader(black_box(&request_bytes[..])).expect("valid XML"));
-            black_box(serialise(&reply));
-        }
-    });
-    rows.push(Row {
-        workload: "responder: info get bytes -> reply bytes".into(),
-        ns: wire,
-        floor: Some(wire_floor),
-    });
+    rows.push(paired(
+        "responder: info get bytes -> reply bytes",
+        N,
+        || {
+            for _ in 0..N {
+                let parsed =
+                    Element::from_reader(black_box(&request_bytes[..])).expect("valid XML");
+                let _ = machine.handle_stanza(now, parsed);
+                let answer = machine.poll_transmit().expect("a reply");
+                black_box(serialise(&answer));
+            }
+        },
+        || {
+            for _ in 0..N {
+                black_box(Element::from_reader(black_box(&request_bytes[..])).expect("valid XML"));
+                black_box(serialise(&reply));
+            }
+        },
+    ));
 }
 
-/// The bench reply, as a result answering `id` from `from`.
-fn result_for(id: &str, from: &str, payload: &Element) -> Element {
-    let mut iq: Element =
-        format!("<iq xmlns='jabber:client' type='result' id='{id}' from='{from}'/>")
-            .parse()
-            .expect("valid XML");
+/// The bench reply as a result from [`REQUESTER`], to be given an id by [`result_for`].
+fn result_template(payload: &Element) -> Element {
+    let mut iq: Element = format!("<iq xmlns='jabber:client' type='result' from='{REQUESTER}'/>")
+        .parse()
+        .expect("valid XML");
     iq.append_child(payload.clone());
+    iq
+}
+
+/// The reply to the request `id`: what a host has in hand once its stream parsed the reply.
+fn result_for(id: &str, template: &Element) -> Element {
+    let mut iq = template.clone();
+    iq.set_attr(Namespace::NONE, "id".try_into().expect("a name"), id);
     iq
 }
 
@@ -215,6 +250,7 @@ fn bench_payload(now: Instant) -> Element {
 
 fn requester(rows: &mut Vec<Row>, now: Instant) {
     let payload = bench_payload(now);
+    let template = result_template(&payload);
     let peer = Jid::new(REQUESTER).expect("JID");
 
     // Cache hit.
@@ -222,80 +258,76 @@ fn requester(rows: &mut Vec<Row>, now: Instant) {
     let info = DiscoInfoResult::try_from(payload.clone()).expect("a valid result");
     machine.set_info_cache(&peer, None, info).expect("valid");
     const HITS: usize = 100_000;
-    let hit = measure(HITS, || {
-        for _ in 0..HITS {
-            let _ = machine.query_info(now, black_box(&peer), None, QueryOptions::default());
-            black_box(machine.poll_event());
-        }
-    });
     let mut map: HashMap<(Jid, Option<String>), Arc<DiscoInfoResult>> = HashMap::new();
     map.insert(
         (peer.clone(), None),
         Arc::new(DiscoInfoResult::try_from(payload.clone()).expect("valid")),
     );
     let key = (peer.clone(), None);
-    let hit_floor = measure(HITS, || {
-        for _ in 0..HITS {
-            black_box(map.get(black_box(&key)).map(Arc::clone));
-        }
-    });
-    rows.push(Row {
-        workload: "requester: cache hit (query_info + poll_event)".into(),
-        ns: hit,
-        floor: Some(hit_floor),
-    });
+    rows.push(paired(
+        "requester: cache hit (query_info + poll_event)",
+        HITS,
+        || {
+            for _ in 0..HITS {
+                let _ = machine.query_info(now, black_box(&peer), None, QueryOptions::default());
+                black_box(machine.poll_event());
+            }
+        },
+        || {
+            for _ in 0..HITS {
+                black_box(map.get(black_box(&key)).map(Arc::clone));
+            }
+        },
+    ));
 
     // Miss, full round trip.
     const MISSES: usize = 2_000;
-    let parse_floor = measure(MISSES, || {
-        for _ in 0..MISSES {
-            black_box(DiscoInfoResult::try_from(black_box(payload.clone())).expect("valid"));
-        }
-    });
-    let round_trip = measure(MISSES, || {
-        for _ in 0..MISSES {
-            let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
-            let sent = machine.poll_transmit().expect("a request");
-            let reply = result_for(sent.attr("id").unwrap_or_default(), REQUESTER, &payload);
-            let _ = machine.handle_stanza(now, reply);
-            black_box(machine.poll_event());
-        }
-    });
-    rows.push(Row {
-        workload: "requester: miss round trip, Element in/out".into(),
-        ns: round_trip,
-        floor: Some(parse_floor),
-    });
+    rows.push(paired(
+        "requester: miss round trip, Element in/out",
+        MISSES,
+        || {
+            for _ in 0..MISSES {
+                let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
+                let sent = machine.poll_transmit().expect("a request");
+                let reply = result_for(sent.attr("id").unwrap_or_default(), &template);
+                let _ = machine.handle_stanza(now, reply);
+                black_box(machine.poll_event());
+            }
+        },
+        || {
+            for _ in 0..MISSES {
+                black_box(DiscoInfoResult::try_from(black_box(payload.clone())).expect("valid"));
+            }
+        },
+    ));
 
-    let reply_template = serialise(&result_for("ID", REQUESTER, &payload));
-    let template = String::from_utf8(reply_template).expect("UTF-8");
-    let wire_floor = measure(MISSES, || {
-        for _ in 0..MISSES {
-            let parsed = Element::from_reader(black_box(template.as_bytes())).expect("valid");
-            let query = parsed.get_child("query", INFO).expect("query").clone();
-            black_box(DiscoInfoResult::try_from(query).expect("valid"));
-        }
-    });
-    let wire = measure(MISSES, || {
-        for _ in 0..MISSES {
-            let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
-            let sent = machine.poll_transmit().expect("a request");
-            black_box(serialise(&sent));
-            let bytes = template.replacen(
-                "'ID'",
-                &format!("'{}'", sent.attr("id").unwrap_or_default()),
-                1,
-            );
-            let reply = Element::from_reader(bytes.as_bytes()).expect("valid");
-            let _ = machine.handle_stanza(now, reply);
-            black_box(machine.poll_event());
-        }
-    });
-    rows.push(Row {
-        workload: "requester: miss round trip, bytes in/out".into(),
-        ns: wire,
-        floor: Some(wire_floor),
-    });
+    let reply_text = String::from_utf8(serialise(&result_for("ID", &template))).expect("UTF-8");
+    rows.push(paired(
+        "requester: miss round trip, bytes in/out",
+        MISSES,
+        || {
+            for _ in 0..MISSES {
+                let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
+                let sent = machine.poll_transmit().expect("a request");
+                black_box(serialise(&sent));
+                let bytes = reply_text.replacen(
+                    "'ID'",
+                    &format!("'{}'", sent.attr("id").unwrap_or_default()),
+                    1,
+                );
+                let reply = Element::from_reader(bytes.as_bytes()).expect("valid");
+                let _ = machine.handle_stanza(now, reply);
+                black_box(machine.poll_event());
+            }
+        },
+        || {
+            for _ in 0..MISSES {
+                let parsed = Element::from_reader(black_box(reply_text.as_bytes())).expect("valid");
+                let query = parsed.get_child("query", INFO).expect("query").clone();
+                black_box(DiscoInfoResult::try_from(query).expect("valid"));
+            }
+        },
+    ));
 
     // Aliasing: 10,000 waiters on one request.
     const WAITERS: usize = 10_000;
@@ -308,7 +340,7 @@ fn requester(rows: &mut Vec<Row>, now: Instant) {
                 id = sent.attr("id").unwrap_or_default().to_owned();
             }
         }
-        let _ = machine.handle_stanza(now, result_for(&id, REQUESTER, &payload));
+        let _ = machine.handle_stanza(now, result_for(&id, &template));
         while let Some(event) = machine.poll_event() {
             black_box(event);
         }

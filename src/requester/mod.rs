@@ -13,9 +13,9 @@
 
 mod key;
 mod lru;
+mod numbers;
 mod timers;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +32,7 @@ use crate::wire::{self, Answer, IqHead, OutgoingQuery, QueryKind, ReplyBody};
 use key::Key;
 pub(crate) use key::KeyRef;
 use lru::Lru;
+use numbers::NumberMap;
 use timers::Timers;
 
 /// What the cache knows about a key, as seen by
@@ -92,8 +93,8 @@ pub(crate) struct AcceptedReply(u64);
 pub(crate) struct Requester {
     info: Lru<Entry>,
     items: Lru<Entry>,
-    sources: HashMap<u64, Source>,
-    waiters: HashMap<RequestId, Waiter>,
+    sources: NumberMap<u64, Source>,
+    waiters: NumberMap<RequestId, Waiter>,
     timers: Timers,
     /// Numbers sources (and so IQ ids and prime handles); never reused.
     next_source: u64,
@@ -107,8 +108,8 @@ impl Requester {
         Requester {
             info: Lru::new(config.info_cache_capacity),
             items: Lru::new(config.items_cache_capacity),
-            sources: HashMap::new(),
-            waiters: HashMap::new(),
+            sources: NumberMap::default(),
+            waiters: NumberMap::default(),
             timers: Timers::default(),
             next_source: 0,
             next_request: 0,
