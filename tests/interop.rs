@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use session::{Account, Session, Transport};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_disco::xmpp_parsers::stanza_error::DefinedCondition;
 use xmpp_disco::{Config, Node, QueryError, QueryKind, QueryOptions, StaticNode};
@@ -209,6 +209,34 @@ fn errors_arrive_typed_and_are_not_cached() {
     });
 }
 
+/// `asker` asks `server`'s client for its info at `node` while `server` serves.
+async fn info_served(
+    asker: &mut Session,
+    server: &mut Session,
+    node: Option<&str>,
+) -> Result<Arc<DiscoInfoResult>, QueryError> {
+    let jid = Jid::from(server.jid.clone());
+    server
+        .run_until(asker.info(&jid, node))
+        .await
+        .expect("the answering client online")
+        .expect("the asking client online")
+}
+
+/// `asker` asks `server`'s client for its items at `node` while `server` serves.
+async fn items_served(
+    asker: &mut Session,
+    server: &mut Session,
+    node: Option<&str>,
+) -> Result<Arc<DiscoItemsResult>, QueryError> {
+    let jid = Jid::from(server.jid.clone());
+    server
+        .run_until(asker.items(&jid, node))
+        .await
+        .expect("the answering client online")
+        .expect("the asking client online")
+}
+
 /// Bob's responder: a bot at the root, a mounted static node with items, a deferred node.
 fn publish_bob(bob: &mut Session) {
     let me = Jid::from(bob.jid.clone());
@@ -271,13 +299,9 @@ fn one_client_asks_another_whose_machine_answers() {
         let mut bob = online("bob").await;
         publish_bob(&mut bob);
         let mut alice = online("alice").await;
-        let bob_jid = Jid::from(bob.jid.clone());
 
-        let root = bob
-            .run_until(alice.info(&bob_jid, None))
+        let root = info_served(&mut alice, &mut bob, None)
             .await
-            .expect("bob online")
-            .expect("alice online")
             .expect("an answer");
         let names: BTreeSet<_> = root
             .identities
@@ -302,40 +326,28 @@ fn one_client_asks_another_whose_machine_answers() {
         assert!(root.features.contains("urn:xmpp:test:root-feature"));
         assert_eq!(root.node, None);
 
-        let items = bob
-            .run_until(alice.items(&bob_jid, None))
+        let items = items_served(&mut alice, &mut bob, None)
             .await
-            .expect("bob online")
-            .expect("alice online")
             .expect("an answer");
         let nodes: Vec<_> = items.items.iter().map(|i| i.node.as_deref()).collect();
         assert_eq!(nodes, [Some(MOUNTED), Some(DEFERRED)]);
 
         // The mounted node: its own answer, with the node attribute mirrored.
-        let mounted = bob
-            .run_until(alice.info(&bob_jid, Some(MOUNTED)))
+        let mounted = info_served(&mut alice, &mut bob, Some(MOUNTED))
             .await
-            .expect("bob online")
-            .expect("alice online")
             .expect("an answer");
         assert_eq!(mounted.node.as_deref(), Some(MOUNTED));
         assert!(mounted.features.contains("urn:xmpp:test:node-feature"));
         assert!(!mounted.features.contains("urn:xmpp:test:root-feature"));
-        let mounted_items = bob
-            .run_until(alice.items(&bob_jid, Some(MOUNTED)))
+        let mounted_items = items_served(&mut alice, &mut bob, Some(MOUNTED))
             .await
-            .expect("bob online")
-            .expect("alice online")
             .expect("an answer");
         assert_eq!(mounted_items.node.as_deref(), Some(MOUNTED));
         assert_eq!(mounted_items.items[0].jid, jid("localhost"));
 
         // The deferred node: answered by Bob's host code when asked.
-        let deferred = bob
-            .run_until(alice.info(&bob_jid, Some(DEFERRED)))
+        let deferred = info_served(&mut alice, &mut bob, Some(DEFERRED))
             .await
-            .expect("bob online")
-            .expect("alice online")
             .expect("an answer");
         assert_eq!(deferred.node.as_deref(), Some(DEFERRED));
         assert_eq!(
@@ -344,11 +356,7 @@ fn one_client_asks_another_whose_machine_answers() {
         );
 
         // An unknown node on a client: item-not-found, from Bob's machine.
-        let unknown = bob
-            .run_until(alice.info(&bob_jid, Some("urn:xmpp-disco:test:missing")))
-            .await
-            .expect("bob online")
-            .expect("alice online");
+        let unknown = info_served(&mut alice, &mut bob, Some("urn:xmpp-disco:test:missing")).await;
         assert_eq!(condition(unknown), DefinedCondition::ItemNotFound);
 
         let stats = bob.machine.stats();
