@@ -168,7 +168,11 @@ fn concurrent_queries_share_one_iq() {
         let mut alice = online("alice").await;
         let server = alice.server();
         let ids: Vec<_> = (0..5)
-            .map(|_| alice.start_items(&server, None, QueryOptions::default()))
+            .map(|_| {
+                alice
+                    .start_items(&server, None, QueryOptions::default())
+                    .expect("a valid query")
+            })
             .collect();
         let mut answers = Vec::new();
         for id in ids {

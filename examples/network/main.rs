@@ -181,8 +181,8 @@ fn describe(result: &Result<Arc<DiscoInfoResult>, QueryError>) -> String {
 
 async fn walk(session: &mut Session) -> Result<(), SessionError> {
     let server = session.server();
-    let info = session.start_info(&server, None, QueryOptions::default());
-    let items = session.start_items(&server, None, QueryOptions::default());
+    let info = session.start_info(&server, None, QueryOptions::default())?;
+    let items = session.start_items(&server, None, QueryOptions::default())?;
     let info = session.completion(info).await?;
     let items = session.completion(items).await?;
 
@@ -203,14 +203,14 @@ async fn walk(session: &mut Session) -> Result<(), SessionError> {
     };
 
     // Every item at once: the machine sends them all, then the answers arrive in any order.
+    // An item the machine cannot ask about (an empty node from a careless server) is shown
+    // with the reason instead.
     let pending: Vec<_> = items
         .iter()
         .map(|item| {
             let options = QueryOptions::default();
-            (
-                item,
-                session.start_info(&item.jid, item.node.as_deref(), options),
-            )
+            let id = session.start_info(&item.jid, item.node.as_deref(), options);
+            (item, id)
         })
         .collect();
     let mut found = Vec::new();
@@ -230,7 +230,14 @@ async fn walk(session: &mut Session) -> Result<(), SessionError> {
             .as_deref()
             .map(|n| format!(" node={n}"))
             .unwrap_or_default();
-        if let xmpp_disco::Event::Info { result, .. } = session.completion(*id).await? {
+        let id = match id {
+            Ok(id) => *id,
+            Err(not_asked) => {
+                println!("{branch} {}{node}{name}  not asked: {not_asked}", item.jid);
+                continue;
+            }
+        };
+        if let xmpp_disco::Event::Info { result, .. } = session.completion(id).await? {
             println!("{branch} {}{node}{name}  {}", item.jid, describe(&result));
             found.push((item.jid.clone(), result));
         }

@@ -28,8 +28,8 @@ use xmpp_disco::xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_disco::{
-    Config, DiscoMachine, Event, Handled, QueryError, QueryKind, QueryOptions, RequestId,
-    ResponseHandle,
+    Config, DiscoMachine, Event, Handled, InvalidArgument, QueryError, QueryKind, QueryOptions,
+    RequestId, ResponseHandle,
 };
 
 /// How to reach the server.
@@ -71,6 +71,8 @@ pub enum SessionError {
     Disconnected(tokio_xmpp::Error),
     /// The stream ended.
     Closed,
+    /// A query the machine refused to start (an empty node, say, read from a peer's items).
+    Invalid(InvalidArgument),
 }
 
 impl fmt::Display for SessionError {
@@ -87,6 +89,7 @@ impl fmt::Display for SessionError {
             }
             Self::Disconnected(reason) => write!(f, "the connection failed: {reason}"),
             Self::Closed => write!(f, "the connection closed"),
+            Self::Invalid(reason) => write!(f, "a query could not start: {reason}"),
         }
     }
 }
@@ -203,7 +206,7 @@ impl Session {
         jid: &Jid,
         node: Option<&str>,
     ) -> Result<Result<Arc<DiscoInfoResult>, QueryError>, SessionError> {
-        let id = self.start_info(jid, node, QueryOptions::default());
+        let id = self.start_info(jid, node, QueryOptions::default())?;
         match self.completion(id).await? {
             Event::Info { result, .. } => Ok(result),
             _ => Err(SessionError::Closed),
@@ -216,7 +219,7 @@ impl Session {
         jid: &Jid,
         node: Option<&str>,
     ) -> Result<Result<Arc<DiscoItemsResult>, QueryError>, SessionError> {
-        let id = self.start_items(jid, node, QueryOptions::default());
+        let id = self.start_items(jid, node, QueryOptions::default())?;
         match self.completion(id).await? {
             Event::Items { result, .. } => Ok(result),
             _ => Err(SessionError::Closed),
@@ -229,10 +232,10 @@ impl Session {
         jid: &Jid,
         node: Option<&str>,
         options: QueryOptions,
-    ) -> RequestId {
+    ) -> Result<RequestId, SessionError> {
         self.machine
             .query_info(Instant::now(), jid, node, self.bounded_options(options))
-            .expect("nodes passed here are never empty")
+            .map_err(SessionError::Invalid)
     }
 
     /// Starts an items query without waiting; see [`completion`](Self::completion).
@@ -241,10 +244,10 @@ impl Session {
         jid: &Jid,
         node: Option<&str>,
         options: QueryOptions,
-    ) -> RequestId {
+    ) -> Result<RequestId, SessionError> {
         self.machine
             .query_items(Instant::now(), jid, node, self.bounded_options(options))
-            .expect("nodes passed here are never empty")
+            .map_err(SessionError::Invalid)
     }
 
     fn bounded_options(&self, options: QueryOptions) -> QueryOptions {
