@@ -59,8 +59,16 @@ impl KeyView for KeyRef<'_> {
 
 // JIDs compare by their normalised form, which is what `Jid::as_str` returns.
 impl Hash for dyn KeyView + '_ {
+    /// Feeds the hasher as few pieces as it can: every piece costs SipHash a round of
+    /// buffering, and the key is hashed on every query. A JID is UTF-8 and never holds the byte
+    /// 0xff, so the stream "JID" or "JID 0xff node" names one key without length prefixes.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parts().hash(state);
+        let (jid, node) = self.parts();
+        state.write(jid.as_bytes());
+        if let Some(node) = node {
+            state.write_u8(0xff);
+            state.write(node.as_bytes());
+        }
     }
 }
 

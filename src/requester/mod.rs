@@ -13,7 +13,7 @@
 
 mod key;
 mod lru;
-mod numbers;
+mod numbered;
 mod timers;
 
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use crate::wire::{self, Answer, IqHead, OutgoingQuery, QueryKind, ReplyBody};
 use key::Key;
 pub(crate) use key::KeyRef;
 use lru::Lru;
-use numbers::NumberMap;
+use numbered::Numbered;
 use timers::Timers;
 
 /// What the cache knows about a key, as seen by
@@ -93,8 +93,9 @@ pub(crate) struct AcceptedReply(u64);
 pub(crate) struct Requester {
     info: Lru<Entry>,
     items: Lru<Entry>,
-    sources: NumberMap<u64, Source>,
-    waiters: NumberMap<RequestId, Waiter>,
+    sources: Numbered<Source>,
+    /// Keyed by [`RequestId`] numbers.
+    waiters: Numbered<Waiter>,
     timers: Timers,
     /// Numbers sources (and so IQ ids and prime handles); never reused.
     next_source: u64,
@@ -108,8 +109,8 @@ impl Requester {
         Requester {
             info: Lru::new(config.info_cache_capacity),
             items: Lru::new(config.items_cache_capacity),
-            sources: NumberMap::default(),
-            waiters: NumberMap::default(),
+            sources: Numbered::default(),
+            waiters: Numbered::default(),
             timers: Timers::default(),
             next_source: 0,
             next_request: 0,
@@ -224,7 +225,7 @@ impl Requester {
         number: u64,
         deadline: Option<Instant>,
     ) {
-        let Some(source) = self.sources.get_mut(&number) else {
+        let Some(source) = self.sources.get_mut(number) else {
             // A cache entry always points at a live source; should that ever break, the query
             // must still complete exactly once.
             out.complete(kind, id, Err(QueryError::Disconnected));
@@ -247,7 +248,7 @@ impl Requester {
             }
         }
         self.waiters.insert(
-            id,
+            id.0,
             Waiter {
                 kind,
                 source: number,
@@ -261,7 +262,7 @@ impl Requester {
 
     /// A waiter left before its source completed (timeout, cancel): the source may have to go.
     fn detach(&mut self, number: u64) {
-        let Some(source) = self.sources.get_mut(&number) else {
+        let Some(source) = self.sources.get_mut(number) else {
             return;
         };
         source.live = source.live.saturating_sub(1);
@@ -269,7 +270,7 @@ impl Requester {
             // Queries that come and go on a long-lived source must not grow its list forever.
             if source.waiters.len() > 2 * source.live + 16 {
                 let waiters = &self.waiters;
-                source.waiters.retain(|id| waiters.contains_key(id));
+                source.waiters.retain(|id| waiters.contains(id.0));
             }
             return;
         }
@@ -284,11 +285,11 @@ impl Requester {
             if still_cached {
                 self.cache(kind).remove(key.view());
             }
-            self.sources.remove(&number);
+            self.sources.remove(number);
             self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
         } else if !still_cached {
             // A primed entry stays resolvable while the cache holds it.
-            self.sources.remove(&number);
+            self.sources.remove(number);
         }
     }
 
@@ -304,11 +305,11 @@ impl Requester {
     /// can no longer be reached, so its handle goes stale.
     fn forget_displaced(&mut self, displaced: Option<(Arc<Key>, Entry)>) {
         if let Some((_, Entry::Pending(number))) = displaced {
-            let orphan = self.sources.get(&number).is_some_and(|source| {
+            let orphan = self.sources.get(number).is_some_and(|source| {
                 matches!(source.origin, Origin::Prime { .. }) && source.live == 0
             });
             if orphan {
-                self.sources.remove(&number);
+                self.sources.remove(number);
             }
         }
     }
@@ -320,11 +321,11 @@ impl Requester {
         number: u64,
         outcome: Result<Answer, QueryError>,
     ) {
-        let Some(source) = self.sources.remove(&number) else {
+        let Some(source) = self.sources.remove(number) else {
             return;
         };
         for id in &source.waiters {
-            if let Some(waiter) = self.waiters.remove(id) {
+            if let Some(waiter) = self.waiters.remove(id.0) {
                 if waiter.armed {
                     self.timers.disarm();
                 }
@@ -358,7 +359,7 @@ impl Requester {
 
     fn prune_timers(&mut self) {
         let waiters = &self.waiters;
-        self.timers.prune(|_, id| waiters.contains_key(&id));
+        self.timers.prune(|_, id| waiters.contains(id.0));
     }
 
     /// Decides whether a reply (`result` or `error`) is ours to take, from its envelope alone, so
@@ -369,7 +370,7 @@ impl Requester {
         };
         let Some(source) = self
             .sources
-            .get(&number)
+            .get(number)
             .filter(|source| matches!(source.origin, Origin::Iq))
         else {
             // Late (every waiter gave up), duplicate, or aimed at a primed entry's number.
@@ -391,7 +392,7 @@ impl Requester {
         body: ReplyBody,
     ) {
         let number = reply.0;
-        let Some(source) = self.sources.get(&number) else {
+        let Some(source) = self.sources.get(number) else {
             return;
         };
         let outcome = match body {
@@ -428,7 +429,7 @@ impl Requester {
 
     pub(crate) fn handle_timeout(&mut self, out: &mut Outbox, now: Instant) {
         while let Some((_, id)) = self.timers.pop_due(now) {
-            let Some(waiter) = self.waiters.remove(&id) else {
+            let Some(waiter) = self.waiters.remove(id.0) else {
                 continue;
             };
             self.timers.disarm();
@@ -440,7 +441,7 @@ impl Requester {
     }
 
     pub(crate) fn cancel(&mut self, out: &mut Outbox, id: RequestId) -> bool {
-        let Some(waiter) = self.waiters.remove(&id) else {
+        let Some(waiter) = self.waiters.remove(id.0) else {
             return false;
         };
         if waiter.armed {
@@ -477,7 +478,7 @@ impl Requester {
     ) -> bool {
         let is_prime = self
             .sources
-            .get(&handle.0)
+            .get(handle.0)
             .is_some_and(|source| matches!(source.origin, Origin::Prime { .. }));
         if is_prime {
             self.complete_source(out, handle.0, outcome);
@@ -515,14 +516,12 @@ impl Requester {
     /// The stream is gone: every waiter fails with [`QueryError::Disconnected`], in request
     /// order, and everything else is forgotten.
     pub(crate) fn reset(&mut self, out: &mut Outbox) {
-        let mut pending: Vec<(RequestId, QueryKind)> = self
-            .waiters
-            .drain()
-            .map(|(id, waiter)| (id, waiter.kind))
-            .collect();
-        pending.sort_unstable_by_key(|(id, _)| *id);
-        for (id, kind) in pending {
-            out.complete(kind, id, Err(QueryError::Disconnected));
+        for (number, waiter) in self.waiters.drain_ordered() {
+            out.complete(
+                waiter.kind,
+                RequestId(number),
+                Err(QueryError::Disconnected),
+            );
         }
         self.sources.clear();
         self.timers.clear();
