@@ -195,6 +195,29 @@ pub enum ResponseError {
     },
 }
 
+/// A stanza [`DiscoMachine::poll_transmit_bytes`](crate::DiscoMachine::poll_transmit_bytes)
+/// could not write as XML. The stanza is dropped: no XML stream could carry it either.
+///
+/// The machine only sends what it was given: this comes from a value the host passed in (an
+/// id or address of a typed [`Iq`](xmpp_parsers::iq::Iq), a feature or form it registered)
+/// holding text XML cannot represent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A character outside XML's character set (a control character, U+FFFE or U+FFFF).
+    #[error("the stanza holds {0:?}, a character XML cannot carry")]
+    InvalidCharacter(char),
+    /// The XML writer refused the stanza; its message.
+    #[error("the stanza could not be written as XML: {0}")]
+    Xml(String),
+}
+
+impl From<xmpp_parsers::minidom::Error> for WriteError {
+    fn from(error: xmpp_parsers::minidom::Error) -> Self {
+        WriteError::Xml(error.to_string())
+    }
+}
+
 /// Displays a stanza error as `type/condition` followed by its first text, the way a log line
 /// wants it.
 struct DisplayStanzaError<'a>(&'a StanzaError);

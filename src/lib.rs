@@ -179,13 +179,16 @@ mod event;
 mod machine;
 mod options;
 mod outbox;
+mod prepared;
 mod requester;
 mod responder;
 mod stats;
 mod wire;
 
 pub use config::Config;
-pub use error::{InvalidArgument, MalformedReply, QueryError, RegistryError, ResponseError};
+pub use error::{
+    InvalidArgument, MalformedReply, QueryError, RegistryError, ResponseError, WriteError,
+};
 pub use event::{Event, PrimeHandle, RequestId, ResponseHandle};
 pub use machine::{DiscoMachine, Handled};
 pub use options::{QueryOptions, Timeout};

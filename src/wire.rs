@@ -16,7 +16,8 @@ use xmpp_parsers::minidom::{Element, ElementBuilder, NSChoice};
 use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-use crate::error::{error_type_name, MalformedReply};
+use crate::error::{error_type_name, MalformedReply, WriteError};
+use crate::prepared::{write_attribute_value, Prepared};
 
 /// The namespaces a stanza may carry: client and server streams, and XEP-0114 components.
 const STANZA_NAMESPACES: &[&str] = &[ns::JABBER_CLIENT, ns::COMPONENT_ACCEPT, "jabber:server"];
@@ -364,7 +365,7 @@ impl Address {
 /// What an answer to an incoming request says.
 #[derive(Debug, Clone)]
 pub(crate) enum ResponseBody {
-    Result(Element),
+    Result(Arc<Prepared>),
     /// Boxed: errors are rare, and the queue should not pay their size for every answer.
     Error(Box<StanzaError>),
 }
@@ -386,12 +387,36 @@ impl OutgoingResponse {
         let from = self.from.as_ref().map(Address::as_str);
         match self.body {
             ResponseBody::Result(payload) => envelope(namespace, "result", self.id, to, from)
-                .append(payload)
+                .append(payload.into_element())
                 .build(),
             ResponseBody::Error(error) => envelope(namespace, "error", self.id, to, from)
                 .append(error_element(&error, namespace))
                 .build(),
         }
+    }
+
+    /// Appends the response to `out` as XML. A result is written by hand around its payload's
+    /// bytes, which are serialised once per payload; an error goes through its element.
+    pub(crate) fn write_to(self, namespace: &str, out: &mut Vec<u8>) -> Result<(), WriteError> {
+        let ResponseBody::Result(payload) = &self.body else {
+            return Ok(self.into_element(namespace).write_to(out)?);
+        };
+        let payload = payload.bytes()?;
+        out.reserve(payload.len() + 160);
+        out.extend_from_slice(b"<iq xmlns='");
+        write_attribute_value(out, namespace)?;
+        out.extend_from_slice(b"' type='result' id='");
+        write_attribute_value(out, &self.id)?;
+        for (name, address) in [(&b"' to='"[..], &self.to), (b"' from='", &self.from)] {
+            if let Some(address) = address {
+                out.extend_from_slice(name);
+                write_attribute_value(out, address.as_str())?;
+            }
+        }
+        out.extend_from_slice(b"'>");
+        out.extend_from_slice(payload);
+        out.extend_from_slice(b"</iq>");
+        Ok(())
     }
 
     pub(crate) fn into_iq(self) -> Iq {
@@ -402,7 +427,7 @@ impl OutgoingResponse {
                 from,
                 to,
                 id: self.id,
-                payload: Some(payload),
+                payload: Some(payload.into_element()),
             },
             ResponseBody::Error(error) => Iq::Error {
                 from,

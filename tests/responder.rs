@@ -13,7 +13,7 @@ use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_disco::{
     Config, DynamicNode, Event, Handled, InvalidArgument, Node, QueryKind, RegistryError,
-    RequestContext, ResponseError, StaticNode,
+    RequestContext, ResponseError, StaticNode, WriteError,
 };
 
 const ROMEO: &str = "romeo@montague.example/orchard";
@@ -683,4 +683,63 @@ fn a_machine_can_move_between_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<xmpp_disco::DiscoMachine>();
     assert_send::<Node>();
+}
+
+#[test]
+fn answers_written_as_bytes_say_what_the_elements_say() {
+    let mut config = Config::default();
+    config.own_jid = Some(support::jid("pubsub.capulet.example"));
+    config.stamp_from = true;
+    let mut as_elements = Harness::with_config(config.clone());
+    let mut as_bytes = Harness::with_config(config);
+    for h in [&mut as_elements, &mut as_bytes] {
+        h.machine
+            .root_mut()
+            .set_form(bench_form())
+            .expect("a valid form");
+        let mut music = StaticNode::new();
+        music
+            .register_identity("hierarchy", "branch", [(Some("en"), "Music & <more>")])
+            .unwrap();
+        let _ = h.machine.mount("music", music);
+    }
+    let requests = [
+        get(INFO, None, ROMEO, "plain"),
+        get(
+            INFO,
+            Some("music"),
+            "romeo@montague.example/a&amp;b&lt;c&apos;",
+            "a&amp;b&#9;c",
+        ),
+        get(ITEMS, Some("music"), ROMEO, "items"),
+        get(INFO, Some("nowhere"), ROMEO, "error"),
+    ];
+    for request in requests {
+        assert!(as_elements.feed(0, request.clone()).is_consumed());
+        assert!(as_bytes.feed(0, request).is_consumed());
+        let element = as_elements.machine.poll_transmit().expect("an answer");
+        let bytes = as_bytes
+            .machine
+            .poll_transmit_bytes()
+            .expect("an answer")
+            .expect("writable");
+        assert_eq!(element, Element::from_reader(bytes.as_slice()).unwrap());
+    }
+}
+
+#[test]
+fn an_id_xml_cannot_carry_is_a_write_error_and_the_stanza_is_dropped() {
+    let mut h = Harness::new();
+    let request = Iq::Get {
+        from: Some(support::jid(ROMEO)),
+        to: None,
+        id: "bad\u{1}id".into(),
+        payload: element("<query xmlns='http://jabber.org/protocol/disco#info'/>"),
+    };
+    assert!(h.machine.handle_iq(h.at(0), request).is_consumed());
+    assert_eq!(
+        h.machine.poll_transmit_bytes(),
+        Some(Err(WriteError::InvalidCharacter('\u{1}')))
+    );
+    assert_eq!(h.machine.poll_transmit_bytes(), None);
 }

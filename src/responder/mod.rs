@@ -12,6 +12,7 @@ mod payload;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_parsers::jid::Jid;
@@ -21,6 +22,7 @@ use crate::config::Config;
 use crate::error::ResponseError;
 use crate::event::{Event, ResponseHandle};
 use crate::outbox::{Outbox, Outgoing};
+use crate::prepared::Prepared;
 use crate::wire::{Address, DiscoRequest, OutgoingResponse, QueryKind, ResponseBody};
 
 pub use dynamic::{DynamicNode, RequestContext};
@@ -118,7 +120,7 @@ fn resource_constraint() -> ResponseBody {
 fn typed_info(node: Option<&str>, info: Option<DiscoInfoResult>) -> ResponseBody {
     match info {
         Some(info) if !info.identities.is_empty() => {
-            ResponseBody::Result(payload::typed_info(node, &info))
+            ResponseBody::Result(Prepared::new(payload::typed_info(node, &info)))
         }
         _ => item_not_found(),
     }
@@ -126,7 +128,7 @@ fn typed_info(node: Option<&str>, info: Option<DiscoInfoResult>) -> ResponseBody
 
 fn typed_items(node: Option<&str>, items: Option<Vec<Item>>) -> ResponseBody {
     match items {
-        Some(items) => ResponseBody::Result(payload::items(node, &items)),
+        Some(items) => ResponseBody::Result(Prepared::new(payload::items(node, &items))),
         None => item_not_found(),
     }
 }
@@ -287,9 +289,9 @@ impl Responder {
             QueryKind::Info => cache
                 .info(request.node, node)
                 .map_or_else(item_not_found, |payload| {
-                    ResponseBody::Result(payload.clone())
+                    ResponseBody::Result(Arc::clone(payload))
                 }),
-            QueryKind::Items => ResponseBody::Result(cache.items(request.node, node).clone()),
+            QueryKind::Items => ResponseBody::Result(Arc::clone(cache.items(request.node, node))),
         })
     }
 

@@ -3,16 +3,17 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use xmpp_parsers::data_forms::DataForm;
 use xmpp_parsers::disco::Item;
-use xmpp_parsers::minidom::Element;
 
 use super::dynamic::DynamicNode;
 use super::node::{IdentityNames, StaticNode};
 use super::payload;
 use crate::error::RegistryError;
 use crate::event::Event;
+use crate::prepared::Prepared;
 
 /// What answers requests for one node name.
 pub enum Node {
@@ -52,26 +53,26 @@ impl fmt::Debug for Node {
 /// The answers built for a static node, kept until it changes.
 #[derive(Debug, Default)]
 pub(crate) struct AnswerCache {
-    info: Option<Element>,
-    items: Option<Element>,
+    info: Option<Arc<Prepared>>,
+    items: Option<Arc<Prepared>>,
 }
 
 impl AnswerCache {
     /// The `disco#info` payload of `node` mounted at `name` (`None` if it has no identity).
-    pub(crate) fn info(&mut self, name: Option<&str>, node: &StaticNode) -> Option<&Element> {
+    pub(crate) fn info(&mut self, name: Option<&str>, node: &StaticNode) -> Option<&Arc<Prepared>> {
         if !node.has_identity() {
             return None;
         }
         Some(
             self.info
-                .get_or_insert_with(|| payload::static_info(name, node)),
+                .get_or_insert_with(|| Prepared::new(payload::static_info(name, node))),
         )
     }
 
     /// The `disco#items` payload of `node` mounted at `name`.
-    pub(crate) fn items(&mut self, name: Option<&str>, node: &StaticNode) -> &Element {
+    pub(crate) fn items(&mut self, name: Option<&str>, node: &StaticNode) -> &Arc<Prepared> {
         self.items
-            .get_or_insert_with(|| payload::items(name, node.items()))
+            .get_or_insert_with(|| Prepared::new(payload::items(name, node.items())))
     }
 
     /// Write access to `node`, which this cache belongs to.

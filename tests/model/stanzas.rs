@@ -67,8 +67,14 @@ fn jid(s: &str) -> Jid {
 
 /// The fixture machine, everything in place, nothing queued.
 pub fn machine(base: Instant) -> DiscoMachine {
+    machine_stamping(base, false)
+}
+
+/// The fixture machine; with `stamp_from`, as a component that writes its own `from`.
+fn machine_stamping(base: Instant, stamp_from: bool) -> DiscoMachine {
     let mut config = Config::default();
     config.own_jid = Some(jid("juliet@capulet.example/balcony"));
+    config.stamp_from = stamp_from;
     config.max_deferred = 4;
     let mut machine = DiscoMachine::new(config);
     for (items, to, node) in IN_FLIGHT {
@@ -124,15 +130,33 @@ pub fn machine(base: Instant) -> DiscoMachine {
     machine
 }
 
+/// How a test takes stanzas out of the machine.
+#[derive(Clone, Copy)]
+enum Out {
+    Elements,
+    /// Through [`DiscoMachine::poll_transmit_bytes`], parsed back.
+    Bytes,
+}
+
+fn poll(machine: &mut DiscoMachine, out: Out) -> Option<Element> {
+    match out {
+        Out::Elements => machine.poll_transmit(),
+        Out::Bytes => machine.poll_transmit_bytes().map(|written| {
+            let bytes = written.expect("what came in as XML goes out as XML");
+            Element::from_reader(bytes.as_slice()).expect("the machine writes well-formed XML")
+        }),
+    }
+}
+
 /// Drains the machine, answering deferred requests (every other one with an error), and
-/// returns how many stanzas and events came out.
-fn drain(machine: &mut DiscoMachine) -> (usize, usize) {
-    let mut transmits = 0;
+/// returns the stanzas sent and how many events came out.
+fn drain(machine: &mut DiscoMachine, out: Out) -> (Vec<Element>, usize) {
+    let mut transmits = Vec::new();
     let mut events = 0;
     loop {
         let mut progressed = false;
-        while machine.poll_transmit().is_some() {
-            transmits += 1;
+        while let Some(stanza) = poll(machine, out) {
+            transmits.push(stanza);
             progressed = true;
         }
         while let Some(event) = machine.poll_event() {
@@ -178,26 +202,36 @@ pub fn feed(data: &[u8]) {
         return;
     };
     let base = Instant::now();
-    let mut machine = machine(base);
+    // Inputs of odd length run the machine as a component, which stamps `from` on what it sends.
+    let stamp_from = data.len() % 2 == 1;
+    let fixture = || machine_stamping(base, stamp_from);
+    let mut machine = fixture();
     let typed = Iq::try_from(stanza.clone()).ok();
 
     let handled = machine.handle_stanza(base, stanza.clone());
     if let Some(back) = handled.into_unhandled() {
         assert_eq!(back, stanza, "a stanza handed back is untouched");
     }
-    let (transmits, events) = drain(&mut machine);
+    let (transmits, events) = drain(&mut machine, Out::Elements);
     // One stanza in: at most one answer out, and at most one completion per waiter.
-    assert!(transmits <= 1, "{transmits} stanzas sent for one received");
+    assert!(transmits.len() <= 1, "{transmits:?} sent for one received");
     assert!(
         events <= IN_FLIGHT.len() + 2 + 2,
         "{events} events for one stanza"
     );
+    // The same machine drained as bytes says the same thing.
+    let mut twin = fixture();
+    let _ = twin.handle_stanza(base, stanza.clone());
+    assert_eq!(drain(&mut twin, Out::Bytes), (transmits, events));
 
     if let Some(iq) = typed {
-        let mut typed_machine = self::machine(base);
-        let _ = typed_machine.handle_iq(base, iq);
-        let (transmits, _) = drain(&mut typed_machine);
-        assert!(transmits <= 1, "{transmits} stanzas sent for one typed IQ");
+        let mut typed_machine = fixture();
+        let _ = typed_machine.handle_iq(base, iq.clone());
+        let (transmits, events) = drain(&mut typed_machine, Out::Elements);
+        assert!(transmits.len() <= 1, "{transmits:?} sent for one typed IQ");
+        let mut twin = fixture();
+        let _ = twin.handle_iq(base, iq);
+        assert_eq!(drain(&mut twin, Out::Bytes), (transmits, events));
     }
 
     // Time passes: every deadline fires, and then nothing is left to wake up for.
@@ -207,8 +241,8 @@ pub fn feed(data: &[u8]) {
         wakeups += 1;
         assert!(wakeups <= 16, "the machine keeps asking to be woken");
     }
-    drain(&mut machine);
+    drain(&mut machine, Out::Elements);
     machine.stream_destroyed();
-    drain(&mut machine);
+    drain(&mut machine, Out::Elements);
     assert_eq!(machine.poll_timeout(), None);
 }
