@@ -180,6 +180,7 @@ mod machine;
 mod options;
 mod outbox;
 mod prepared;
+mod reader;
 mod requester;
 mod responder;
 mod stats;

@@ -18,6 +18,7 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::error::{error_type_name, MalformedReply, WriteError};
 use crate::prepared::{write_attribute_value, Prepared};
+use crate::reader;
 
 /// The namespaces a stanza may carry: client and server streams, and XEP-0114 components.
 const STANZA_NAMESPACES: &[&str] = &[ns::JABBER_CLIENT, ns::COMPONENT_ACCEPT, "jabber:server"];
@@ -217,7 +218,10 @@ pub(crate) fn parse_answer(
         |error: xmpp_parsers::FromElementError| MalformedReply::InvalidPayload(error.to_string());
     let (answer, answered) = match kind {
         QueryKind::Info => {
-            let info = DiscoInfoResult::try_from(payload).map_err(invalid)?;
+            let info = match reader::read_info(&payload) {
+                Some(info) => info,
+                None => DiscoInfoResult::try_from(payload).map_err(invalid)?,
+            };
             if info.identities.is_empty() {
                 return Err(MalformedReply::NoIdentity);
             }
@@ -225,7 +229,10 @@ pub(crate) fn parse_answer(
             (Answer::Info(Arc::new(info)), node)
         }
         QueryKind::Items => {
-            let items = DiscoItemsResult::try_from(payload).map_err(invalid)?;
+            let items = match reader::read_items(&payload) {
+                Some(items) => items,
+                None => DiscoItemsResult::try_from(payload).map_err(invalid)?,
+            };
             let node = items.node.clone();
             (Answer::Items(Arc::new(items)), node)
         }

@@ -8,9 +8,10 @@
 //! `disco-3` info `pubsub.capulet.example` node `princely_musings`,
 //! `disco-4` items `romeo@montague.example/orchard` node `music`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::Element;
@@ -149,10 +150,10 @@ fn poll(machine: &mut DiscoMachine, out: Out) -> Option<Element> {
 }
 
 /// Drains the machine, answering deferred requests (every other one with an error), and
-/// returns the stanzas sent and how many events came out.
-fn drain(machine: &mut DiscoMachine, out: Out) -> (Vec<Element>, usize) {
+/// returns the stanzas sent and the events that came out.
+fn drain(machine: &mut DiscoMachine, out: Out) -> (Vec<Element>, Vec<Event>) {
     let mut transmits = Vec::new();
-    let mut events = 0;
+    let mut events = Vec::new();
     loop {
         let mut progressed = false;
         while let Some(stanza) = poll(machine, out) {
@@ -160,10 +161,14 @@ fn drain(machine: &mut DiscoMachine, out: Out) -> (Vec<Element>, usize) {
             progressed = true;
         }
         while let Some(event) = machine.poll_event() {
-            events += 1;
             progressed = true;
-            if let Event::DeferredRequest { handle, kind, .. } = event {
-                let answered = if events % 2 == 0 {
+            let deferred = match &event {
+                Event::DeferredRequest { handle, kind, .. } => Some((*handle, *kind)),
+                _ => None,
+            };
+            events.push(event);
+            if let Some((handle, kind)) = deferred {
+                let answered = if events.len() % 2 == 0 {
                     machine.respond_error(
                         handle,
                         StanzaError::new(
@@ -195,6 +200,42 @@ fn drain(machine: &mut DiscoMachine, out: Out) -> (Vec<Element>, usize) {
     }
 }
 
+fn same_output(twin: (Vec<Element>, Vec<Event>), original: (&Vec<Element>, &Vec<Event>)) {
+    assert_eq!(&twin.0, original.0);
+    assert_eq!(format!("{:?}", twin.1), format!("{:?}", original.1));
+}
+
+/// A result the machine read from `stanza` is what xmpp-parsers reads from its payload (the
+/// machine reads the usual shapes itself, and must not differ).
+fn results_are_xmpp_parsers(stanza: &Element, events: &[Event]) {
+    let payload = || {
+        stanza
+            .children()
+            .next()
+            .cloned()
+            .expect("a result has its payload")
+    };
+    for event in events {
+        match event {
+            Event::Info {
+                result: Ok(info), ..
+            } => {
+                let reference =
+                    DiscoInfoResult::try_from(payload()).expect("xmpp-parsers reads it");
+                assert_eq!(format!("{info:?}"), format!("{:?}", Arc::new(reference)));
+            }
+            Event::Items {
+                result: Ok(items), ..
+            } => {
+                let reference =
+                    DiscoItemsResult::try_from(payload()).expect("xmpp-parsers reads it");
+                assert_eq!(**items, reference);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Feeds `data`, read as XML, to the fixture machine (as an element, and as a typed IQ when it
 /// is one), then advances time past every deadline. Panics on any broken bound.
 pub fn feed(data: &[u8]) {
@@ -216,13 +257,14 @@ pub fn feed(data: &[u8]) {
     // One stanza in: at most one answer out, and at most one completion per waiter.
     assert!(transmits.len() <= 1, "{transmits:?} sent for one received");
     assert!(
-        events <= IN_FLIGHT.len() + 2 + 2,
-        "{events} events for one stanza"
+        events.len() <= IN_FLIGHT.len() + 2 + 2,
+        "{events:?} for one stanza"
     );
+    results_are_xmpp_parsers(&stanza, &events);
     // The same machine drained as bytes says the same thing.
     let mut twin = fixture();
     let _ = twin.handle_stanza(base, stanza.clone());
-    assert_eq!(drain(&mut twin, Out::Bytes), (transmits, events));
+    same_output(drain(&mut twin, Out::Bytes), (&transmits, &events));
 
     if let Some(iq) = typed {
         let mut typed_machine = fixture();
@@ -231,7 +273,7 @@ pub fn feed(data: &[u8]) {
         assert!(transmits.len() <= 1, "{transmits:?} sent for one typed IQ");
         let mut twin = fixture();
         let _ = twin.handle_iq(base, iq);
-        assert_eq!(drain(&mut twin, Out::Bytes), (transmits, events));
+        same_output(drain(&mut twin, Out::Bytes), (&transmits, &events));
     }
 
     // Time passes: every deadline fires, and then nothing is left to wake up for.

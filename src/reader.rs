@@ -1,0 +1,438 @@
+//! Reads disco results straight from the `<query/>` element.
+//!
+//! xmpp-parsers' derived conversion replays an element as XML events through a generated
+//! state machine; for a server's usual answer (a few identities, twenty features, a form) that
+//! costs tens of microseconds, most of a cache miss. Reading the attributes directly costs a
+//! fraction of it.
+//!
+//! Only the usual shape is read here. Whatever this reader does not recognise (an attribute or
+//! child it does not know, text, an `xml:lang` an identity would inherit, result set paging, a
+//! form xmpp-parsers refuses) makes it decline, and xmpp-parsers decides: so what is accepted,
+//! what each field holds and how a refusal reads stay exactly xmpp-parsers'. The unit tests
+//! below and the stanza fuzz target check that every result this reader produces is the one
+//! xmpp-parsers produces.
+
+use std::collections::BTreeSet;
+
+use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::rxml::Namespace;
+use xmpp_parsers::minidom::{Element, Node};
+use xmpp_parsers::ns;
+
+/// The `disco#info` result in `query`, or `None` if its shape is not the usual one.
+pub(crate) fn read_info(query: &Element) -> Option<DiscoInfoResult> {
+    if !query.is("query", ns::DISCO_INFO) {
+        return None;
+    }
+    let node = node_only(query)?;
+    let mut identities = Vec::new();
+    let mut features = BTreeSet::new();
+    let mut extensions = Vec::new();
+    for child in child_elements(query) {
+        let child = child?;
+        if child.is("identity", ns::DISCO_INFO) {
+            identities.push(identity(child)?);
+        } else if child.is("feature", ns::DISCO_INFO) {
+            features.insert(only_attribute(child, "var")?.to_owned());
+        } else if child.is("x", ns::DATA_FORMS) {
+            extensions.push(form(child)?);
+        } else {
+            return None;
+        }
+    }
+    Some(DiscoInfoResult {
+        node,
+        identities,
+        features,
+        extensions,
+    })
+}
+
+/// The `disco#items` result in `query`, or `None` if its shape is not the usual one.
+pub(crate) fn read_items(query: &Element) -> Option<DiscoItemsResult> {
+    if !query.is("query", ns::DISCO_ITEMS) {
+        return None;
+    }
+    let node = node_only(query)?;
+    let items = child_elements(query)
+        .map(|child| {
+            child
+                .filter(|child| child.is("item", ns::DISCO_ITEMS))
+                .and_then(item)
+        })
+        .collect::<Option<Vec<Item>>>()?;
+    Some(DiscoItemsResult {
+        node,
+        items,
+        rsm: None,
+    })
+}
+
+/// The query's `node`, if that is its only attribute.
+fn node_only(query: &Element) -> Option<Option<String>> {
+    let node = query.attr("node");
+    (query.attrs().len() == usize::from(node.is_some())).then(|| node.map(str::to_owned))
+}
+
+/// The element children of `parent`, `None` for text other than whitespace between them.
+fn child_elements(parent: &Element) -> impl Iterator<Item = Option<&Element>> {
+    parent.nodes().filter_map(|node| match node {
+        Node::Element(child) => Some(Some(child)),
+        Node::Text(text) if text.bytes().all(|b| b" \t\r\n".contains(&b)) => None,
+        Node::Text(_) => Some(None),
+    })
+}
+
+/// The value of `name`, if `element` is empty and has no other attribute.
+fn only_attribute<'a>(element: &'a Element, name: &'a str) -> Option<&'a str> {
+    let value = element.attr(name)?;
+    (element.attrs().len() == 1 && element.nodes().next().is_none()).then_some(value)
+}
+
+/// `present` optional attributes beside `required` ones, and nothing else in `element`.
+fn exactly(element: &Element, required: usize, present: &[bool]) -> bool {
+    let optional = present.iter().filter(|present| **present).count();
+    element.attrs().len() == required + optional && element.nodes().next().is_none()
+}
+
+fn identity(element: &Element) -> Option<Identity> {
+    let category = element.attr("category")?;
+    let type_ = element.attr("type")?;
+    let lang = element.attr_ns(Namespace::xml(), "lang");
+    let name = element.attr("name");
+    exactly(element, 2, &[lang.is_some(), name.is_some()]).then(|| Identity {
+        category: category.to_owned(),
+        type_: type_.to_owned(),
+        lang: lang.map(str::to_owned),
+        name: name.map(str::to_owned),
+    })
+}
+
+/// An XEP-0004 form of the usual shape in an answer: a type, fields of `var`, `type` and
+/// `label` attributes and `<value/>` children, the FORM_TYPE field first (where xmpp-parsers
+/// puts it).
+fn form(element: &Element) -> Option<DataForm> {
+    let type_ = element.attr("type")?.parse::<DataFormType>().ok()?;
+    if element.attrs().len() != 1 {
+        return None;
+    }
+    let mut fields = child_elements(element)
+        .map(|child| {
+            child
+                .filter(|child| child.is("field", ns::DATA_FORMS))
+                .and_then(field)
+        })
+        .collect::<Option<Vec<Field>>>()?;
+    let form = DataForm {
+        type_,
+        title: None,
+        instructions: None,
+        fields: Vec::new(),
+    };
+    // xmpp-parsers refuses a second FORM_TYPE or one without exactly one value.
+    let mut form_types = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| field.is_form_type(&form.type_));
+    let form_type = form_types
+        .next()
+        .map(|(at, field)| (at, field.values.len()));
+    if form_types.next().is_some() {
+        return None;
+    }
+    match form_type {
+        Some((_, values)) if values != 1 => return None,
+        Some((at, _)) => {
+            let field = fields.remove(at);
+            fields.insert(0, field);
+        }
+        None => {}
+    }
+    Some(DataForm { fields, ..form })
+}
+
+fn field(element: &Element) -> Option<Field> {
+    // A field without `var` is valid only if fixed: left to xmpp-parsers.
+    let var = element.attr("var")?;
+    let type_ = match element.attr("type") {
+        Some(type_) => type_.parse::<FieldType>().ok()?,
+        None => FieldType::default(),
+    };
+    let label = element.attr("label");
+    let known = 1 + usize::from(element.attr("type").is_some()) + usize::from(label.is_some());
+    if element.attrs().len() != known {
+        return None;
+    }
+    let values = child_elements(element)
+        .map(|child| {
+            child
+                .filter(|child| child.is("value", ns::DATA_FORMS))
+                .and_then(text_only)
+        })
+        .collect::<Option<Vec<String>>>()?;
+    Some(Field {
+        var: Some(var.to_owned()),
+        label: label.map(str::to_owned),
+        values,
+        ..Field::new(var, type_)
+    })
+}
+
+/// The text of an element that holds nothing else (no attribute, no child element).
+fn text_only(element: &Element) -> Option<String> {
+    if !element.attrs().is_empty() {
+        return None;
+    }
+    let mut nodes = element.nodes();
+    let text = match nodes.next() {
+        None => String::new(),
+        Some(Node::Text(text)) => text.clone(),
+        Some(Node::Element(_)) => return None,
+    };
+    nodes.next().is_none().then_some(text)
+}
+
+fn item(element: &Element) -> Option<Item> {
+    let jid = Jid::new(element.attr("jid")?).ok()?;
+    let node = element.attr("node");
+    let name = element.attr("name");
+    exactly(element, 1, &[node.is_some(), name.is_some()]).then(|| Item {
+        jid,
+        node: node.map(str::to_owned),
+        name: name.map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(xml: &str) -> Element {
+        xml.parse().unwrap()
+    }
+
+    /// What xmpp-parsers makes of `query`, as comparable values.
+    fn reference_info(query: &Element) -> Option<String> {
+        DiscoInfoResult::try_from(query.clone())
+            .ok()
+            .map(|info| format!("{info:?}"))
+    }
+
+    fn reference_items(query: &Element) -> Option<DiscoItemsResult> {
+        DiscoItemsResult::try_from(query.clone()).ok()
+    }
+
+    /// Every result the reader gives is xmpp-parsers' result.
+    fn agrees(query: &Element) {
+        if let Some(info) = read_info(query) {
+            assert_eq!(
+                Some(format!("{info:?}")),
+                reference_info(query),
+                "{query:?}"
+            );
+        }
+        if let Some(items) = read_items(query) {
+            assert_eq!(Some(items), reference_items(query), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn reads_a_servers_usual_answers() {
+        let info = parse(
+            "<query xmlns='http://jabber.org/protocol/disco#info'>\n\
+             <identity category='server' type='im' name='Prosody'/>\n\
+             <identity category='pubsub' type='pep' xml:lang='en' name='PEP'/>\n\
+             <feature var='http://jabber.org/protocol/disco#info'/>\n\
+             <feature var='urn:xmpp:ping'/><feature var='urn:xmpp:ping'/>\n\
+             <x xmlns='jabber:x:data' type='result'>\
+             <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/network/serverinfo</value></field>\
+             <field var='abuse-addresses'><value>mailto:abuse@example.org</value></field></x>\
+             </query>",
+        );
+        let read = read_info(&info).expect("the usual shape is read");
+        assert_eq!(read.identities.len(), 2);
+        assert_eq!(read.features.len(), 2);
+        assert_eq!(read.extensions.len(), 1);
+        agrees(&info);
+
+        let items = parse(
+            "<query xmlns='http://jabber.org/protocol/disco#items' node='music'>\
+             <item jid='conference.example.org'/>\
+             <item jid='pubsub.example.org' node='n' name='A &amp; B'/></query>",
+        );
+        let read = read_items(&items).expect("the usual shape is read");
+        assert_eq!(read.items.len(), 2);
+        assert_eq!(read.node.as_deref(), Some("music"));
+        agrees(&items);
+    }
+
+    #[test]
+    fn declines_what_xmpp_parsers_must_decide() {
+        for xml in [
+            // An identity inherits the query's language in xmpp-parsers.
+            "<query xmlns='http://jabber.org/protocol/disco#info' xml:lang='en'><identity category='a' type='b'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#info'>text<identity category='a' type='b'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#info'><identity category='a' type='b' extra='1'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#info'><identity type='b'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#info'><feature/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#info'><other xmlns='urn:x'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#info'><x xmlns='jabber:x:data' type='bogus'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#items'><item jid='not a jid@@'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#items'><set xmlns='http://jabber.org/protocol/rsm'><count>1</count></set></query>",
+        ] {
+            let query = parse(xml);
+            assert!(read_info(&query).is_none() && read_items(&query).is_none(), "{xml}");
+        }
+    }
+
+    /// A child as peers usually send it: what the reader must read.
+    fn usual_child() -> impl Strategy<Value = String> {
+        let value = prop::sample::select(vec!["a", "", "b c", "&amp;&lt;", "ünï"]);
+        let optional = |name: &'static str| {
+            prop::option::of(value.clone())
+                .prop_map(move |v| v.map(|v| format!(" {name}='{v}'")).unwrap_or_default())
+        };
+        prop_oneof![
+            (
+                value.clone(),
+                value.clone(),
+                optional("xml:lang"),
+                optional("name")
+            )
+                .prop_map(|(category, type_, lang, name)| {
+                    format!("<identity category='{category}' type='{type_}'{lang}{name}/>")
+                }),
+            value
+                .clone()
+                .prop_map(|var| format!("<feature var='{var}'/>")),
+            (
+                prop::sample::select(vec!["a@example.org/r", "example.org", "Ünï@EXAMPLE.org"]),
+                optional("node"),
+                optional("name")
+            )
+                .prop_map(|(jid, node, name)| format!("<item jid='{jid}'{node}{name}/>")),
+            form(),
+        ]
+    }
+
+    /// A data form, usual or not: fields with and without types, labels and values, no, one
+    /// or two FORM_TYPEs anywhere, and now and then something the reader leaves alone.
+    fn form() -> impl Strategy<Value = String> {
+        let field = (
+            prop::sample::select(vec![
+                " var='FORM_TYPE' type='hidden'",
+                " var='FORM_TYPE'",
+                " var='f'",
+                " var='g' type='text-multi'",
+                " var='h' type='list-single' label='H &amp; I'",
+                " type='fixed'",
+                " var='b' type='bogus'",
+            ]),
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    "<value>urn:example</value>",
+                    "<value>urn:example</value>",
+                    "<value/>",
+                    "<value> two words </value>",
+                    "<value>a&amp;b</value>",
+                    "<desc>d</desc>",
+                    "<value><b/></value>",
+                ]),
+                0..3,
+            ),
+        )
+            .prop_map(|(attributes, values)| {
+                format!("<field{attributes}>{}</field>", values.concat())
+            });
+        (
+            prop::sample::select(vec![
+                "result", "result", "result", "form", "submit", "cancel", "bogus",
+            ]),
+            prop::sample::select(vec![
+                "",
+                "",
+                "",
+                "",
+                "<title>T</title>",
+                "<instructions>I</instructions>",
+            ]),
+            prop::collection::vec(field, 0..4),
+        )
+            .prop_map(|(type_, head, fields)| {
+                format!(
+                    "<x xmlns='jabber:x:data' type='{type_}'>{head}{}</x>",
+                    fields.concat()
+                )
+            })
+    }
+
+    /// A child as nobody should send it: what the reader must leave to xmpp-parsers.
+    fn unusual_child() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec![
+                "identity",
+                "identity category='c' type='t'",
+                "feature",
+                "feature var='v'",
+                "item",
+                "item jid='a@example.org'",
+                "x xmlns='jabber:x:data'",
+                "other xmlns='urn:other'",
+            ]),
+            prop::sample::select(vec![
+                "",
+                " extra='1'",
+                " xml:lang='en'",
+                " var='v'",
+                " jid='@'",
+            ]),
+            prop::sample::select(vec!["", " ", "text", "<inner/>"]),
+        )
+            .prop_map(|(head, attribute, content)| {
+                let name = head.split(' ').next().unwrap_or(head);
+                format!("<{head}{attribute}>{content}</{name}>")
+            })
+    }
+
+    /// A `<query/>` of either kind, mostly of usual children with now and then an unusual one.
+    fn query() -> impl Strategy<Value = String> {
+        let child = prop_oneof![4 => usual_child(), 1 => unusual_child()];
+        (
+            prop::sample::select(vec!["info", "items"]),
+            prop::sample::select(vec!["", "", " node='n'", " xml:lang='en'", " extra='1'"]),
+            prop::collection::vec(
+                (child, prop::sample::select(vec!["", "", "\n  ", "x"])),
+                0..8,
+            ),
+        )
+            .prop_map(|(kind, attributes, children)| {
+                let children: String = children
+                    .into_iter()
+                    .map(|(child, separator)| format!("{child}{separator}"))
+                    .collect();
+                format!(
+                    "<query xmlns='http://jabber.org/protocol/disco#{kind}'{attributes}>{children}</query>"
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn every_result_read_is_the_one_xmpp_parsers_gives(xml in query()) {
+            // Repeated attributes are not XML: those strings are skipped.
+            if let Ok(query) = xml.parse::<Element>() {
+                agrees(&query);
+            }
+        }
+
+        #[test]
+        fn every_form_read_is_the_one_xmpp_parsers_gives(form in form()) {
+            let xml = format!("<query xmlns='http://jabber.org/protocol/disco#info'>{form}</query>");
+            agrees(&parse(&xml));
+        }
+    }
+}
