@@ -13,7 +13,8 @@ use xmpp_parsers::jid::Jid;
 #[derive(Debug, Clone)]
 pub(crate) struct Key {
     pub(crate) jid: Jid,
-    pub(crate) node: Option<String>,
+    /// A boxed `str`, not a `String`: a key never grows, and every cached entry has one.
+    pub(crate) node: Option<Box<str>>,
 }
 
 /// A borrowed cache key: what a query or a peek has in hand.
@@ -27,7 +28,7 @@ impl Key {
     pub(crate) fn shared(key: KeyRef<'_>) -> Arc<Key> {
         Arc::new(Key {
             jid: key.jid.clone(),
-            node: key.node.map(str::to_owned),
+            node: key.node.map(Box::from),
         })
     }
 

@@ -50,7 +50,8 @@ pub enum Cached<T> {
 
 enum Entry {
     Ready(Answer),
-    Failed(QueryError),
+    /// Boxed: primed failures are rare, and every cached entry would pay their size.
+    Failed(Box<QueryError>),
     Pending(u64),
 }
 
@@ -158,7 +159,7 @@ impl Requester {
                     return id;
                 }
                 Some(Entry::Failed(error)) => {
-                    let error = error.clone();
+                    let error = QueryError::clone(error);
                     self.stats.cache_hits += 1;
                     out.complete(kind, id, Err(error));
                     return id;
@@ -243,7 +244,7 @@ impl Requester {
                 out.events.push_back(Event::PrimeRequested {
                     handle: PrimeHandle(number),
                     jid: source.key.jid.clone(),
-                    node: source.key.node.clone(),
+                    node: source.key.node.as_deref().map(str::to_owned),
                 });
             }
         }
@@ -349,7 +350,7 @@ impl Requester {
                     if is_iq {
                         cache.remove(source.key.view());
                     } else if let Some(entry) = cache.get(source.key.view()) {
-                        *entry = Entry::Failed(error);
+                        *entry = Entry::Failed(Box::new(error));
                     }
                 }
             }
@@ -499,7 +500,7 @@ impl Requester {
         }?;
         match entry {
             Entry::Ready(answer) => project(answer).map(Cached::Ready),
-            Entry::Failed(error) => Some(Cached::Failed(error.clone())),
+            Entry::Failed(error) => Some(Cached::Failed(QueryError::clone(error))),
             Entry::Pending(_) => Some(Cached::Pending),
         }
     }
