@@ -375,48 +375,55 @@ fn requester(rows: &mut Vec<Row>, now: Instant) {
     });
 }
 
+/// One timers scenario: `jids.len()` queries with distinct deadlines (each IQ drained as a host
+/// would), `poll_timeout`, then one `handle_timeout` that expires them all. Nanoseconds per
+/// query, per poll and per expired waiter.
+fn timers_once(jids: &[Jid], now: Instant) -> (f64, f64, f64) {
+    let pending = jids.len();
+    let mut config = Config::default();
+    config.max_in_flight = usize::MAX;
+    config.info_cache_capacity = pending;
+    let mut machine = DiscoMachine::new(config);
+    let start = Instant::now();
+    for (i, jid) in jids.iter().enumerate() {
+        let options = QueryOptions::default().with_timeout(Duration::from_millis(1_000 + i as u64));
+        let _ = machine.query_info(now, jid, None, options);
+        black_box(machine.poll_transmit());
+    }
+    let query = start.elapsed().as_nanos() as f64 / pending as f64;
+    let polls = 1_000;
+    let start = Instant::now();
+    for _ in 0..polls {
+        black_box(machine.poll_timeout());
+    }
+    let poll = start.elapsed().as_nanos() as f64 / polls as f64;
+    let start = Instant::now();
+    machine.handle_timeout(now + Duration::from_secs(3_600));
+    let expire = start.elapsed().as_nanos() as f64 / pending as f64;
+    assert!(machine.poll_event().is_some(), "the queries expired");
+    (query, poll, expire)
+}
+
 fn timers(rows: &mut Vec<Row>, now: Instant) {
     for pending in [1_000usize, 10_000, 100_000, 1_000_000] {
-        let mut config = Config::default();
-        config.max_in_flight = usize::MAX;
-        config.info_cache_capacity = pending;
         let jids: Vec<Jid> = (0..pending)
             .map(|i| Jid::new(&format!("e{i}.example")).expect("JID"))
             .collect();
-        let mut machine = DiscoMachine::new(config);
-        let start = Instant::now();
-        for (i, jid) in jids.iter().enumerate() {
-            let options =
-                QueryOptions::default().with_timeout(Duration::from_millis(1_000 + i as u64));
-            let _ = machine.query_info(now, jid, None, options);
+        // Small sizes are over in microseconds: repeat them more, for a steady median.
+        let repetitions = (10_000_000 / pending).clamp(3, REPETITIONS);
+        let runs: Vec<_> = (0..repetitions).map(|_| timers_once(&jids, now)).collect();
+        let column = |pick: fn(&(f64, f64, f64)) -> f64| summary(runs.iter().map(pick).collect());
+        for (what, ns) in [
+            ("query_info + poll_transmit", column(|run| run.0)),
+            ("poll_timeout", column(|run| run.1)),
+            ("expired waiter", column(|run| run.2)),
+        ] {
+            rows.push(Row {
+                workload: format!("timers: {pending} pending, per {what}"),
+                ns,
+                floor: None,
+            });
         }
-        let query = start.elapsed().as_nanos() as f64 / pending as f64;
-        while machine.poll_transmit().is_some() {}
-        let polls = 1_000;
-        let poll = measure(polls, || {
-            for _ in 0..polls {
-                black_box(machine.poll_timeout());
-            }
-        });
-        let start = Instant::now();
-        machine.handle_timeout(now + Duration::from_secs(3_600));
-        let expire = start.elapsed().as_nanos() as f64 / pending as f64;
-        while machine.poll_event().is_some() {}
-        rows.push(Row {
-            workload: format!("timers: {pending} pending, per query_info"),
-            ns: (query, query),
-            floor: None,
-        });
-        rows.push(Row {
-            workload: format!("timers: {pending} pending, per poll_timeout"),
-            ns: poll,
-            floor: None,
-        });
-        rows.push(Row {
-            workload: format!("timers: {pending} pending, per expired waiter"),
-            ns: (expire, expire),
-            floor: None,
-        });
     }
 }
 
