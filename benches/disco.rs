@@ -152,7 +152,7 @@ fn serialise(element: &Element) -> Vec<u8> {
     bytes
 }
 
-fn responder(rows: &mut Vec<Row>, now: Instant) {
+fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
     let mut machine = bench_machine();
     let request = request();
     let _ = machine.handle_stanza(now, request.clone());
@@ -271,7 +271,7 @@ fn bench_payload(now: Instant) -> Element {
     reply.get_child("query", INFO).expect("a query").clone()
 }
 
-fn requester(rows: &mut Vec<Row>, now: Instant) {
+fn requester(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
     let payload = bench_payload(now);
     let template = result_template(&payload);
     let peer = Jid::new(REQUESTER).expect("JID");
@@ -404,8 +404,8 @@ fn timers_once(jids: &[Jid], now: Instant) -> (f64, f64, f64) {
     (query, poll, expire)
 }
 
-fn timers(rows: &mut Vec<Row>, now: Instant) {
-    for pending in [1_000usize, 10_000, 100_000, 1_000_000] {
+fn timers(rows: &mut Vec<Row>, now: Instant, scales: &[usize]) {
+    for &pending in scales {
         let jids: Vec<Jid> = (0..pending)
             .map(|i| Jid::new(&format!("e{i}.example")).expect("JID"))
             .collect();
@@ -427,10 +427,10 @@ fn timers(rows: &mut Vec<Row>, now: Instant) {
     }
 }
 
-fn cache(rows: &mut Vec<Row>, now: Instant) {
+fn cache(rows: &mut Vec<Row>, now: Instant, scales: &[usize]) {
     let payload = bench_payload(now);
     let shared = Arc::new(DiscoInfoResult::try_from(payload.clone()).expect("valid"));
-    for entries in [1_000usize, 10_000, 100_000, 1_000_000] {
+    for &entries in scales {
         let jids: Vec<Jid> = (0..entries)
             .map(|i| Jid::new(&format!("user{i}@example.org/res")).expect("JID"))
             .collect();
@@ -475,17 +475,28 @@ fn cache(rows: &mut Vec<Row>, now: Instant) {
     }
 }
 
-/// A group of workloads: appends its rows.
-type Group = fn(&mut Vec<Row>, Instant);
+/// A group of workloads: appends its rows; the scale groups run at the scales given.
+type Group = fn(&mut Vec<Row>, Instant, &[usize]);
+
+/// Pending queries and cached entries the scale groups run at.
+const SCALES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 fn main() {
-    // `cargo bench` passes `--bench`; any other argument names the groups to run (responder,
-    // requester, timers, cache), for profiling one of them: `cargo bench -- timers`.
-    let groups: Vec<String> = std::env::args()
+    // `cargo bench` passes `--bench`. Other arguments select, for profiling: group names
+    // (responder, requester, timers, cache) and scales (`cargo bench -- timers 1000000`).
+    let arguments: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
         .collect();
-    let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| g == group);
+    let mut scales: Vec<usize> = arguments.iter().filter_map(|a| a.parse().ok()).collect();
+    if scales.is_empty() {
+        scales = SCALES.to_vec();
+    }
+    let groups: Vec<&String> = arguments
+        .iter()
+        .filter(|a| a.parse::<usize>().is_err())
+        .collect();
+    let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| *g == group);
     let now = Instant::now();
     let mut rows = Vec::new();
     let all: [(&str, Group); 4] = [
@@ -496,7 +507,7 @@ fn main() {
     ];
     for (group, run) in all {
         if wanted(group) {
-            run(&mut rows, now);
+            run(&mut rows, now, &scales);
         }
     }
     println!();
