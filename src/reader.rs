@@ -56,13 +56,7 @@ pub(crate) fn read_items(query: &Element) -> Option<DiscoItemsResult> {
         return None;
     }
     let node = node_only(query)?;
-    let items = child_elements(query)
-        .map(|child| {
-            child
-                .filter(|child| child.is("item", ns::DISCO_ITEMS))
-                .and_then(item)
-        })
-        .collect::<Option<Vec<Item>>>()?;
+    let items = all_children(query, "item", ns::DISCO_ITEMS, item)?;
     Some(DiscoItemsResult {
         node,
         items,
@@ -83,6 +77,23 @@ fn child_elements(parent: &Element) -> impl Iterator<Item = Option<&Element>> {
         Node::Text(text) if text.bytes().all(|b| b" \t\r\n".contains(&b)) => None,
         Node::Text(_) => Some(None),
     })
+}
+
+/// Every child of `parent` read by `read`, if all are `name` elements of `namespace` and `read`
+/// reads each.
+fn all_children<T>(
+    parent: &Element,
+    name: &str,
+    namespace: &str,
+    read: impl Fn(&Element) -> Option<T>,
+) -> Option<Vec<T>> {
+    child_elements(parent)
+        .map(|child| {
+            child
+                .filter(|child| child.is(name, namespace))
+                .and_then(&read)
+        })
+        .collect()
 }
 
 /// The value of `name`, if `element` is empty and has no other attribute.
@@ -118,13 +129,7 @@ fn form(element: &Element) -> Option<DataForm> {
     if element.attrs().len() != 1 {
         return None;
     }
-    let mut fields = child_elements(element)
-        .map(|child| {
-            child
-                .filter(|child| child.is("field", ns::DATA_FORMS))
-                .and_then(field)
-        })
-        .collect::<Option<Vec<Field>>>()?;
+    let mut fields = all_children(element, "field", ns::DATA_FORMS, field)?;
     let form = DataForm {
         type_,
         title: None,
@@ -165,13 +170,7 @@ fn field(element: &Element) -> Option<Field> {
     if element.attrs().len() != known {
         return None;
     }
-    let values = child_elements(element)
-        .map(|child| {
-            child
-                .filter(|child| child.is("value", ns::DATA_FORMS))
-                .and_then(text_only)
-        })
-        .collect::<Option<Vec<String>>>()?;
+    let values = all_children(element, "value", ns::DATA_FORMS, text_only)?;
     Some(Field {
         var: Some(var.to_owned()),
         label: label.map(str::to_owned),

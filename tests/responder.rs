@@ -27,6 +27,16 @@ fn get(namespace: &str, node: Option<&str>, from: &str, id: &str) -> Element {
     ))
 }
 
+/// A typed disco#info `get` from [`ROMEO`], the form tokio-xmpp hands over.
+fn typed_info_get(id: &str) -> Iq {
+    Iq::Get {
+        from: Some(support::jid(ROMEO)),
+        to: None,
+        id: id.into(),
+        payload: element(&format!("<query xmlns='{INFO}'/>")),
+    }
+}
+
 /// Feeds `request` and returns the one stanza answered.
 fn answer(h: &mut Harness, request: Element) -> Element {
     assert!(
@@ -583,13 +593,7 @@ fn the_policy_refuses_strangers_the_same_way_for_every_node() {
 #[test]
 fn typed_requests_get_typed_answers() {
     let mut h = Harness::new();
-    let request = Iq::Get {
-        from: Some(support::jid(ROMEO)),
-        to: None,
-        id: "t1".into(),
-        payload: element(&format!("<query xmlns='{INFO}'/>")),
-    };
-    assert!(h.machine.handle_iq(h.at(0), request).is_consumed());
+    assert!(h.machine.handle_iq(h.at(0), typed_info_get("t1")).is_consumed());
     let Some(Iq::Result {
         to,
         id,
@@ -730,12 +734,7 @@ fn answers_written_as_bytes_say_what_the_elements_say() {
 #[test]
 fn an_id_xml_cannot_carry_is_a_write_error_and_the_stanza_is_dropped() {
     let mut h = Harness::new();
-    let request = Iq::Get {
-        from: Some(support::jid(ROMEO)),
-        to: None,
-        id: "bad\u{1}id".into(),
-        payload: element("<query xmlns='http://jabber.org/protocol/disco#info'/>"),
-    };
+    let request = typed_info_get("bad\u{1}id");
     assert!(h.machine.handle_iq(h.at(0), request).is_consumed());
     assert_eq!(
         h.machine.poll_transmit_bytes(),
