@@ -534,10 +534,10 @@ impl DiscoMachine {
     /// themselves (a server component, a custom transport). Drains the same queue as
     /// [`poll_transmit`](Self::poll_transmit); use one or the other.
     ///
-    /// This is the fastest way out for answers: a node's payload is serialised once, when it is
-    /// first asked for after a change, and each answer copies those bytes after a small
-    /// envelope, where going through [`Element`] clones and serialises the whole reply every
-    /// time. The stanza is one element with its namespace declared (`<iq xmlns='jabber:client'
+    /// This is the fastest way out: requests are written by hand, and a node's payload is
+    /// serialised once, when it is first asked for after a change, each answer copying those
+    /// bytes after a small envelope, where going through [`Element`] builds or clones the whole
+    /// stanza and serialises it every time. The stanza is one element with its namespace declared (`<iq xmlns='jabber:client'
     /// ...>`), ready to be written into an open stream.
     ///
     /// # Errors
@@ -566,10 +566,7 @@ impl DiscoMachine {
         let namespace = &self.config.stanza_namespace;
         let mut bytes = Vec::new();
         let written = match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => query
-                .into_element(namespace, from.as_ref())
-                .write_to(&mut bytes)
-                .map_err(WriteError::from),
+            Outgoing::Query(query) => query.write_to(namespace, from.as_ref(), &mut bytes),
             Outgoing::Response(response) => response.write_to(namespace, &mut bytes),
         };
         Some(written.map(|()| bytes))

@@ -313,6 +313,25 @@ impl OutgoingQuery {
         .build()
     }
 
+    /// Appends the request to `out` as XML, written by hand: it is a handful of attributes.
+    pub(crate) fn write_to(
+        &self,
+        namespace: &str,
+        from: Option<&Jid>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WriteError> {
+        let to = Some(self.to.as_str());
+        write_envelope_head(out, namespace, "get", &self.id, to, from.map(Jid::as_str))?;
+        out.extend_from_slice(b"<query xmlns='");
+        out.extend_from_slice(self.kind.namespace().as_bytes());
+        if let Some(node) = &self.node {
+            out.extend_from_slice(b"' node='");
+            write_attribute_value(out, node)?;
+        }
+        out.extend_from_slice(b"'/></iq>");
+        Ok(())
+    }
+
     /// The same request as a typed [`Iq`], the form tokio-xmpp sends.
     pub(crate) fn into_iq(self, from: Option<&Jid>) -> Iq {
         let payload = self.payload();
@@ -343,6 +362,32 @@ fn envelope(
         iq = iq.attr(xml_ncname!("from").into(), from);
     }
     iq
+}
+
+/// Appends the start tag of an `<iq/>` of `type_` in `namespace`, the same envelope
+/// [`envelope`] builds as an element.
+fn write_envelope_head(
+    out: &mut Vec<u8>,
+    namespace: &str,
+    type_: &str,
+    id: &str,
+    to: Option<&str>,
+    from: Option<&str>,
+) -> Result<(), WriteError> {
+    out.extend_from_slice(b"<iq xmlns='");
+    write_attribute_value(out, namespace)?;
+    out.extend_from_slice(b"' type='");
+    out.extend_from_slice(type_.as_bytes());
+    out.extend_from_slice(b"' id='");
+    write_attribute_value(out, id)?;
+    for (name, value) in [(&b"' to='"[..], to), (b"' from='", from)] {
+        if let Some(value) = value {
+            out.extend_from_slice(name);
+            write_attribute_value(out, value)?;
+        }
+    }
+    out.extend_from_slice(b"'>");
+    Ok(())
 }
 
 /// An address as it came in: raw text from an element (parsed only if a typed stanza needs
@@ -410,17 +455,9 @@ impl OutgoingResponse {
         };
         let payload = payload.bytes()?;
         out.reserve(payload.len() + 160);
-        out.extend_from_slice(b"<iq xmlns='");
-        write_attribute_value(out, namespace)?;
-        out.extend_from_slice(b"' type='result' id='");
-        write_attribute_value(out, &self.id)?;
-        for (name, address) in [(&b"' to='"[..], &self.to), (b"' from='", &self.from)] {
-            if let Some(address) = address {
-                out.extend_from_slice(name);
-                write_attribute_value(out, address.as_str())?;
-            }
-        }
-        out.extend_from_slice(b"'>");
+        let to = self.to.as_ref().map(Address::as_str);
+        let from = self.from.as_ref().map(Address::as_str);
+        write_envelope_head(out, namespace, "result", &self.id, to, from)?;
         out.extend_from_slice(payload);
         out.extend_from_slice(b"</iq>");
         Ok(())

@@ -8,7 +8,9 @@ use std::time::Duration;
 use support::*;
 use xmpp_disco::{
     Cached, Config, Event, Handled, InvalidArgument, MalformedReply, QueryError, QueryOptions,
+    WriteError,
 };
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 fn default() -> QueryOptions {
@@ -1116,4 +1118,48 @@ fn stats_show_what_the_cache_saved() {
     assert_eq!(stats.aliased, 2);
     assert_eq!(stats.cache_hits, 1);
     assert!(h.is_completed(first));
+}
+
+#[test]
+fn requests_written_as_bytes_say_what_the_elements_say() {
+    for stamp_from in [false, true] {
+        let mut config = Config::default();
+        config.own_jid = Some(jid("juliet@capulet.example/balcony"));
+        config.stamp_from = stamp_from;
+        let mut as_elements = Harness::with_config(config.clone());
+        let mut as_bytes = Harness::with_config(config);
+        let to = "pubsub.capulet.example";
+        for node in [None, Some("princely_musings"), Some("a&b<c>'d\"e\tf\ng ✓")] {
+            for h in [&mut as_elements, &mut as_bytes] {
+                h.info(0, to, node, QueryOptions::default());
+                h.items(0, to, node, QueryOptions::default());
+            }
+            for _ in 0..2 {
+                let element = as_elements.machine.poll_transmit().expect("a request");
+                let bytes = as_bytes
+                    .machine
+                    .poll_transmit_bytes()
+                    .expect("a request")
+                    .expect("writable");
+                assert_eq!(element, Element::from_reader(bytes.as_slice()).unwrap());
+            }
+        }
+        assert!(as_bytes.machine.poll_transmit_bytes().is_none());
+    }
+}
+
+#[test]
+fn a_node_xml_cannot_carry_is_a_write_error_and_the_request_is_dropped() {
+    let mut h = Harness::new();
+    h.info(
+        0,
+        "capulet.example",
+        Some("bad\u{1}node"),
+        QueryOptions::default(),
+    );
+    assert_eq!(
+        h.machine.poll_transmit_bytes(),
+        Some(Err(WriteError::InvalidCharacter('\u{1}')))
+    );
+    assert_eq!(h.machine.poll_transmit_bytes(), None);
 }

@@ -593,7 +593,10 @@ fn the_policy_refuses_strangers_the_same_way_for_every_node() {
 #[test]
 fn typed_requests_get_typed_answers() {
     let mut h = Harness::new();
-    assert!(h.machine.handle_iq(h.at(0), typed_info_get("t1")).is_consumed());
+    assert!(h
+        .machine
+        .handle_iq(h.at(0), typed_info_get("t1"))
+        .is_consumed());
     let Some(Iq::Result {
         to,
         id,
