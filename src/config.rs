@@ -35,7 +35,8 @@ pub struct Config {
     /// ([`QueryOptions::timeout`](crate::QueryOptions)). `None` waits forever. Default: 30 s.
     pub default_timeout: Option<Duration>,
     /// How many `disco#info` keys the cache holds before evicting the least recently used one.
-    /// Zero disables caching and aliasing of info queries. Default: 1024.
+    /// Zero disables caching and aliasing of info queries; values above 2^30 count as 2^30.
+    /// Default: 1024.
     pub info_cache_capacity: usize,
     /// How many `disco#items` keys the cache holds, as for info. Default: 256.
     pub items_cache_capacity: usize,

@@ -64,7 +64,7 @@ enum Origin {
 
 struct Source {
     kind: QueryKind,
-    key: Arc<Key>,
+    key: Key,
     origin: Origin,
     /// Every waiter that ever joined, in order; those that left early are skipped on completion.
     waiters: Vec<RequestId>,
@@ -201,19 +201,17 @@ impl Requester {
     fn new_source(&mut self, kind: QueryKind, key: KeyRef<'_>, origin: Origin) -> u64 {
         let number = self.next_source;
         self.next_source += 1;
-        let cache = self.cache(kind);
-        let shared = cache.shared_key(key).unwrap_or_else(|| Key::shared(key));
         self.sources.insert(
             number,
             Source {
                 kind,
-                key: Arc::clone(&shared),
+                key: Key::from(key),
                 origin,
                 waiters: Vec::new(),
                 live: 0,
             },
         );
-        let displaced = self.cache(kind).insert(shared, Entry::Pending(number));
+        let displaced = self.cache(kind).insert(key, Entry::Pending(number));
         self.forget_displaced(displaced);
         number
     }
@@ -263,49 +261,48 @@ impl Requester {
 
     /// A waiter left before its source completed (timeout, cancel): the source may have to go.
     fn detach(&mut self, number: u64) {
-        let Some(source) = self.sources.get_mut(number) else {
+        // Borrowed field by field: the source's key is read while its cache changes.
+        let Requester {
+            info,
+            items,
+            sources,
+            waiters,
+            iqs_in_flight,
+            ..
+        } = self;
+        let Some(source) = sources.get_mut(number) else {
             return;
         };
         source.live = source.live.saturating_sub(1);
         if source.live > 0 {
             // Queries that come and go on a long-lived source must not grow its list forever.
             if source.waiters.len() > 2 * source.live + 16 {
-                let waiters = &self.waiters;
                 source.waiters.retain(|id| waiters.contains(id.0));
             }
             return;
         }
-        let (kind, key, is_iq) = (
-            source.kind,
-            Arc::clone(&source.key),
-            matches!(source.origin, Origin::Iq),
-        );
-        let still_cached = self.points_at(kind, &key, number);
-        if is_iq {
+        let cache = match source.kind {
+            QueryKind::Info => info,
+            QueryKind::Items => items,
+        };
+        let still_cached = points_at(cache, &source.key, number);
+        if matches!(source.origin, Origin::Iq) {
             // Nobody waits any more: abandon the request; a late reply will be ignored.
             if still_cached {
-                self.cache(kind).remove(key.view());
+                cache.remove(source.key.view());
             }
-            self.sources.remove(number);
-            self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
+            sources.remove(number);
+            *iqs_in_flight = iqs_in_flight.saturating_sub(1);
         } else if !still_cached {
             // A primed entry stays resolvable while the cache holds it.
-            self.sources.remove(number);
+            sources.remove(number);
         }
-    }
-
-    fn points_at(&self, kind: QueryKind, key: &Key, number: u64) -> bool {
-        let cache = match kind {
-            QueryKind::Info => &self.info,
-            QueryKind::Items => &self.items,
-        };
-        matches!(cache.peek(key.view()), Some(Entry::Pending(n)) if *n == number)
     }
 
     /// An entry left the cache (evicted, replaced, flushed): a primed source nobody waits on
     /// can no longer be reached, so its handle goes stale.
-    fn forget_displaced(&mut self, displaced: Option<(Arc<Key>, Entry)>) {
-        if let Some((_, Entry::Pending(number))) = displaced {
+    fn forget_displaced(&mut self, displaced: Option<Entry>) {
+        if let Some(Entry::Pending(number)) = displaced {
             let orphan = self.sources.get(number).is_some_and(|source| {
                 matches!(source.origin, Origin::Prime { .. }) && source.live == 0
             });
@@ -337,8 +334,8 @@ impl Requester {
         if is_iq {
             self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
         }
-        if self.points_at(source.kind, &source.key, number) {
-            let cache = self.cache(source.kind);
+        let cache = self.cache(source.kind);
+        if points_at(cache, &source.key, number) {
             match outcome {
                 Ok(answer) => {
                     if let Some(entry) = cache.get(source.key.view()) {
@@ -456,9 +453,7 @@ impl Requester {
     }
 
     pub(crate) fn set_cached(&mut self, kind: QueryKind, key: KeyRef<'_>, answer: Answer) {
-        let displaced = self
-            .cache(kind)
-            .insert(Key::shared(key), Entry::Ready(answer));
+        let displaced = self.cache(kind).insert(key, Entry::Ready(answer));
         self.forget_displaced(displaced);
     }
 
@@ -507,8 +502,8 @@ impl Requester {
 
     pub(crate) fn flush_cache(&mut self) {
         let mut displaced = Vec::new();
-        self.info.drain(|key, entry| displaced.push((key, entry)));
-        self.items.drain(|key, entry| displaced.push((key, entry)));
+        self.info.drain(|entry| displaced.push(entry));
+        self.items.drain(|entry| displaced.push(entry));
         for entry in displaced {
             self.forget_displaced(Some(entry));
         }
@@ -527,9 +522,15 @@ impl Requester {
         self.sources.clear();
         self.timers.clear();
         self.iqs_in_flight = 0;
-        self.info.drain(|_, _| {});
-        self.items.drain(|_, _| {});
+        self.info.drain(drop);
+        self.items.drain(drop);
     }
+}
+
+/// Whether the cache entry for `key` still points at source `number`: only then is the
+/// source's outcome the key's.
+fn points_at(cache: &Lru<Entry>, key: &Key, number: u64) -> bool {
+    matches!(cache.peek(key.view()), Some(Entry::Pending(n)) if *n == number)
 }
 
 /// Whether a reply from `from` (as written on the wire) may answer a request sent to `to`.
