@@ -357,27 +357,37 @@ fn requester(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
         },
     ));
 
-    // Aliasing: 10,000 waiters on one request.
+    // Aliasing: 10,000 waiters on one request, one reply. On the session's long-lived machine
+    // (the first query of each burst is fresh, so that it sends and the others alias to it),
+    // and on a new machine per burst, which also pays for its queues' first growth.
     const WAITERS: usize = 10_000;
-    let aliasing = measure(WAITERS, || {
-        let mut machine = DiscoMachine::default();
-        let mut id = String::new();
-        for _ in 0..WAITERS {
+    let burst = |machine: &mut DiscoMachine| {
+        let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
+        let sent = machine.poll_transmit().expect("a request");
+        for _ in 1..WAITERS {
             let _ = machine.query_info(now, &peer, None, QueryOptions::default());
-            if let Some(sent) = machine.poll_transmit() {
-                id = sent.attr("id").unwrap_or_default().to_owned();
-            }
         }
-        let _ = machine.handle_stanza(now, result_for(&id, &template));
+        let reply = result_for(sent.attr("id").unwrap_or_default(), &template);
+        let _ = machine.handle_stanza(now, reply);
+        let mut completed = 0;
         while let Some(event) = machine.poll_event() {
             black_box(event);
+            completed += 1;
         }
-    });
-    rows.push(Row {
-        workload: format!("requester: {WAITERS} aliased waiters, one reply (per waiter)"),
-        ns: aliasing,
-        floor: None,
-    });
+        assert_eq!(completed, WAITERS, "every waiter completes");
+    };
+    let mut machine = DiscoMachine::default();
+    let warm = measure(WAITERS, || burst(&mut machine));
+    let fresh = measure(WAITERS, || burst(&mut DiscoMachine::default()));
+    for (what, ns) in [("warm", warm), ("new", fresh)] {
+        rows.push(Row {
+            workload: format!(
+                "requester: {WAITERS} aliased, one reply, {what} machine (per waiter)"
+            ),
+            ns,
+            floor: None,
+        });
+    }
 }
 
 /// One timers scenario: `jids.len()` queries with distinct deadlines (each IQ drained as a host
