@@ -20,15 +20,6 @@ pub(crate) struct KeyRef<'a> {
     pub(crate) node: Option<&'a str>,
 }
 
-impl Key {
-    pub(crate) fn view(&self) -> KeyRef<'_> {
-        KeyRef {
-            jid: &self.jid,
-            node: self.node.as_deref(),
-        }
-    }
-}
-
 impl From<KeyRef<'_>> for Key {
     fn from(key: KeyRef<'_>) -> Self {
         Key {

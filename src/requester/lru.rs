@@ -55,6 +55,13 @@ impl<V> Slot<V> {
     }
 }
 
+/// What [`Lru::insert_at`] did: where the entry is (`None` with a capacity of zero) and what
+/// had to go.
+pub(crate) struct Inserted<V> {
+    pub(crate) at: Option<u32>,
+    pub(crate) displaced: Option<V>,
+}
+
 pub(crate) struct Lru<V> {
     slots: Vec<Option<Slot<V>>>,
     free: Vec<u32>,
@@ -163,14 +170,27 @@ impl<V> Lru<V> {
     /// value it replaced, or the least recently used entry's if the cache was full. With a
     /// capacity of zero the new value itself is returned.
     pub(crate) fn insert(&mut self, key: KeyRef<'_>, value: V) -> Option<V> {
+        self.insert_at(key, value).displaced
+    }
+
+    /// [`insert`](Self::insert), also saying where the entry went.
+    pub(crate) fn insert_at(&mut self, key: KeyRef<'_>, value: V) -> Inserted<V> {
         let hash = self.hash(key);
         if let Some((_, position)) = self.find_hashed(hash, key) {
             self.touch(position);
-            let slot = self.slot_mut(position)?;
-            return Some(std::mem::replace(&mut slot.value, value));
+            let displaced = self
+                .slot_mut(position)
+                .map(|slot| std::mem::replace(&mut slot.value, value));
+            return Inserted {
+                at: Some(position),
+                displaced,
+            };
         }
         if self.capacity == 0 {
-            return Some(value);
+            return Inserted {
+                at: None,
+                displaced: Some(value),
+            };
         }
         let evicted = if self.len >= self.capacity {
             self.pop_oldest()
@@ -209,11 +229,37 @@ impl<V> Lru<V> {
         self.place(hash, position);
         self.len += 1;
         self.link_newest(position);
-        evicted
+        Inserted {
+            at: Some(position),
+            displaced: evicted,
+        }
     }
 
+    /// Removes the entry for `key` (the requester removes by position, from its sources).
+    #[cfg(test)]
     pub(crate) fn remove(&mut self, key: KeyRef<'_>) -> Option<V> {
         let (at, position) = self.find(key)?;
+        self.unindex(at);
+        self.release(position)
+    }
+
+    /// The value at `position` (from [`insert_at`](Self::insert_at)), if an entry is there: the
+    /// caller tells by the value whether it is still the entry it placed.
+    pub(crate) fn peek_at(&self, position: u32) -> Option<&V> {
+        self.slot(position).map(|slot| &slot.value)
+    }
+
+    /// The value at `position`, which becomes the most recently used.
+    pub(crate) fn get_at(&mut self, position: u32) -> Option<&mut V> {
+        self.slot(position)?;
+        self.touch(position);
+        self.slot_mut(position).map(|slot| &mut slot.value)
+    }
+
+    /// Removes the entry at `position`, finding its place in the index by its stored hash:
+    /// no key is hashed or compared.
+    pub(crate) fn remove_at(&mut self, position: u32) -> Option<V> {
+        let at = self.index_place(position)?;
         self.unindex(at);
         self.release(position)
     }
@@ -285,19 +331,21 @@ impl<V> Lru<V> {
     }
 
     fn pop_oldest(&mut self) -> Option<V> {
-        let position = self.oldest;
+        self.remove_at(self.oldest)
+    }
+
+    /// Where in the index slot `position` is listed.
+    fn index_place(&self, position: u32) -> Option<usize> {
         let hash = self.slot(position)?.hash;
         let mask = self.mask();
         let mut at = hash as usize & mask;
         loop {
             match *self.index.get(at)? {
-                found if found == position => break,
+                found if found == position => return Some(at),
                 EMPTY => return None,
                 _ => at = (at + 1) & mask,
             }
         }
-        self.unindex(at);
-        self.release(position)
     }
 
     /// Unlinks the slot at `position` and frees it; the caller has removed it from the index.

@@ -65,6 +65,10 @@ enum Origin {
 struct Source {
     kind: QueryKind,
     key: Key,
+    /// Where the cache entry for `key` was placed, pointing at this source; it still is the
+    /// key's entry while it holds `Entry::Pending` with this source's number (numbers are never
+    /// reused), so completing needs no lookup by key.
+    slot: Option<u32>,
     origin: Origin,
     /// Every waiter that ever joined, in order; those that left early are skipped on completion.
     waiters: Vec<RequestId>,
@@ -201,18 +205,19 @@ impl Requester {
     fn new_source(&mut self, kind: QueryKind, key: KeyRef<'_>, origin: Origin) -> u64 {
         let number = self.next_source;
         self.next_source += 1;
+        let inserted = self.cache(kind).insert_at(key, Entry::Pending(number));
         self.sources.insert(
             number,
             Source {
                 kind,
                 key: Key::from(key),
+                slot: inserted.at,
                 origin,
                 waiters: Vec::new(),
                 live: 0,
             },
         );
-        let displaced = self.cache(kind).insert(key, Entry::Pending(number));
-        self.forget_displaced(displaced);
+        self.forget_displaced(inserted.displaced);
         number
     }
 
@@ -285,15 +290,15 @@ impl Requester {
             QueryKind::Info => info,
             QueryKind::Items => items,
         };
-        let still_cached = points_at(cache, &source.key, number);
+        let slot = cached_slot(cache, source.slot, number);
         if matches!(source.origin, Origin::Iq) {
             // Nobody waits any more: abandon the request; a late reply will be ignored.
-            if still_cached {
-                cache.remove(source.key.view());
+            if let Some(slot) = slot {
+                cache.remove_at(slot);
             }
             sources.remove(number);
             *iqs_in_flight = iqs_in_flight.saturating_sub(1);
-        } else if !still_cached {
+        } else if slot.is_none() {
             // A primed entry stays resolvable while the cache holds it.
             sources.remove(number);
         }
@@ -335,18 +340,18 @@ impl Requester {
             self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
         }
         let cache = self.cache(source.kind);
-        if points_at(cache, &source.key, number) {
+        if let Some(slot) = cached_slot(cache, source.slot, number) {
             match outcome {
                 Ok(answer) => {
-                    if let Some(entry) = cache.get(source.key.view()) {
+                    if let Some(entry) = cache.get_at(slot) {
                         *entry = Entry::Ready(answer);
                     }
                 }
                 // Failure is not cached, except a primed failure, which sticks until a fresh query.
                 Err(error) => {
                     if is_iq {
-                        cache.remove(source.key.view());
-                    } else if let Some(entry) = cache.get(source.key.view()) {
+                        cache.remove_at(slot);
+                    } else if let Some(entry) = cache.get_at(slot) {
                         *entry = Entry::Failed(Box::new(error));
                     }
                 }
@@ -527,10 +532,10 @@ impl Requester {
     }
 }
 
-/// Whether the cache entry for `key` still points at source `number`: only then is the
-/// source's outcome the key's.
-fn points_at(cache: &Lru<Entry>, key: &Key, number: u64) -> bool {
-    matches!(cache.peek(key.view()), Some(Entry::Pending(n)) if *n == number)
+/// The cache slot of source `number`'s key, if the entry there still points at the source:
+/// only then is the source's outcome the key's.
+fn cached_slot(cache: &Lru<Entry>, slot: Option<u32>, number: u64) -> Option<u32> {
+    slot.filter(|slot| matches!(cache.peek_at(*slot), Some(Entry::Pending(n)) if *n == number))
 }
 
 /// Whether a reply from `from` (as written on the wire) may answer a request sent to `to`.
