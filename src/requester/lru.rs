@@ -221,6 +221,13 @@ impl<V> Lru<V> {
                 position
             }
             None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Grow by half, never past the cache's capacity: a full cache of a
+                    // million entries should not carry room for another million.
+                    let room = self.capacity.saturating_sub(self.slots.len());
+                    self.slots
+                        .reserve_exact((self.slots.len() / 2).clamp(1, room.max(1)));
+                }
                 self.slots.push(Some(slot));
                 // Below MAX_ENTRIES, so it fits.
                 u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
