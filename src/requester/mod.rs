@@ -266,41 +266,35 @@ impl Requester {
 
     /// A waiter left before its source completed (timeout, cancel): the source may have to go.
     fn detach(&mut self, number: u64) {
-        // Borrowed field by field: the source's key is read while its cache changes.
-        let Requester {
-            info,
-            items,
-            sources,
-            waiters,
-            iqs_in_flight,
-            ..
-        } = self;
-        let Some(source) = sources.get_mut(number) else {
+        let Some(source) = self.sources.get_mut(number) else {
             return;
         };
         source.live = source.live.saturating_sub(1);
         if source.live > 0 {
             // Queries that come and go on a long-lived source must not grow its list forever.
             if source.waiters.len() > 2 * source.live + 16 {
+                let waiters = &self.waiters;
                 source.waiters.retain(|id| waiters.contains(id.0));
             }
             return;
         }
-        let cache = match source.kind {
-            QueryKind::Info => info,
-            QueryKind::Items => items,
-        };
-        let slot = cached_slot(cache, source.slot, number);
-        if matches!(source.origin, Origin::Iq) {
+        let (kind, slot, is_iq) = (
+            source.kind,
+            source.slot,
+            matches!(source.origin, Origin::Iq),
+        );
+        let cache = self.cache(kind);
+        let slot = cached_slot(cache, slot, number);
+        if is_iq {
             // Nobody waits any more: abandon the request; a late reply will be ignored.
             if let Some(slot) = slot {
                 cache.remove_at(slot);
             }
-            sources.remove(number);
-            *iqs_in_flight = iqs_in_flight.saturating_sub(1);
+            self.sources.remove(number);
+            self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
         } else if slot.is_none() {
             // A primed entry stays resolvable while the cache holds it.
-            sources.remove(number);
+            self.sources.remove(number);
         }
     }
 
