@@ -40,14 +40,17 @@ struct Slot<V> {
 
 impl<V> Slot<V> {
     fn is(&self, hash: u32, key: KeyRef<'_>) -> bool {
+        // The hash fragment first: a probe that passes a different key reads no text.
+        if self.hash != hash {
+            return false;
+        }
         let Some((jid, node)) = self.text.split_at_checked(self.jid_len as usize) else {
             return false;
         };
         // No node is tested as an empty rest, not compared with "": a zero-length `memcmp` at
         // the end of the text's allocation costs glibc's masked AVX-512 compare a microcode
         // assist, more than the rest of a lookup.
-        self.hash == hash
-            && jid == key.jid.as_str()
+        jid == key.jid.as_str()
             && match key.node {
                 None => node.is_empty(),
                 Some(wanted) => node == wanted,
