@@ -10,7 +10,6 @@ use xmpp_disco::{
     Cached, Config, Event, Handled, InvalidArgument, MalformedReply, QueryError, QueryOptions,
     WriteError,
 };
-use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 fn default() -> QueryOptions {
@@ -1135,13 +1134,7 @@ fn requests_written_as_bytes_say_what_the_elements_say() {
                 h.items(0, to, node, QueryOptions::default());
             }
             for _ in 0..2 {
-                let element = as_elements.machine.poll_transmit().expect("a request");
-                let bytes = as_bytes
-                    .machine
-                    .poll_transmit_bytes()
-                    .expect("a request")
-                    .expect("writable");
-                assert_eq!(element, Element::from_reader(bytes.as_slice()).unwrap());
+                assert_next_stanzas_agree(&mut as_elements, &mut as_bytes);
             }
         }
         assert!(as_bytes.machine.poll_transmit_bytes().is_none());

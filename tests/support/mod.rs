@@ -281,3 +281,15 @@ pub fn error_reply(request: &Element, type_: &str, condition: &str, text: Option
          <error type='{type_}'><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>{text}</error></iq>"
     ))
 }
+
+/// The next stanza of twin machines fed alike, one drained as an element, the other as bytes:
+/// the two must say the same.
+pub fn assert_next_stanzas_agree(as_elements: &mut Harness, as_bytes: &mut Harness) {
+    let element = as_elements.machine.poll_transmit().expect("a stanza");
+    let bytes = as_bytes
+        .machine
+        .poll_transmit_bytes()
+        .expect("a stanza")
+        .expect("writable");
+    assert_eq!(element, Element::from_reader(bytes.as_slice()).unwrap());
+}
