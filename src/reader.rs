@@ -102,10 +102,16 @@ fn only_attribute<'a>(element: &'a Element, name: &'a str) -> Option<&'a str> {
     (element.attrs().len() == 1 && element.nodes().next().is_none()).then_some(value)
 }
 
+/// Whether `element`'s attributes are its `required` ones and the optional ones `present`,
+/// nothing else.
+fn attributes_are(element: &Element, required: usize, present: &[bool]) -> bool {
+    let optional = present.iter().filter(|present| **present).count();
+    element.attrs().len() == required + optional
+}
+
 /// `present` optional attributes beside `required` ones, and nothing else in `element`.
 fn exactly(element: &Element, required: usize, present: &[bool]) -> bool {
-    let optional = present.iter().filter(|present| **present).count();
-    element.attrs().len() == required + optional && element.nodes().next().is_none()
+    attributes_are(element, required, present) && element.nodes().next().is_none()
 }
 
 fn identity(element: &Element) -> Option<Identity> {
@@ -126,21 +132,15 @@ fn identity(element: &Element) -> Option<Identity> {
 /// puts it).
 fn form(element: &Element) -> Option<DataForm> {
     let type_ = element.attr("type")?.parse::<DataFormType>().ok()?;
-    if element.attrs().len() != 1 {
+    if !attributes_are(element, 1, &[]) {
         return None;
     }
     let mut fields = all_children(element, "field", ns::DATA_FORMS, field)?;
-    let form = DataForm {
-        type_,
-        title: None,
-        instructions: None,
-        fields: Vec::new(),
-    };
     // xmpp-parsers refuses a second FORM_TYPE or one without exactly one value.
     let mut form_types = fields
         .iter()
         .enumerate()
-        .filter(|(_, field)| field.is_form_type(&form.type_));
+        .filter(|(_, field)| field.is_form_type(&type_));
     let form_type = form_types
         .next()
         .map(|(at, field)| (at, field.values.len()));
@@ -155,7 +155,12 @@ fn form(element: &Element) -> Option<DataForm> {
         }
         None => {}
     }
-    Some(DataForm { fields, ..form })
+    Some(DataForm {
+        type_,
+        title: None,
+        instructions: None,
+        fields,
+    })
 }
 
 fn field(element: &Element) -> Option<Field> {
@@ -166,13 +171,15 @@ fn field(element: &Element) -> Option<Field> {
         None => FieldType::default(),
     };
     let label = element.attr("label");
-    let known = 1 + usize::from(element.attr("type").is_some()) + usize::from(label.is_some());
-    if element.attrs().len() != known {
+    if !attributes_are(
+        element,
+        1,
+        &[element.attr("type").is_some(), label.is_some()],
+    ) {
         return None;
     }
     let values = all_children(element, "value", ns::DATA_FORMS, text_only)?;
     Some(Field {
-        var: Some(var.to_owned()),
         label: label.map(str::to_owned),
         values,
         ..Field::new(var, type_)
