@@ -512,10 +512,10 @@ impl DiscoMachine {
 
     /// The next stanza to send, as an element in [`Config::stanza_namespace`].
     pub fn poll_transmit(&mut self) -> Option<Element> {
-        let from = self.stamp();
+        let from = stamp(&self.config);
         let namespace = &self.config.stanza_namespace;
         Some(match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => query.into_element(namespace, from.as_ref()),
+            Outgoing::Query(query) => query.into_element(namespace, from),
             Outgoing::Response(response) => response.into_element(namespace),
         })
     }
@@ -523,9 +523,9 @@ impl DiscoMachine {
     /// The next stanza to send, as a typed [`Iq`] (the form tokio-xmpp sends). Drains the same
     /// queue as [`poll_transmit`](Self::poll_transmit); use one or the other.
     pub fn poll_transmit_iq(&mut self) -> Option<Iq> {
-        let from = self.stamp();
+        let from = stamp(&self.config);
         Some(match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => query.into_iq(from.as_ref()),
+            Outgoing::Query(query) => query.into_iq(from),
             Outgoing::Response(response) => response.into_iq(),
         })
     }
@@ -537,8 +537,8 @@ impl DiscoMachine {
     /// This is the fastest way out: requests are written by hand, and a node's payload is
     /// serialised once, when it is first asked for after a change, each answer copying those
     /// bytes after a small envelope, where going through [`Element`] builds or clones the whole
-    /// stanza and serialises it every time. The stanza is one element with its namespace declared (`<iq xmlns='jabber:client'
-    /// ...>`), ready to be written into an open stream.
+    /// stanza and serialises it every time. The stanza is one element with its namespace
+    /// declared (`<iq xmlns='jabber:client' ...>`), ready to be written into an open stream.
     ///
     /// # Errors
     ///
@@ -562,22 +562,14 @@ impl DiscoMachine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn poll_transmit_bytes(&mut self) -> Option<Result<Vec<u8>, WriteError>> {
-        let from = self.stamp();
+        let from = stamp(&self.config);
         let namespace = &self.config.stanza_namespace;
         let mut bytes = Vec::new();
         let written = match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => query.write_to(namespace, from.as_ref(), &mut bytes),
+            Outgoing::Query(query) => query.write_to(namespace, from, &mut bytes),
             Outgoing::Response(response) => response.write_to(namespace, &mut bytes),
         };
         Some(written.map(|()| bytes))
-    }
-
-    fn stamp(&self) -> Option<Jid> {
-        self.config
-            .own_jid
-            .as_ref()
-            .filter(|_| self.config.stamp_from)
-            .cloned()
     }
 
     /// The next event: a completion, or a request for primed data.
@@ -590,6 +582,12 @@ impl DiscoMachine {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.requester.next_deadline()
     }
+}
+
+/// The `from` a component stamps on what it sends ([`Config::stamp_from`]), borrowed: only a
+/// typed request copies it.
+fn stamp(config: &Config) -> Option<&Jid> {
+    config.own_jid.as_ref().filter(|_| config.stamp_from)
 }
 
 /// Validates a (JID, node) pair into a cache key.

@@ -22,7 +22,7 @@ const EMPTY: u32 = u32::MAX;
 
 /// The most entries a cache holds, whatever its configured capacity: positions are `u32`s and
 /// the index is at most half full.
-pub(crate) const MAX_ENTRIES: usize = 1 << 30;
+const MAX_ENTRIES: usize = 1 << 30;
 
 struct Slot<V> {
     /// The JID's normalised text, then the node's, if any (never empty: an empty node is
