@@ -17,7 +17,7 @@ use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
-use xmpp_disco::{Config, DiscoMachine, QueryOptions};
+use xmpp_disco::{Config, DiscoMachine, QueryOptions, Transmit};
 
 /// Counts the bytes currently allocated, so that memory per cache entry can be measured.
 struct Counting;
@@ -156,7 +156,7 @@ fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
     let mut machine = bench_machine();
     let request = request();
     let _ = machine.handle_stanza(now, request.clone());
-    let reply = machine.poll_transmit().expect("a reply");
+    let reply = machine.poll_transmit().expect("a reply").into_element();
     let payload = reply.get_child("query", INFO).expect("a query").clone();
     const N: usize = 2_000;
 
@@ -166,7 +166,7 @@ fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
         || {
             for _ in 0..N {
                 let _ = machine.handle_stanza(now, black_box(request.clone()));
-                black_box(machine.poll_transmit());
+                black_box(machine.poll_transmit().map(Transmit::into_element));
             }
         },
         || {
@@ -187,7 +187,7 @@ fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
         || {
             for _ in 0..N {
                 let _ = machine.handle_iq(now, black_box(typed_request.clone()));
-                black_box(machine.poll_transmit_iq());
+                black_box(machine.poll_transmit().map(Transmit::into_iq));
             }
         },
         || {
@@ -203,9 +203,9 @@ fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
         },
     ));
 
-    // Bytes in, bytes out: the machine writes the answer (poll_transmit_bytes), and the same
-    // with the answer taken as an Element and serialised by minidom, as a host holding
-    // elements would.
+    // Bytes in, bytes out: the machine writes the answer (Transmit::write_to, into the host's
+    // buffer, reused as a host writing its stream would), and the same with the answer taken as
+    // an Element and serialised by minidom, as a host holding elements would.
     let request_bytes = serialise(&request);
     let parse_and_serialise = || {
         for _ in 0..N {
@@ -215,8 +215,10 @@ fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
     };
     let mut machine_bytes = bench_machine();
     let _ = machine_bytes.handle_stanza(now, request.clone());
-    let written = machine_bytes.poll_transmit_bytes().expect("a reply");
-    let written = Element::from_reader(written.expect("writable").as_slice()).expect("valid XML");
+    let mut buffer = Vec::with_capacity(4096);
+    let written = machine_bytes.poll_transmit().expect("a reply");
+    written.write_to(&mut buffer).expect("writable");
+    let written = Element::from_reader(buffer.as_slice()).expect("valid XML");
     assert_eq!(written, reply, "the byte path writes the same answer");
     rows.push(paired(
         "responder: info get bytes -> reply bytes",
@@ -226,8 +228,10 @@ fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
                 let parsed =
                     Element::from_reader(black_box(&request_bytes[..])).expect("valid XML");
                 let _ = machine_bytes.handle_stanza(now, parsed);
-                let answer = machine_bytes.poll_transmit_bytes().expect("a reply");
-                black_box(answer.expect("writable"));
+                let answer = machine_bytes.poll_transmit().expect("a reply");
+                buffer.clear();
+                answer.write_to(&mut buffer).expect("writable");
+                black_box(&buffer);
             }
         },
         parse_and_serialise,
@@ -240,7 +244,7 @@ fn responder(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
                 let parsed =
                     Element::from_reader(black_box(&request_bytes[..])).expect("valid XML");
                 let _ = machine.handle_stanza(now, parsed);
-                let answer = machine.poll_transmit().expect("a reply");
+                let answer = machine.poll_transmit().expect("a reply").into_element();
                 black_box(serialise(&answer));
             }
         },
@@ -276,7 +280,7 @@ fn id_of(request: &[u8]) -> &str {
 fn bench_payload(now: Instant) -> Element {
     let mut machine = bench_machine();
     let _ = machine.handle_stanza(now, request());
-    let reply = machine.poll_transmit().expect("a reply");
+    let reply = machine.poll_transmit().expect("a reply").into_element();
     reply.get_child("query", INFO).expect("a query").clone()
 }
 
@@ -320,7 +324,7 @@ fn requester(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
         || {
             for _ in 0..MISSES {
                 let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
-                let sent = machine.poll_transmit().expect("a request");
+                let sent = machine.poll_transmit().expect("a request").into_element();
                 let reply = result_for(sent.attr("id").unwrap_or_default(), &template);
                 let _ = machine.handle_stanza(now, reply);
                 black_box(machine.poll_event());
@@ -334,14 +338,16 @@ fn requester(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
     ));
 
     let reply_text = String::from_utf8(serialise(&result_for("ID", &template))).expect("UTF-8");
+    let mut sent = Vec::with_capacity(512);
     rows.push(paired(
         "requester: miss round trip, bytes in/out",
         MISSES,
         || {
             for _ in 0..MISSES {
                 let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
-                let sent = machine.poll_transmit_bytes().expect("a request");
-                let sent = sent.expect("writable");
+                sent.clear();
+                let request = machine.poll_transmit().expect("a request");
+                request.write_to(&mut sent).expect("writable");
                 let bytes = reply_text.replacen("'ID'", &format!("'{}'", id_of(&sent)), 1);
                 let reply = Element::from_reader(bytes.as_bytes()).expect("valid");
                 let _ = machine.handle_stanza(now, reply);
@@ -363,7 +369,7 @@ fn requester(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
     const WAITERS: usize = 10_000;
     let burst = |machine: &mut DiscoMachine| {
         let _ = machine.query_info(now, &peer, None, QueryOptions::fresh());
-        let sent = machine.poll_transmit().expect("a request");
+        let sent = machine.poll_transmit().expect("a request").into_element();
         for _ in 1..WAITERS {
             let _ = machine.query_info(now, &peer, None, QueryOptions::default());
         }
@@ -403,7 +409,7 @@ fn timers_once(jids: &[Jid], now: Instant) -> (f64, f64, f64) {
     for (i, jid) in jids.iter().enumerate() {
         let options = QueryOptions::default().with_timeout(Duration::from_millis(1_000 + i as u64));
         let _ = machine.query_info(now, jid, None, options);
-        black_box(machine.poll_transmit());
+        black_box(machine.poll_transmit().map(Transmit::into_element));
     }
     let query = start.elapsed().as_nanos() as f64 / pending as f64;
     let polls = 1_000;

@@ -73,7 +73,7 @@ fn node_with_items(
     let mut node = StaticNode::new();
     let (category, type_, name) = identity;
     node.register_identity(category, type_, [(Some("en"), name)])?;
-    node.set_items(items);
+    node.set_items(items)?;
     Ok(node)
 }
 
@@ -97,7 +97,7 @@ fn world() -> Result<BTreeMap<String, DiscoMachine>, Box<dyn std::error::Error>>
         item("pubsub.example.org", None, Some("News feeds")),
         item(GONE, None, None),
         item(SILENT, None, None),
-    ]);
+    ])?;
 
     let conference = entity(
         "conference.example.org",
@@ -119,7 +119,7 @@ fn world() -> Result<BTreeMap<String, DiscoMachine>, Box<dyn std::error::Error>>
     pubsub.root_mut().set_items(vec![
         item(pubsub_jid, Some("news"), Some("Verona News")),
         item(pubsub_jid, Some("weather"), Some("Weather")),
-    ]);
+    ])?;
     let news = node_with_items(
         ("pubsub", "leaf", "Verona News"),
         // A leaf node's items are what was published there, not further disco nodes.
@@ -140,7 +140,7 @@ fn world() -> Result<BTreeMap<String, DiscoMachine>, Box<dyn std::error::Error>>
     )?;
     romeo
         .root_mut()
-        .set_items(vec![item(ROMEO, Some(COMMANDS), Some("Commands"))]);
+        .set_items(vec![item(ROMEO, Some(COMMANDS), Some("Commands"))])?;
     let commands = node_with_items(
         ("automation", "command-list", "Commands"),
         vec![item(
@@ -195,8 +195,8 @@ impl Router {
         loop {
             let mut wire = VecDeque::new();
             for (address, machine) in &mut self.entities {
-                while let Some(stanza) = machine.poll_transmit() {
-                    wire.push_back((address.clone(), stanza));
+                while let Some(transmit) = machine.poll_transmit() {
+                    wire.push_back((address.clone(), transmit.into_element()));
                 }
             }
             let moved = !wire.is_empty();

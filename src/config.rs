@@ -29,7 +29,9 @@ pub struct Config {
     /// Prefix of the `id` of every IQ the machine sends. Default: `"disco-"`.
     ///
     /// Every IQ `result`/`error` whose id starts with this prefix is the machine's business:
-    /// choose one the host's own ids never start with.
+    /// choose one the host's own ids never start with. A prefix holding a character XML cannot
+    /// carry makes every query fail at the call with
+    /// [`InvalidArgument::Text`](crate::InvalidArgument::Text).
     pub id_prefix: String,
     /// The deadline given to a query that does not set its own
     /// ([`QueryOptions::timeout`](crate::QueryOptions)). `None` waits forever. Default: 30 s.
@@ -49,9 +51,9 @@ pub struct Config {
     /// answer at once. Beyond it, requests are answered `resource-constraint` (type `wait`) at
     /// once. Default: 256.
     pub max_deferred: usize,
-    /// The namespace of outgoing stanzas: `jabber:client` for a client (the default),
-    /// `jabber:component:accept` for a XEP-0114 component.
-    pub stanza_namespace: String,
+    /// The namespace of outgoing stanzas: [`StanzaNamespace::Client`] for a client (the
+    /// default), [`StanzaNamespace::ComponentAccept`] for a XEP-0114 component.
+    pub stanza_namespace: StanzaNamespace,
     /// Whether outgoing stanzas carry `from`: requests say [`own_jid`](Config::own_jid), answers
     /// say the address the request was sent to (or `own_jid`). Clients leave it to the server
     /// (the default, `false`); components must set it.
@@ -68,8 +70,33 @@ impl Default for Config {
             items_cache_capacity: 256,
             max_in_flight: 256,
             max_deferred: 256,
-            stanza_namespace: String::from(xmpp_parsers::ns::JABBER_CLIENT),
+            stanza_namespace: StanzaNamespace::Client,
             stamp_from: false,
+        }
+    }
+}
+
+/// The namespace stanzas are written in: it depends on the stream the host speaks. Incoming
+/// stanzas are recognised in any of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StanzaNamespace {
+    /// `jabber:client`: a client's stream (RFC 6120).
+    #[default]
+    Client,
+    /// `jabber:component:accept`: an external component's stream (XEP-0114).
+    ComponentAccept,
+    /// `jabber:server`: a server-to-server stream.
+    Server,
+}
+
+impl StanzaNamespace {
+    /// The namespace's URI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StanzaNamespace::Client => xmpp_parsers::ns::JABBER_CLIENT,
+            StanzaNamespace::ComponentAccept => xmpp_parsers::ns::COMPONENT_ACCEPT,
+            StanzaNamespace::Server => "jabber:server",
         }
     }
 }

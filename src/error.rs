@@ -117,6 +117,37 @@ pub enum InvalidArgument {
     /// pass `None` for "no node".
     #[error("a disco node must not be empty; use None for no node")]
     EmptyNode,
+    /// Text that would go into a stanza and that XML cannot carry (a node with a control
+    /// character, or a [`Config::id_prefix`](crate::Config::id_prefix) with one).
+    #[error(transparent)]
+    Text(#[from] InvalidText),
+}
+
+/// Text from the host that XML cannot carry, refused when it came in.
+///
+/// XML 1.0 has no place for control characters other than tab, line feed and carriage return,
+/// nor for U+FFFE and U+FFFF: no stream can carry a stanza holding one. The machine checks
+/// every string the host hands it that will end up in a stanza when it comes in, and refuses
+/// it with this error instead of queueing a stanza nobody could send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidText {
+    /// A character outside XML's character range.
+    #[error("{what} holds {character:?}, a character XML cannot carry")]
+    Character {
+        /// What held it ("node", "feature", "identity name", ...).
+        what: &'static str,
+        /// The first such character.
+        character: char,
+    },
+    /// An element name that is not an XML name (in a form or another element the host built).
+    #[error("{what} holds an element named {name:?}, which is not an XML name")]
+    Name {
+        /// What held it.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
 }
 
 /// A change to a node registry that cannot be made. The node is left as it was.
@@ -160,6 +191,9 @@ pub enum RegistryError {
     /// No node is mounted under this name.
     #[error("no node is mounted at {0:?}")]
     NotMounted(String),
+    /// Text XML cannot carry (a feature, an identity, an item, a form, a node name).
+    #[error(transparent)]
+    Text(#[from] InvalidText),
 }
 
 impl RegistryError {
@@ -193,21 +227,25 @@ pub enum ResponseError {
         /// What it asks for.
         expected: QueryKind,
     },
+    /// The answer holds text XML cannot carry. The request still waits for a valid answer.
+    #[error("{handle} cannot be answered with this: {error}")]
+    Text {
+        /// The request.
+        handle: ResponseHandle,
+        /// What is wrong with the answer.
+        error: InvalidText,
+    },
 }
 
-/// A stanza [`DiscoMachine::poll_transmit_bytes`](crate::DiscoMachine::poll_transmit_bytes)
-/// could not write as XML. The stanza is dropped: no XML stream could carry it either.
+/// The XML writer refused a stanza ([`Transmit::write_to`](crate::Transmit::write_to)).
 ///
-/// The machine only sends what it was given: this comes from a value the host passed in (an
-/// id or address of a typed [`Iq`](xmpp_parsers::iq::Iq), a feature or form it registered)
-/// holding text XML cannot represent.
+/// Every text the machine queues was checked when it came in ([`InvalidText`]), so this is not
+/// expected to happen, and the fuzz targets check that it does not; it exists because minidom's
+/// writer, which serialises answers' payloads, is fallible.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WriteError {
-    /// A character outside XML's character set (a control character, U+FFFE or U+FFFF).
-    #[error("the stanza holds {0:?}, a character XML cannot carry")]
-    InvalidCharacter(char),
-    /// The XML writer refused the stanza; its message.
+    /// The XML writer's message.
     #[error("the stanza could not be written as XML: {0}")]
     Xml(String),
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::jid::Jid;
 
-use crate::error::QueryError;
+use crate::error::{InvalidText, QueryError};
 use crate::wire::QueryKind;
 
 /// Names one query from the call that started it to the one [`Event`] that completes it.
@@ -101,6 +101,16 @@ pub enum Event {
         /// The request's `xml:lang`, if any.
         lang: Option<String>,
     },
+    /// A [dynamic node](crate::DynamicNode) answered with text XML cannot carry: the requester
+    /// was told `internal-server-error` and the host should fix the node.
+    InvalidAnswer {
+        /// Which query.
+        kind: QueryKind,
+        /// The node asked for.
+        node: Option<String>,
+        /// What is wrong with the answer.
+        error: InvalidText,
+    },
 }
 
 impl Event {
@@ -110,7 +120,8 @@ impl Event {
             Event::Info { id, .. } | Event::Items { id, .. } => Some(*id),
             Event::PrimeRequested { .. }
             | Event::NodeChanged { .. }
-            | Event::DeferredRequest { .. } => None,
+            | Event::DeferredRequest { .. }
+            | Event::InvalidAnswer { .. } => None,
         }
     }
 }

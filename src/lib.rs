@@ -32,8 +32,10 @@
 //! let first = disco.query_info(start, &server, None, QueryOptions::default())?;
 //! let second = disco.query_info(start, &server, None, QueryOptions::default())?; // aliased
 //!
-//! // Send what the machine wants sent. Here the "server" answers at once.
-//! while let Some(request) = disco.poll_transmit() {
+//! // Send what the machine wants sent, in the form the stream takes (an element here;
+//! // `into_iq` for tokio-xmpp, `write_to` for bytes). Here the "server" answers at once.
+//! while let Some(transmit) = disco.poll_transmit() {
+//!     let request: Element = transmit.into_element();
 //!     let id = request.attr("id").unwrap_or_default();
 //!     let reply: Element = format!(
 //!         "<iq xmlns='jabber:client' type='result' from='example.org' id='{id}'>\
@@ -127,7 +129,7 @@
 //! let request: Element = "<iq xmlns='jabber:client' type='get' id='q1' from='romeo@montague.example/orchard'>\
 //!       <query xmlns='http://jabber.org/protocol/disco#info' node='music'/></iq>".parse()?;
 //! assert!(matches!(disco.handle_stanza(Instant::now(), request), Handled::Consumed));
-//! let answer = disco.poll_transmit().expect("an answer");
+//! let answer = disco.poll_transmit().expect("an answer").into_element();
 //! assert_eq!(answer.attr("type"), Some("result"));
 //! assert_eq!(answer.attr("to"), Some("romeo@montague.example/orchard"));
 //! let query = answer.get_child("query", "http://jabber.org/protocol/disco#info").expect("a query");
@@ -156,17 +158,48 @@
 //!   with [`respond_info`](DiscoMachine::respond_info) and its siblings.
 //! * **Refusals.** A [policy](DiscoMachine::set_policy) may refuse a requester:
 //!   `service-unavailable`, whatever the node. A `set` is `service-unavailable`, a malformed
-//!   query (two payloads, an empty node) `bad-request`; nothing inside the machine changes.
+//!   query (two payloads, an empty node, text in the query) `bad-request`; children of the
+//!   query the machine does not know (an RSM `<set/>`) are ignored (XEP-0059). Nothing inside
+//!   the machine changes. A request whose `from` (or, for a component, `to`) is not a JID
+//!   cannot be answered: it is consumed and counted in [`Stats::requests_dropped`].
 //! * **Speed.** A static node's answer is built once and reused until the node changes.
 //!
 //! # Stanza forms
 //!
-//! Stanzas cross the boundary as [`minidom::Element`](xmpp_parsers::minidom::Element)
-//! ([`handle_stanza`](DiscoMachine::handle_stanza), [`poll_transmit`](DiscoMachine::poll_transmit))
-//! or as typed [`Iq`](xmpp_parsers::iq::Iq) values, the form tokio-xmpp uses
-//! ([`handle_iq`](DiscoMachine::handle_iq), [`poll_transmit_iq`](DiscoMachine::poll_transmit_iq)).
-//! Incoming stanzas are recognised from their envelope before anything is parsed, so stanzas
-//! that are not the machine's business cost a few attribute reads.
+//! Stanzas come in as [`minidom::Element`](xmpp_parsers::minidom::Element)
+//! ([`handle_stanza`](DiscoMachine::handle_stanza)) or as typed [`Iq`](xmpp_parsers::iq::Iq)
+//! values, the form tokio-xmpp uses ([`handle_iq`](DiscoMachine::handle_iq)); both take one
+//! path through the machine. Incoming stanzas are recognised from their envelope before
+//! anything is parsed, so stanzas that are not the machine's business cost a few attribute
+//! reads.
+//!
+//! Stanzas go out as one type, [`Transmit`], drained with
+//! [`poll_transmit`](DiscoMachine::poll_transmit); the host takes each in the form its stream
+//! wants: [`into_element`](Transmit::into_element), [`into_iq`](Transmit::into_iq), or
+//! [`write_to`](Transmit::write_to) its own buffer (the fastest: an answer's payload is
+//! serialised once per change of its node). All three say the same thing.
+//!
+//! # Host text
+//!
+//! XML cannot carry every Unicode character (control characters other than tab, line feed and
+//! carriage return, U+FFFE, U+FFFF). Every string the host hands the machine that will end up
+//! in a stanza (nodes in queries and mounts, features, identities, items, forms, the answers of
+//! dynamic and deferred nodes, the ids of typed IQs) is checked when it comes in: a command
+//! refuses bad text with [`InvalidText`] (inside [`InvalidArgument`], [`RegistryError`] or
+//! [`ResponseError`]) and changes nothing; a [dynamic node](DynamicNode)'s bad answer is
+//! `internal-server-error` to the requester and [`Event::InvalidAnswer`] to the host. Every
+//! address is a [`Jid`](xmpp_parsers::jid::Jid), which cannot hold such characters. So what
+//! the machine queues can always be sent, in every form.
+//!
+//! # Panics
+//!
+//! The machine does not panic, whatever the host or the network hands it: stanzas are hostile
+//! until checked, host text is checked at the door, and no `unwrap`, `expect` or indexing
+//! touches what either controls. The tests prove it the way it can be proved: property tests
+//! against reference models with hostile text in every host string, and fuzz targets
+//! (`fuzz/`) that feed arbitrary stanzas and operation sequences, take every stanza sent in all
+//! three forms and check that a stanza handed over as an element and as a typed IQ gives the
+//! same answers, events and statistics.
 //!
 //! [XEP-0030]: https://xmpp.org/extensions/xep-0030.html
 
@@ -184,11 +217,14 @@ mod reader;
 mod requester;
 mod responder;
 mod stats;
+mod text;
+mod transmit;
 mod wire;
 
-pub use config::Config;
+pub use config::{Config, StanzaNamespace};
 pub use error::{
-    InvalidArgument, MalformedReply, QueryError, RegistryError, ResponseError, WriteError,
+    InvalidArgument, InvalidText, MalformedReply, QueryError, RegistryError, ResponseError,
+    WriteError,
 };
 pub use event::{Event, PrimeHandle, RequestId, ResponseHandle};
 pub use machine::{DiscoMachine, Handled};
@@ -198,6 +234,7 @@ pub use responder::{
     DynamicNode, IdentityNames, IdentityView, Node, NodeMut, RequestContext, StaticNode,
 };
 pub use stats::Stats;
+pub use transmit::Transmit;
 pub use wire::QueryKind;
 
 /// The wire-type crates this crate speaks, re-exported so that hosts use the same versions.

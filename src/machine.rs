@@ -1,5 +1,5 @@
 //! [`DiscoMachine`]: one value per XMPP session, routing commands, stanzas and time to the
-//! requester (and, later, responder) half and collecting what they produce.
+//! requester and responder halves and collecting what they produce.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,16 +11,18 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::Config;
-use crate::error::{InvalidArgument, QueryError, RegistryError, ResponseError, WriteError};
+use crate::error::{InvalidArgument, InvalidText, QueryError, RegistryError, ResponseError};
 use crate::event::{Event, PrimeHandle, RequestId, ResponseHandle};
 use crate::options::QueryOptions;
-use crate::outbox::{Outbox, Outgoing};
+use crate::outbox::Outbox;
 use crate::requester::{Cached, KeyRef, ReplyMatch, Requester};
 use crate::responder::{
     DeferredAnswer, IncomingRequest, Node, NodeMut, RequestContext, Responder, StaticNode,
 };
 use crate::stats::Stats;
-use crate::wire::{self, Address, Answer, IqType, QueryKind};
+use crate::text;
+use crate::transmit::{Outgoing, Transmit};
+use crate::wire::{Answer, IqType, QueryKind, Received};
 
 /// What [`DiscoMachine::handle_stanza`] did with a stanza.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +62,11 @@ impl<T> Handled<T> {
 /// See the [crate documentation](crate) for a complete run loop and the semantics.
 pub struct DiscoMachine {
     config: Config,
+    /// Whether XML can carry [`Config::id_prefix`], checked once: every query needs it.
+    id_prefix: Result<(), InvalidText>,
+    /// The `from` requests carry, when the machine stamps it ([`Config::stamp_from`]): shared,
+    /// so that stamping a request costs no copy of the JID.
+    stamp: Option<Arc<Jid>>,
     requester: Requester,
     responder: Responder,
     out: Outbox,
@@ -89,6 +96,8 @@ impl DiscoMachine {
         DiscoMachine {
             requester: Requester::new(&config),
             responder: Responder::new(),
+            id_prefix: text::check("Config::id_prefix", &config.id_prefix),
+            stamp: stamp(&config),
             config,
             out: Outbox::default(),
         }
@@ -103,6 +112,7 @@ impl DiscoMachine {
     /// [`Config::own_jid`] for why it matters.
     pub fn set_own_jid(&mut self, jid: Jid) {
         self.config.own_jid = Some(jid);
+        self.stamp = stamp(&self.config);
     }
 
     /// What the machine did so far.
@@ -110,6 +120,8 @@ impl DiscoMachine {
         Stats {
             requests_answered: self.responder.answered,
             requests_refused: self.responder.refused,
+            requests_dropped: self.responder.dropped,
+            invalid_answers: self.responder.invalid_answers,
             ..self.requester.stats
         }
     }
@@ -124,7 +136,9 @@ impl DiscoMachine {
     ///
     /// # Errors
     ///
-    /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`; nothing is started then.
+    /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`, [`InvalidArgument::Text`] if it
+    /// holds a character XML cannot carry (or [`Config::id_prefix`] does); nothing is started
+    /// then.
     pub fn query_info(
         &mut self,
         now: Instant,
@@ -140,7 +154,7 @@ impl DiscoMachine {
     ///
     /// # Errors
     ///
-    /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`.
+    /// As [`query_info`](Self::query_info).
     pub fn query_items(
         &mut self,
         now: Instant,
@@ -160,6 +174,7 @@ impl DiscoMachine {
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
         let key = key(jid, node)?;
+        self.id_prefix.clone()?;
         Ok(self
             .requester
             .query(&mut self.out, &self.config, now, kind, key, options))
@@ -180,7 +195,7 @@ impl DiscoMachine {
     ///
     /// # Errors
     ///
-    /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`.
+    /// [`InvalidArgument`] if `node` is `Some("")` or holds a character XML cannot carry.
     pub fn set_info_cache(
         &mut self,
         jid: &Jid,
@@ -199,7 +214,7 @@ impl DiscoMachine {
     ///
     /// # Errors
     ///
-    /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`.
+    /// [`InvalidArgument`] if `node` is `Some("")` or holds a character XML cannot carry.
     pub fn prime_info_pending(
         &mut self,
         jid: &Jid,
@@ -214,7 +229,7 @@ impl DiscoMachine {
     ///
     /// # Errors
     ///
-    /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`.
+    /// [`InvalidArgument`] if `node` is `Some("")` or holds a character XML cannot carry.
     pub fn prime_info_lazy(
         &mut self,
         jid: &Jid,
@@ -325,16 +340,14 @@ impl DiscoMachine {
     /// # Errors
     ///
     /// [`InvalidArgument::EmptyNode`] for an empty name (requests without a node go to the
-    /// root).
+    /// root), [`InvalidArgument::Text`] for a name XML cannot carry.
     pub fn mount(
         &mut self,
         name: impl Into<String>,
         node: impl Into<Node>,
     ) -> Result<Option<Node>, InvalidArgument> {
         let name = name.into();
-        if name.is_empty() {
-            return Err(InvalidArgument::EmptyNode);
-        }
+        check_node(&name)?;
         Ok(self.responder.mount(&mut self.out, name, node.into()))
     }
 
@@ -369,7 +382,9 @@ impl DiscoMachine {
     /// # Errors
     ///
     /// [`ResponseError::UnknownHandle`] if the request was answered already or its stream is
-    /// gone; [`ResponseError::WrongKind`] if it asks for items. Nothing is sent then.
+    /// gone; [`ResponseError::WrongKind`] if it asks for items; [`ResponseError::Text`] if the
+    /// answer holds text XML cannot carry. Nothing is sent then, and a request refused for its
+    /// kind or text still waits for an answer.
     pub fn respond_info(
         &mut self,
         handle: ResponseHandle,
@@ -399,7 +414,8 @@ impl DiscoMachine {
     /// # Errors
     ///
     /// [`ResponseError::UnknownHandle`] if the request was answered already or its stream is
-    /// gone.
+    /// gone; [`ResponseError::Text`] if the error's texts or application condition hold text XML
+    /// cannot carry (the request still waits then).
     pub fn respond_error(
         &mut self,
         handle: ResponseHandle,
@@ -422,25 +438,53 @@ impl DiscoMachine {
     /// Replies are trusted only from the entity asked (see [`Config::own_jid`] for the server's
     /// exception), with an id the machine issued. A reply carrying such an id but failing those
     /// checks, or arriving late, is consumed without effect and counted in
-    /// [`Stats::replies_rejected`].
+    /// [`Stats::replies_rejected`]. A request whose `from` (or, for a component, `to`) is not a
+    /// JID cannot be answered: it is consumed, nothing is sent, and
+    /// [`Stats::requests_dropped`] counts it.
     pub fn handle_stanza(&mut self, now: Instant, stanza: Element) -> Handled<Element> {
+        self.route(now, stanza)
+    }
+
+    /// [`handle_stanza`](Self::handle_stanza) for a typed [`Iq`], the form tokio-xmpp hands
+    /// over. The payload is taken as it is, without converting the stanza back to an element.
+    /// (A typed `Iq` does not carry `xml:lang`, so requests taken this way have no language.)
+    pub fn handle_iq(&mut self, now: Instant, iq: Iq) -> Handled<Iq> {
+        self.route(now, iq)
+    }
+
+    /// The one body behind [`handle_stanza`](Self::handle_stanza) and
+    /// [`handle_iq`](Self::handle_iq).
+    fn route<S: Received>(&mut self, now: Instant, stanza: S) -> Handled<S> {
         let _ = now;
-        let Some(head) = wire::iq_head(&stanza) else {
+        let Some(head) = stanza.head() else {
             return Handled::Unhandled(stanza);
         };
-        let type_ = head.type_;
-        match type_ {
+        match head.type_ {
             IqType::Get | IqType::Set => {
-                let Some(request) = wire::disco_request(&stanza) else {
+                let Some(request) = stanza.disco_request() else {
                     return Handled::Unhandled(stanza);
                 };
+                // Every address is a JID from here on, so that no form of the answer can lose
+                // one; the requester's address is needed whatever the answer, the addressed
+                // one only when the answer says it.
+                let to = if self.config.stamp_from {
+                    stanza.addressee()
+                } else {
+                    Ok(None)
+                };
+                let (Ok(from), Ok(to), Ok(())) =
+                    (stanza.sender(), to, text::check("id", head.id))
+                else {
+                    self.responder.drop_request();
+                    return Handled::Consumed;
+                };
                 let incoming = IncomingRequest {
-                    set: type_ == IqType::Set,
+                    set: head.type_ == IqType::Set,
                     id: head.id,
-                    from: head.from.map(|from| Address::Raw(from.to_owned())),
-                    to: stanza.attr("to").map(|to| Address::Raw(to.to_owned())),
+                    from,
+                    to,
                     request,
-                    lang: wire::stanza_lang(&stanza),
+                    lang: stanza.lang(),
                 };
                 self.responder
                     .handle_request(&mut self.out, &self.config, incoming);
@@ -451,50 +495,8 @@ impl DiscoMachine {
                     ReplyMatch::NotOurs => Handled::Unhandled(stanza),
                     ReplyMatch::Rejected => Handled::Consumed,
                     ReplyMatch::Accepted(reply) => {
-                        let body = wire::reply_body(stanza, type_);
+                        let body = stanza.into_reply_body();
                         self.requester.complete_reply(&mut self.out, reply, body);
-                        Handled::Consumed
-                    }
-                }
-            }
-        }
-    }
-
-    /// [`handle_stanza`](Self::handle_stanza) for a typed [`Iq`], the form tokio-xmpp hands
-    /// over. The payload is taken as it is, without converting the stanza back to an element.
-    /// (A typed `Iq` does not carry `xml:lang`, so requests taken this way have no language.)
-    pub fn handle_iq(&mut self, now: Instant, iq: Iq) -> Handled<Iq> {
-        let _ = now;
-        let head = wire::typed_iq_head(&iq);
-        match head.type_ {
-            IqType::Get | IqType::Set => {
-                let Some(request) = wire::typed_disco_request(&iq) else {
-                    return Handled::Unhandled(iq);
-                };
-                let (from, to) = match &iq {
-                    Iq::Get { from, to, .. } | Iq::Set { from, to, .. } => (from, to),
-                    Iq::Result { from, to, .. } | Iq::Error { from, to, .. } => (from, to),
-                };
-                let incoming = IncomingRequest {
-                    set: head.type_ == IqType::Set,
-                    id: head.id,
-                    from: from.clone().map(Address::Jid),
-                    to: to.clone().map(Address::Jid),
-                    request,
-                    lang: None,
-                };
-                self.responder
-                    .handle_request(&mut self.out, &self.config, incoming);
-                Handled::Consumed
-            }
-            IqType::Result | IqType::Error => {
-                match self.requester.match_reply(&self.config, head) {
-                    ReplyMatch::NotOurs => Handled::Unhandled(iq),
-                    ReplyMatch::Rejected => Handled::Consumed,
-                    ReplyMatch::Accepted(reply) => {
-                        if let Some(body) = wire::typed_reply_body(iq) {
-                            self.requester.complete_reply(&mut self.out, reply, body);
-                        }
                         Handled::Consumed
                     }
                 }
@@ -510,90 +512,51 @@ impl DiscoMachine {
 
     // ---------------------------------------------------------------- output
 
-    /// The next stanza to send, as an element in [`Config::stanza_namespace`].
-    pub fn poll_transmit(&mut self) -> Option<Element> {
-        let from = stamp(&self.config);
-        let namespace = &self.config.stanza_namespace;
-        Some(match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => query.into_element(namespace, from),
-            Outgoing::Response(response) => response.into_element(namespace),
-        })
+    /// The next stanza to send; the host takes it as an element, a typed IQ or bytes (see
+    /// [`Transmit`]).
+    #[must_use = "a transmit is a stanza the machine wants sent"]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let mut stanza = self.out.transmits.pop_front()?;
+        if let Outgoing::Query(query) = &mut stanza {
+            query.from.clone_from(&self.stamp);
+        }
+        Some(Transmit::new(self.config.stanza_namespace, stanza))
     }
 
-    /// The next stanza to send, as a typed [`Iq`] (the form tokio-xmpp sends). Drains the same
-    /// queue as [`poll_transmit`](Self::poll_transmit); use one or the other.
-    pub fn poll_transmit_iq(&mut self) -> Option<Iq> {
-        let from = stamp(&self.config);
-        Some(match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => query.into_iq(from),
-            Outgoing::Response(response) => response.into_iq(),
-        })
-    }
-
-    /// The next stanza to send, written as XML: for hosts that write stanzas to their stream
-    /// themselves (a server component, a custom transport). Drains the same queue as
-    /// [`poll_transmit`](Self::poll_transmit); use one or the other.
-    ///
-    /// This is the fastest way out: requests are written by hand, and a node's payload is
-    /// serialised once, when it is first asked for after a change, each answer copying those
-    /// bytes after a small envelope, where going through [`Element`] builds or clones the whole
-    /// stanza and serialises it every time. The stanza is one element with its namespace
-    /// declared (`<iq xmlns='jabber:client' ...>`), ready to be written into an open stream.
-    ///
-    /// # Errors
-    ///
-    /// [`WriteError`] if the stanza holds text XML cannot carry (which only a value from the
-    /// host can bring in); that stanza is dropped and the next call goes on with the next one.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    /// use xmpp_disco::{DiscoMachine, Handled};
-    /// use xmpp_disco::xmpp_parsers::minidom::Element;
-    ///
-    /// let mut disco = DiscoMachine::default();
-    /// let request: Element = "<iq xmlns='jabber:client' type='get' id='q1' from='romeo@example.net/orchard'>\
-    ///     <query xmlns='http://jabber.org/protocol/disco#info'/></iq>".parse()?;
-    /// assert!(matches!(disco.handle_stanza(Instant::now(), request), Handled::Consumed));
-    ///
-    /// let bytes = disco.poll_transmit_bytes().expect("the answer")?;
-    /// let answer = Element::from_reader(bytes.as_slice())?;
-    /// assert_eq!(answer.attr("type"), Some("result"));
-    /// assert_eq!(answer.attr("to"), Some("romeo@example.net/orchard"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn poll_transmit_bytes(&mut self) -> Option<Result<Vec<u8>, WriteError>> {
-        let from = stamp(&self.config);
-        let namespace = &self.config.stanza_namespace;
-        let mut bytes = Vec::new();
-        let written = match self.out.transmits.pop_front()? {
-            Outgoing::Query(query) => query.write_to(namespace, from, &mut bytes),
-            Outgoing::Response(response) => response.write_to(namespace, &mut bytes),
-        };
-        Some(written.map(|()| bytes))
-    }
-
-    /// The next event: a completion, or a request for primed data.
+    /// The next event: a completion, a request for primed data, a change, a deferred request.
+    #[must_use = "events complete the host's queries"]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.out.events.pop_front()
     }
 
     /// When the machine next needs [`handle_timeout`](Self::handle_timeout), or `None` while no
     /// query has a deadline.
+    #[must_use = "the machine must be woken then"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.requester.next_deadline()
     }
 }
 
-/// The `from` a component stamps on what it sends ([`Config::stamp_from`]), borrowed: only a
-/// typed request copies it.
-fn stamp(config: &Config) -> Option<&Jid> {
-    config.own_jid.as_ref().filter(|_| config.stamp_from)
+/// The `from` a component stamps on its requests ([`Config::stamp_from`]).
+fn stamp(config: &Config) -> Option<Arc<Jid>> {
+    config
+        .own_jid
+        .clone()
+        .filter(|_| config.stamp_from)
+        .map(Arc::new)
+}
+
+/// Checks a node name the host gives: neither empty (XEP-0030 §3.3) nor holding what XML
+/// cannot carry.
+fn check_node(node: &str) -> Result<(), InvalidArgument> {
+    if node.is_empty() {
+        return Err(InvalidArgument::EmptyNode);
+    }
+    Ok(text::check("node", node)?)
 }
 
 /// Validates a (JID, node) pair into a cache key.
 fn key<'a>(jid: &'a Jid, node: Option<&'a str>) -> Result<KeyRef<'a>, InvalidArgument> {
-    if node == Some("") {
-        return Err(InvalidArgument::EmptyNode);
-    }
+    node.map_or(Ok(()), check_node)?;
     Ok(KeyRef { jid, node })
 }

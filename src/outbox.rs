@@ -4,14 +4,8 @@ use std::collections::VecDeque;
 
 use crate::error::QueryError;
 use crate::event::{Event, RequestId};
-use crate::wire::{Answer, OutgoingQuery, OutgoingResponse, QueryKind};
-
-/// A stanza waiting in [`Outbox::transmits`].
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    Query(OutgoingQuery),
-    Response(OutgoingResponse),
-}
+use crate::transmit::Outgoing;
+use crate::wire::{Answer, QueryKind};
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {

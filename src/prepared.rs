@@ -3,10 +3,10 @@
 //!
 //! A static node answers the same payload until it changes. Responses in the queue share it
 //! through an `Arc`, so queueing an answer copies nothing; the copy a host receives is made when
-//! it drains the queue, and only in the form it asks for: an `Element` clone for
-//! [`poll_transmit`](crate::DiscoMachine::poll_transmit), or, for
-//! [`poll_transmit_bytes`](crate::DiscoMachine::poll_transmit_bytes), the payload's bytes,
-//! serialised once per payload and copied after a hand-written envelope. Serialising the
+//! it takes the [`Transmit`](crate::Transmit), and only in the form it asks for: an `Element`
+//! clone for [`into_element`](crate::Transmit::into_element), or, for
+//! [`write_to`](crate::Transmit::write_to), the payload's bytes, serialised once per payload
+//! and copied after a hand-written envelope. Serialising the
 //! payload is most of what writing a response costs; doing it once per node change instead of
 //! once per request is what makes the byte path cheap.
 
@@ -52,70 +52,9 @@ impl Prepared {
     }
 }
 
-/// Appends `value` to `out` as the content of an attribute quoted with `'`, escaped.
-///
-/// Tabs and line breaks become character references, so that attribute-value normalisation
-/// gives the value back unchanged. A character XML cannot carry at all is an error.
-pub(crate) fn write_attribute_value(out: &mut Vec<u8>, value: &str) -> Result<(), WriteError> {
-    let mut plain = 0;
-    for (at, c) in value.char_indices() {
-        let escape: &[u8] = match c {
-            '&' => b"&amp;",
-            '<' => b"&lt;",
-            '>' => b"&gt;",
-            '\'' => b"&apos;",
-            '"' => b"&quot;",
-            '\t' => b"&#9;",
-            '\n' => b"&#10;",
-            '\r' => b"&#13;",
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                return Err(WriteError::InvalidCharacter(c));
-            }
-            _ => continue,
-        };
-        out.extend_from_slice(&value.as_bytes()[plain..at]);
-        out.extend_from_slice(escape);
-        plain = at + c.len_utf8();
-    }
-    out.extend_from_slice(&value.as_bytes()[plain..]);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn attribute(value: &str) -> Result<String, WriteError> {
-        let mut out = Vec::new();
-        write_attribute_value(&mut out, value)?;
-        Ok(String::from_utf8(out).unwrap())
-    }
-
-    #[test]
-    fn attribute_values_read_back_unchanged() {
-        for value in [
-            "plain",
-            "",
-            "a&b<c>d'e\"f",
-            "tab\tnew\nline\rend",
-            "ünï ✓ 𝄞",
-            "&amp;",
-        ] {
-            let xml = format!("<x xmlns='urn:t' v='{}'/>", attribute(value).unwrap());
-            let element: Element = xml.parse().unwrap();
-            assert_eq!(element.attr("v"), Some(value), "{xml}");
-        }
-    }
-
-    #[test]
-    fn characters_xml_cannot_carry_are_refused() {
-        for c in ['\0', '\u{1}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
-            assert!(matches!(
-                attribute(&format!("a{c}b")),
-                Err(WriteError::InvalidCharacter(found)) if found == c
-            ));
-        }
-    }
 
     #[test]
     fn a_shared_payload_is_cloned_a_last_one_moved() {

@@ -26,6 +26,14 @@ pub struct Stats {
     /// Incoming disco requests answered with a result.
     pub requests_answered: u64,
     /// Incoming disco requests answered with a stanza error (unknown node, refused, malformed,
-    /// `set`, or an error the host chose for a deferred request).
+    /// `set`, an invalid dynamic answer, or an error the host chose for a deferred request).
     pub requests_refused: u64,
+    /// Incoming disco requests that could not be answered at all, so nothing was sent: a `from`
+    /// or `to` that is not a JID, or an id XML cannot carry. A server never delivers such a
+    /// stanza; a host building its own can.
+    pub requests_dropped: u64,
+    /// Answers of [dynamic nodes](crate::DynamicNode) refused because XML cannot carry their
+    /// text; each is also reported as [`Event::InvalidAnswer`](crate::Event::InvalidAnswer)
+    /// and the requester got `internal-server-error`.
+    pub invalid_answers: u64,
 }

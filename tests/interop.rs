@@ -264,7 +264,8 @@ fn publish_bob(bob: &mut Session) {
             node: Some(DEFERRED.into()),
             name: None,
         },
-    ]);
+    ])
+    .expect("valid items");
     let mut node = StaticNode::new();
     node.register_identity("hierarchy", "branch", [(None::<&str>, "Mounted node")])
         .expect("an identity");
@@ -274,7 +275,8 @@ fn publish_bob(bob: &mut Session) {
         jid: jid("localhost"),
         node: None,
         name: Some("The server".into()),
-    }]);
+    }])
+    .expect("a valid item");
     bob.machine.mount(MOUNTED, node).expect("a valid name");
     bob.machine
         .mount(DEFERRED, Node::Deferred)

@@ -5,6 +5,7 @@
 
 mod model;
 
+use model::bytes::hostile_text;
 use model::requester::{Bounds, Deadline, Op, Reply, World, JIDS, NODES};
 use proptest::prelude::*;
 
@@ -16,6 +17,11 @@ fn bounds() -> impl Strategy<Value = Bounds> {
             max_in_flight,
         }
     })
+}
+
+/// Text a host might pass as a node, hostile characters included.
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(any::<u8>(), 0..14).prop_map(|raw| hostile_text(&raw))
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -44,6 +50,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::ForeignReply),
         1 => Just(Op::Flush),
         1 => Just(Op::Reset),
+        2 => (any::<bool>(), 0..JIDS.len(), any::<bool>(), text())
+            .prop_map(|(items, jid, fresh, text)| Op::QueryText { items, jid, fresh, text }),
+        1 => (0..JIDS.len(), text()).prop_map(|(jid, text)| Op::PrimeText { jid, text }),
     ]
 }
 

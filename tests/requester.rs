@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use support::*;
 use xmpp_disco::{
-    Cached, Config, Event, Handled, InvalidArgument, MalformedReply, QueryError, QueryOptions,
-    WriteError,
+    Cached, Config, Event, Handled, InvalidArgument, InvalidText, MalformedReply, QueryError,
+    QueryKind, QueryOptions, StanzaNamespace, Transmit,
 };
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
@@ -1025,7 +1025,9 @@ fn typed_iqs_take_the_same_path() {
     let mut h = Harness::new();
     let info = h.info(0, "example.org", None, default());
     let items = h.items(0, "example.org", None, default());
-    let requests: Vec<Iq> = std::iter::from_fn(|| h.machine.poll_transmit_iq()).collect();
+    let requests: Vec<Iq> = std::iter::from_fn(|| h.machine.poll_transmit())
+        .map(Transmit::into_iq)
+        .collect();
     assert_eq!(requests.len(), 2);
     let Iq::Get {
         id: info_id, to, ..
@@ -1086,11 +1088,11 @@ fn a_component_stamps_from_and_uses_its_namespace() {
     let mut config = Config::default();
     config.own_jid = Some(jid("disco.example.org"));
     config.stamp_from = true;
-    config.stanza_namespace = "jabber:component:accept".into();
+    config.stanza_namespace = StanzaNamespace::ComponentAccept;
     config.id_prefix = "c".into();
     let mut h = Harness::with_config(config);
     let id = h.info(0, "example.org", None, default());
-    let request = h.machine.poll_transmit().unwrap();
+    let request = h.sent_one();
     assert!(request.is("iq", "jabber:component:accept"));
     assert_eq!(request.attr("from"), Some("disco.example.org"));
     assert_eq!(request.attr("id"), Some("c0"));
@@ -1120,39 +1122,94 @@ fn stats_show_what_the_cache_saved() {
 }
 
 #[test]
-fn requests_written_as_bytes_say_what_the_elements_say() {
+fn requests_say_the_same_in_every_form() {
     for stamp_from in [false, true] {
         let mut config = Config::default();
         config.own_jid = Some(jid("juliet@capulet.example/balcony"));
         config.stamp_from = stamp_from;
-        let mut as_elements = Harness::with_config(config.clone());
-        let mut as_bytes = Harness::with_config(config);
+        let mut h = Harness::with_config(config);
         let to = "pubsub.capulet.example";
-        for node in [None, Some("princely_musings"), Some("a&b<c>'d\"e\tf\ng ✓")] {
-            for h in [&mut as_elements, &mut as_bytes] {
-                h.info(0, to, node, QueryOptions::default());
-                h.items(0, to, node, QueryOptions::default());
-            }
-            for _ in 0..2 {
-                assert_next_stanzas_agree(&mut as_elements, &mut as_bytes);
+        for node in [
+            None,
+            Some("princely_musings"),
+            Some("a&b<c>'d\"e\tf\ng\r ✓"),
+        ] {
+            h.info(0, to, node, QueryOptions::fresh());
+            h.items(0, to, node, QueryOptions::fresh());
+            // The harness takes every stanza as element, typed IQ and bytes, and compares them.
+            for sent in h.sent() {
+                assert_eq!(
+                    query_of(&sent, sent.children().next().unwrap().ns().as_str())
+                        .2
+                        .as_deref(),
+                    node
+                );
+                let from = stamp_from.then_some("juliet@capulet.example/balcony");
+                assert_eq!(sent.attr("from"), from);
             }
         }
-        assert!(as_bytes.machine.poll_transmit_bytes().is_none());
     }
 }
 
 #[test]
-fn a_node_xml_cannot_carry_is_a_write_error_and_the_request_is_dropped() {
+fn a_node_xml_cannot_carry_is_refused_at_the_call() {
     let mut h = Harness::new();
-    h.info(
-        0,
-        "capulet.example",
-        Some("bad\u{1}node"),
-        QueryOptions::default(),
-    );
-    assert_eq!(
-        h.machine.poll_transmit_bytes(),
-        Some(Err(WriteError::InvalidCharacter('\u{1}')))
-    );
-    assert_eq!(h.machine.poll_transmit_bytes(), None);
+    let to = jid("capulet.example");
+    for node in [
+        "bad\u{1}node",
+        "\u{0}",
+        "a\u{fffe}",
+        "\u{ffff}",
+        "tab\tis\u{1f}not",
+    ] {
+        for kind in [QueryKind::Info, QueryKind::Items] {
+            let options = QueryOptions::default().without_timeout();
+            let refused = match kind {
+                QueryKind::Info => h.machine.query_info(h.at(0), &to, Some(node), options),
+                QueryKind::Items => h.machine.query_items(h.at(0), &to, Some(node), options),
+            };
+            assert!(
+                matches!(
+                    refused,
+                    Err(InvalidArgument::Text(InvalidText::Character { .. }))
+                ),
+                "{node:?}: {refused:?}"
+            );
+        }
+        assert!(matches!(
+            h.machine.prime_info_pending(&to, Some(node)),
+            Err(InvalidArgument::Text(_))
+        ));
+        assert!(h
+            .machine
+            .set_info_cache(&to, Some(node), support_info())
+            .is_err());
+    }
+    // Nothing was started: nothing is sent, nothing waits, and a valid query is not aliased
+    // to a request that never went out.
+    h.assert_quiet();
+    assert_eq!(h.machine.poll_timeout(), None);
+    let id = h.info(0, "capulet.example", Some("good node"), default());
+    let request = h.sent_one();
+    h.feed_consumed(1, info_reply(&request, SERVER_INFO));
+    h.completion_of(id).info();
+    h.assert_all_completed();
+}
+
+#[test]
+fn an_id_prefix_xml_cannot_carry_refuses_every_query() {
+    let mut config = Config::default();
+    config.id_prefix = "disco\u{7}".into();
+    let mut h = Harness::with_config(config);
+    let refused = h
+        .machine
+        .query_info(h.at(0), &jid("capulet.example"), None, default());
+    assert!(matches!(
+        refused,
+        Err(InvalidArgument::Text(InvalidText::Character {
+            character: '\u{7}',
+            ..
+        }))
+    ));
+    h.assert_quiet();
 }

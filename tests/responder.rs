@@ -12,8 +12,8 @@ use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_disco::{
-    Config, DynamicNode, Event, Handled, InvalidArgument, Node, QueryKind, RegistryError,
-    RequestContext, ResponseError, StaticNode, WriteError,
+    Config, DynamicNode, Event, Handled, IdentityNames, InvalidArgument, InvalidText, Node,
+    QueryKind, RegistryError, RequestContext, ResponseError, StanzaNamespace, StaticNode, Transmit,
 };
 
 const ROMEO: &str = "romeo@montague.example/orchard";
@@ -141,7 +141,8 @@ fn a_mounted_node_answers_with_its_node_mirrored() {
             Some("The Beatles"),
         ),
         item("juliet@capulet.example/balcony", Some("music/stones"), None),
-    ]);
+    ])
+    .unwrap();
     assert!(h.machine.mount("music", node).unwrap().is_none());
 
     let info = answer(&mut h, get(INFO, Some("music"), ROMEO, "m1"));
@@ -265,14 +266,14 @@ fn registry_changes_raise_events_and_failures_do_not() {
                 type_: "bot".into()
             })
         );
-        root.set_items(vec![item("a.example", None, None)]);
+        root.set_items(vec![item("a.example", None, None)]).unwrap();
     }
     let events: Vec<Event> = std::iter::from_fn(|| h.machine.poll_event()).collect();
     assert_eq!(events.len(), 1, "{events:?}");
     assert!(matches!(&events[0], Event::NodeChanged { node: None }));
 
     h.machine.mount("n", StaticNode::new()).unwrap();
-    h.machine.poll_event();
+    let _ = h.machine.poll_event();
     h.machine
         .node_mut("n")
         .unwrap()
@@ -306,7 +307,8 @@ fn a_changed_node_is_answered_as_it_is_now() {
     assert_eq!(features, vec![INFO, "urn:xmpp:ping"]);
     h.machine
         .root_mut()
-        .push_item(item("a.example", None, None));
+        .push_item(item("a.example", None, None))
+        .unwrap();
     let items = answer(&mut h, get(ITEMS, None, ROMEO, "c3"));
     assert_eq!(
         items.get_child("query", ITEMS).unwrap().children().count(),
@@ -435,7 +437,7 @@ fn a_dynamic_node_answers_per_requester_and_language() {
 fn a_deferred_node_hands_the_request_to_the_host() {
     let mut h = Harness::new();
     h.machine.mount("later", Node::Deferred).unwrap();
-    h.machine.poll_event();
+    let _ = h.machine.poll_event();
     assert!(h
         .feed(0, get(INFO, Some("later"), ROMEO, "q1"))
         .is_consumed());
@@ -509,7 +511,7 @@ fn deferred_requests_are_bounded_and_die_with_the_stream() {
     config.max_deferred = 2;
     let mut h = Harness::with_config(config);
     h.machine.mount("later", Node::Deferred).unwrap();
-    h.machine.poll_event();
+    let _ = h.machine.poll_event();
     let _ = h.feed(0, get(INFO, Some("later"), ROMEO, "b1"));
     let _ = h.feed(0, get(INFO, Some("later"), ROMEO, "b2"));
     assert!(h.sent().is_empty());
@@ -602,7 +604,7 @@ fn typed_requests_get_typed_answers() {
         id,
         payload: Some(payload),
         ..
-    }) = h.machine.poll_transmit_iq()
+    }) = h.machine.poll_transmit().map(Transmit::into_iq)
     else {
         panic!("no typed result");
     };
@@ -617,7 +619,7 @@ fn typed_requests_get_typed_answers() {
         payload: element(&format!("<query xmlns='{ITEMS}'/>")),
     };
     assert!(h.machine.handle_iq(h.at(0), set).is_consumed());
-    let Some(Iq::Error { error, id, .. }) = h.machine.poll_transmit_iq() else {
+    let Some(Iq::Error { error, id, .. }) = h.machine.poll_transmit().map(Transmit::into_iq) else {
         panic!()
     };
     assert_eq!(id, "t2");
@@ -643,7 +645,7 @@ fn a_component_answers_from_the_address_asked() {
     let mut config = Config::default();
     config.own_jid = Some(support::jid("disco.example.org"));
     config.stamp_from = true;
-    config.stanza_namespace = "jabber:component:accept".into();
+    config.stanza_namespace = StanzaNamespace::ComponentAccept;
     let mut h = Harness::with_config(config);
     let request = element(&format!(
         "<iq xmlns='jabber:component:accept' type='get' id='c1' from='{ROMEO}' to='room@disco.example.org'>\
@@ -693,23 +695,24 @@ fn a_machine_can_move_between_threads() {
 }
 
 #[test]
-fn answers_written_as_bytes_say_what_the_elements_say() {
+fn answers_say_the_same_in_every_form() {
     let mut config = Config::default();
     config.own_jid = Some(support::jid("pubsub.capulet.example"));
     config.stamp_from = true;
-    let mut as_elements = Harness::with_config(config.clone());
-    let mut as_bytes = Harness::with_config(config);
-    for h in [&mut as_elements, &mut as_bytes] {
-        h.machine
-            .root_mut()
-            .set_form(bench_form())
-            .expect("a valid form");
-        let mut music = StaticNode::new();
-        music
-            .register_identity("hierarchy", "branch", [(Some("en"), "Music & <more>")])
-            .unwrap();
-        let _ = h.machine.mount("music", music);
-    }
+    let mut h = Harness::with_config(config);
+    h.machine
+        .root_mut()
+        .set_form(bench_form())
+        .expect("a valid form");
+    let mut music = StaticNode::new();
+    music
+        .register_identity(
+            "hierarchy",
+            "branch",
+            [(Some("en"), "Music & <more>\t\r\n")],
+        )
+        .unwrap();
+    let _ = h.machine.mount("music", music);
     let requests = [
         get(INFO, None, ROMEO, "plain"),
         get(
@@ -722,20 +725,211 @@ fn answers_written_as_bytes_say_what_the_elements_say() {
         get(INFO, Some("nowhere"), ROMEO, "error"),
     ];
     for request in requests {
-        assert!(as_elements.feed(0, request.clone()).is_consumed());
-        assert!(as_bytes.feed(0, request).is_consumed());
-        assert_next_stanzas_agree(&mut as_elements, &mut as_bytes);
+        let id = request.attr("id").unwrap().to_owned();
+        // `answer` takes the stanza as element, typed IQ and bytes, and compares them.
+        let reply = answer(&mut h, request);
+        assert_eq!(reply.attr("id"), Some(id.as_str()));
+        // Stamped: the answer comes from the address the request was sent to.
+        assert_eq!(reply.attr("from"), Some("juliet@capulet.example/balcony"));
     }
 }
 
 #[test]
-fn an_id_xml_cannot_carry_is_a_write_error_and_the_stanza_is_dropped() {
+fn a_request_whose_address_is_not_a_jid_is_dropped_not_misaddressed() {
+    let mut h = Harness::new();
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='x1' from='a@b@c'><query xmlns='{INFO}'/></iq>"
+    ));
+    assert!(h.feed(0, request).is_consumed());
+    h.assert_quiet();
+    assert_eq!(h.machine.stats().requests_dropped, 1);
+    assert_eq!(h.machine.stats().requests_answered, 0);
+
+    // A component answers from the address asked: one that is not a JID cannot be answered.
+    let mut config = Config::default();
+    config.own_jid = Some(support::jid("disco.example.org"));
+    config.stamp_from = true;
+    let mut h = Harness::with_config(config);
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='x2' from='{ROMEO}' to='a@b@c'><query xmlns='{INFO}'/></iq>"
+    ));
+    assert!(h.feed(0, request).is_consumed());
+    h.assert_quiet();
+    assert_eq!(h.machine.stats().requests_dropped, 1);
+}
+
+#[test]
+fn an_id_xml_cannot_carry_drops_the_request() {
     let mut h = Harness::new();
     let request = typed_info_get("bad\u{1}id");
     assert!(h.machine.handle_iq(h.at(0), request).is_consumed());
-    assert_eq!(
-        h.machine.poll_transmit_bytes(),
-        Some(Err(WriteError::InvalidCharacter('\u{1}')))
+    h.assert_quiet();
+    assert_eq!(h.machine.stats().requests_dropped, 1);
+    // A host-built element is held to the same rule.
+    let mut request = get(INFO, None, ROMEO, "x");
+    request.set_attr(
+        xmpp_disco::xmpp_parsers::minidom::rxml::Namespace::NONE,
+        "id".try_into().unwrap(),
+        "bad\u{fffe}",
     );
-    assert_eq!(h.machine.poll_transmit_bytes(), None);
+    assert!(h.feed(0, request).is_consumed());
+    h.assert_quiet();
+    assert_eq!(h.machine.stats().requests_dropped, 2);
+}
+
+#[test]
+fn a_query_holding_text_is_a_bad_request_and_unknown_children_are_ignored() {
+    let mut h = Harness::new();
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='t1' from='{ROMEO}'><query xmlns='{INFO}'>hello</query></iq>"
+    ));
+    assert_eq!(
+        answer(&mut h, request),
+        error_answer("t1", "modify", "bad-request")
+    );
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='t2' from='{ROMEO}'><query xmlns='{ITEMS}'><set xmlns='http://jabber.org/protocol/rsm'/>x</query></iq>"
+    ));
+    assert_eq!(
+        answer(&mut h, request),
+        error_answer("t2", "modify", "bad-request")
+    );
+    // Layout is not text, and a child the responder does not know (RSM here) is ignored.
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='t3' from='{ROMEO}'><query xmlns='{ITEMS}'>\n           <set xmlns='http://jabber.org/protocol/rsm'><max>10</max></set>\n</query></iq>"
+    ));
+    let reply = answer(&mut h, request);
+    assert_eq!(reply.attr("type"), Some("result"));
+    assert_eq!(
+        reply.get_child("query", ITEMS).unwrap().children().count(),
+        0
+    );
+}
+
+#[test]
+fn registry_text_xml_cannot_carry_is_refused_and_changes_nothing() {
+    let mut h = Harness::new();
+    let before = h.machine.root().clone();
+    let bad = "urn:x\u{1}";
+    {
+        let mut root = h.machine.root_mut();
+        let refused = |result: Result<(), RegistryError>| {
+            assert!(
+                matches!(
+                    result,
+                    Err(RegistryError::Text(InvalidText::Character { .. }))
+                ),
+                "{result:?}"
+            )
+        };
+        refused(root.register_feature(bad));
+        refused(root.register_identity(bad, "pc", IdentityNames::new()));
+        refused(root.register_identity("client", "\u{ffff}", IdentityNames::new()));
+        refused(root.register_identity("client", "pc", [(Some("en"), "Bal\u{0}cony")]));
+        refused(root.register_identity("client", "pc", [(Some("e\u{2}n"), "Balcony")]));
+        refused(root.set_identity_names("client", "bot", "\u{1b}[31m"));
+        refused(root.set_items(vec![item("a.example", Some(bad), None)]));
+        refused(root.push_item(item("a.example", None, Some(bad))));
+        let mut form = bench_form();
+        form.fields[1].values = vec![bad.to_owned()];
+        refused(root.set_form(form));
+    }
+    assert_eq!(h.machine.root(), &before);
+    assert!(
+        h.machine.poll_event().is_none(),
+        "a refused change raises nothing"
+    );
+    assert!(matches!(
+        h.machine.mount(bad, StaticNode::new()),
+        Err(InvalidArgument::Text(_))
+    ));
+    assert!(h.machine.poll_event().is_none());
+    // The root still answers, in every form.
+    let reply = answer(&mut h, get(INFO, None, ROMEO, "r1"));
+    assert_eq!(reply.attr("type"), Some("result"));
+}
+
+/// Answers with text XML cannot carry.
+struct Broken;
+
+impl DynamicNode for Broken {
+    fn info(&self, _: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+        Some(DiscoInfoResult {
+            node: None,
+            identities: vec![Identity::new("client", "pc", "en", "Bad\u{1}name")],
+            features: Default::default(),
+            extensions: vec![],
+        })
+    }
+
+    fn items(&self, _: &RequestContext<'_>) -> Option<Vec<Item>> {
+        Some(vec![item("a.example", Some("\u{fffe}"), None)])
+    }
+}
+
+#[test]
+fn a_dynamic_answer_xml_cannot_carry_is_an_internal_server_error_the_host_is_told_of() {
+    let mut h = Harness::new();
+    h.machine.mount("broken", Node::dynamic(Broken)).unwrap();
+    let _ = h.machine.poll_event();
+    for (namespace, kind, id) in [
+        (INFO, QueryKind::Info, "b1"),
+        (ITEMS, QueryKind::Items, "b2"),
+    ] {
+        assert_eq!(
+            answer(&mut h, get(namespace, Some("broken"), ROMEO, id)),
+            error_answer(id, "cancel", "internal-server-error")
+        );
+        match h.machine.poll_event() {
+            Some(Event::InvalidAnswer {
+                kind: got,
+                node,
+                error,
+            }) => {
+                assert_eq!(got, kind);
+                assert_eq!(node.as_deref(), Some("broken"));
+                assert!(matches!(error, InvalidText::Character { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let stats = h.machine.stats();
+    assert_eq!((stats.invalid_answers, stats.requests_refused), (2, 2));
+}
+
+#[test]
+fn a_deferred_answer_xml_cannot_carry_is_refused_and_the_request_still_waits() {
+    let mut h = Harness::new();
+    h.machine.mount("later", Node::Deferred).unwrap();
+    let _ = h.machine.poll_event();
+    assert!(h
+        .feed(0, get(INFO, Some("later"), ROMEO, "d1"))
+        .is_consumed());
+    let Some(Event::DeferredRequest { handle, .. }) = h.machine.poll_event() else {
+        panic!("no deferred request");
+    };
+    let bad = DiscoInfoResult {
+        node: None,
+        identities: vec![Identity::new("client", "pc", "en", "Bad\u{1}")],
+        features: Default::default(),
+        extensions: vec![],
+    };
+    assert!(matches!(
+        h.machine.respond_info(handle, bad),
+        Err(ResponseError::Text { .. })
+    ));
+    let bad_error = StanzaError::new(ErrorType::Cancel, DefinedCondition::Conflict, "en", "\u{0}");
+    assert!(matches!(
+        h.machine.respond_error(handle, bad_error),
+        Err(ResponseError::Text { .. })
+    ));
+    h.assert_quiet();
+    let good = DiscoInfoResult {
+        node: None,
+        identities: vec![Identity::new("client", "pc", "en", "Good")],
+        features: Default::default(),
+        extensions: vec![],
+    };
+    h.machine.respond_info(handle, good).unwrap();
+    assert_eq!(h.sent_one().attr("type"), Some("result"));
 }

@@ -114,14 +114,14 @@ fn publish(machine: &mut DiscoMachine, me: &Jid, server: &Jid) -> Result<(), Box
             node: Some(UPTIME_NODE.into()),
             name: Some("How long it has been online".into()),
         },
-    ]);
+    ])?;
     let mut node = StaticNode::new();
     node.register_identity("hierarchy", "leaf", [(Some("en"), "Walked servers")])?;
     node.set_items(vec![Item {
         jid: server.clone(),
         node: None,
         name: None,
-    }]);
+    }])?;
     machine.mount(EXAMPLE_NODE, node)?;
     machine.mount(UPTIME_NODE, Node::Deferred)?;
     Ok(())

@@ -29,7 +29,7 @@ use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_disco::{
     Config, DiscoMachine, Event, Handled, InvalidArgument, QueryError, QueryKind, QueryOptions,
-    RequestId, ResponseHandle,
+    RequestId, ResponseHandle, Transmit,
 };
 
 /// How to reach the server.
@@ -383,7 +383,7 @@ impl Session {
 
     async fn flush(&mut self) -> Result<(), SessionError> {
         self.collect_events();
-        while let Some(iq) = self.machine.poll_transmit_iq() {
+        while let Some(iq) = self.machine.poll_transmit().map(Transmit::into_iq) {
             self.send(iq.into()).await?;
         }
         Ok(())

@@ -25,9 +25,10 @@ use crate::config::Config;
 use crate::error::QueryError;
 use crate::event::{Event, PrimeHandle, RequestId};
 use crate::options::{QueryOptions, Timeout};
-use crate::outbox::{Outbox, Outgoing};
+use crate::outbox::Outbox;
 use crate::stats::Stats;
-use crate::wire::{self, Answer, IqHead, OutgoingQuery, QueryKind, ReplyBody};
+use crate::transmit::{Outgoing, OutgoingQuery};
+use crate::wire::{self, Answer, IqHead, QueryKind, ReplyBody};
 
 use key::Key;
 pub(crate) use key::KeyRef;
@@ -194,6 +195,7 @@ impl Requester {
         out.transmits.push_back(Outgoing::Query(OutgoingQuery {
             kind,
             to: key.jid.clone(),
+            from: None,
             id: format!("{}{}", config.id_prefix, number),
             node: key.node.map(str::to_owned),
         }));

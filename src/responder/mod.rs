@@ -16,14 +16,17 @@ use std::sync::Arc;
 
 use xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
-use crate::error::ResponseError;
+use crate::error::{InvalidText, ResponseError};
 use crate::event::{Event, ResponseHandle};
-use crate::outbox::{Outbox, Outgoing};
+use crate::outbox::Outbox;
 use crate::prepared::Prepared;
-use crate::wire::{Address, DiscoRequest, OutgoingResponse, QueryKind, ResponseBody};
+use crate::text;
+use crate::transmit::{Outgoing, OutgoingResponse, ResponseBody};
+use crate::wire::{DiscoRequest, QueryKind};
 
 pub use dynamic::{DynamicNode, RequestContext};
 pub use mount::{Node, NodeMut};
@@ -38,10 +41,10 @@ pub(crate) type Policy = Box<dyn Fn(&RequestContext<'_>) -> bool + Send>;
 pub(crate) struct IncomingRequest<'a> {
     pub(crate) set: bool,
     pub(crate) id: &'a str,
-    /// The requester as written on the wire (or typed).
-    pub(crate) from: Option<Address>,
+    /// The requester; `None`: the own server, on behalf of the account.
+    pub(crate) from: Option<Jid>,
     /// The address the request was sent to.
-    pub(crate) to: Option<Address>,
+    pub(crate) to: Option<Jid>,
     pub(crate) request: DiscoRequest<'a>,
     pub(crate) lang: Option<&'a str>,
 }
@@ -50,8 +53,8 @@ pub(crate) struct IncomingRequest<'a> {
 struct Pending {
     kind: QueryKind,
     node: Option<String>,
-    reply_to: Option<Address>,
-    reply_from: Option<Address>,
+    reply_to: Option<Jid>,
+    reply_from: Option<Jid>,
     id: String,
 }
 
@@ -72,6 +75,10 @@ pub(crate) struct Responder {
     /// Requests answered with a result, and with an error.
     pub(crate) answered: u64,
     pub(crate) refused: u64,
+    /// Requests that could not be answered at all (an address that is not a JID, an id XML
+    /// cannot carry), and dynamic answers refused for text XML cannot carry.
+    pub(crate) dropped: u64,
+    pub(crate) invalid_answers: u64,
 }
 
 impl fmt::Debug for Responder {
@@ -115,22 +122,44 @@ fn resource_constraint() -> ResponseBody {
     stanza_error(ErrorType::Wait, DefinedCondition::ResourceConstraint)
 }
 
-/// The answer built from what a dynamic node or the host said: `None` or an identity-less info
-/// is "no such node".
-fn typed_info(node: Option<&str>, info: Option<DiscoInfoResult>) -> ResponseBody {
+/// `internal-server-error`, type `cancel` (RFC 6120 §8.3.3.6): the host's dynamic node answered
+/// what XML cannot carry.
+fn internal_server_error() -> ResponseBody {
+    stanza_error(ErrorType::Cancel, DefinedCondition::InternalServerError)
+}
+
+/// An answer a dynamic node or the host gave: a payload, `None` for "no such node", or text
+/// XML cannot carry.
+type HostAnswer = Result<Option<Element>, InvalidText>;
+
+/// The payload of what a dynamic node or the host said: `None` or an identity-less info is
+/// "no such node".
+fn typed_info(node: Option<&str>, info: Option<DiscoInfoResult>) -> HostAnswer {
     match info {
-        Some(info) if !info.identities.is_empty() => {
-            ResponseBody::Result(Prepared::new(payload::typed_info(node, &info)))
-        }
-        _ => item_not_found(),
+        Some(info) if !info.identities.is_empty() => checked(payload::typed_info(node, &info)),
+        _ => Ok(None),
     }
 }
 
-fn typed_items(node: Option<&str>, items: Option<Vec<Item>>) -> ResponseBody {
-    match items {
-        Some(items) => ResponseBody::Result(Prepared::new(payload::items(node, &items))),
-        None => item_not_found(),
+fn typed_items(node: Option<&str>, items: Option<Vec<Item>>) -> HostAnswer {
+    items.map_or(Ok(None), |items| checked(payload::items(node, &items)))
+}
+
+/// The payload, once every text in it is known to be writable.
+fn checked(payload: Element) -> HostAnswer {
+    text::check_element("answer", &payload)?;
+    Ok(Some(payload))
+}
+
+/// Whether XML can carry a stanza error the host chose.
+fn check_stanza_error(error: &StanzaError) -> Result<(), InvalidText> {
+    for (lang, message) in &error.texts {
+        text::check("error text xml:lang", lang)?;
+        text::check("error text", message)?;
     }
+    error.other.as_ref().map_or(Ok(()), |other| {
+        text::check_element("error condition", other)
+    })
 }
 
 impl Responder {
@@ -144,6 +173,8 @@ impl Responder {
             next_deferred: 0,
             answered: 0,
             refused: 0,
+            dropped: 0,
+            invalid_answers: 0,
         }
     }
 
@@ -202,10 +233,7 @@ impl Responder {
         incoming: IncomingRequest<'_>,
     ) {
         let reply_from = if config.stamp_from {
-            incoming
-                .to
-                .clone()
-                .or_else(|| config.own_jid.clone().map(Address::Jid))
+            incoming.to.clone().or_else(|| config.own_jid.clone())
         } else {
             None
         };
@@ -214,13 +242,19 @@ impl Responder {
         }
     }
 
+    /// A request that cannot be answered: its `from` or `to` is not a JID, or its id holds
+    /// what XML cannot carry (a host's own stanza). Nothing can be sent back.
+    pub(crate) fn drop_request(&mut self) {
+        self.dropped += 1;
+    }
+
     /// The answer to `incoming`, or `None` when it was handed to the host.
     fn answer(
         &mut self,
         out: &mut Outbox,
         config: &Config,
         incoming: &IncomingRequest<'_>,
-        reply_from: &Option<Address>,
+        reply_from: &Option<Jid>,
     ) -> Option<ResponseBody> {
         let request = incoming.request;
         if incoming.set {
@@ -229,24 +263,8 @@ impl Responder {
         if !request.well_formed {
             return Some(bad_request());
         }
-        // Parse the requester's JID only when someone is going to look at it.
-        let static_target = match request.node {
-            None => true,
-            Some(name) => self
-                .mounts
-                .get(name)
-                .is_none_or(|mount| matches!(mount.node, Node::Static(_))),
-        };
-        let from = if self.policy.is_some() || !static_target {
-            match parse_from(incoming.from.as_ref()) {
-                Some(from) => from,
-                None => return Some(bad_request()),
-            }
-        } else {
-            None
-        };
         let context = RequestContext {
-            from: from.as_ref(),
+            from: incoming.from.as_ref(),
             kind: request.kind,
             node: request.node,
             lang: incoming.lang,
@@ -268,10 +286,23 @@ impl Responder {
                     node: Node::Dynamic(dynamic),
                     ..
                 }) => {
-                    return Some(match request.kind {
+                    let answer = match request.kind {
                         QueryKind::Info => typed_info(request.node, dynamic.info(&context)),
                         QueryKind::Items => typed_items(request.node, dynamic.items(&context)),
-                    })
+                    };
+                    return Some(match answer {
+                        Ok(Some(payload)) => ResponseBody::Result(Prepared::new(payload)),
+                        Ok(None) => item_not_found(),
+                        Err(error) => {
+                            self.invalid_answers += 1;
+                            out.events.push_back(Event::InvalidAnswer {
+                                kind: request.kind,
+                                node: request.node.map(str::to_owned),
+                                error,
+                            });
+                            internal_server_error()
+                        }
+                    });
                 }
                 Some(Mount {
                     node: Node::Deferred,
@@ -280,7 +311,7 @@ impl Responder {
                     if self.deferred.len() >= config.max_deferred {
                         return Some(resource_constraint());
                     }
-                    self.defer(out, incoming, reply_from, from);
+                    self.defer(out, incoming, reply_from);
                     return None;
                 }
             },
@@ -300,8 +331,7 @@ impl Responder {
         &mut self,
         out: &mut Outbox,
         incoming: &IncomingRequest<'_>,
-        reply_from: &Option<Address>,
-        from: Option<Jid>,
+        reply_from: &Option<Jid>,
     ) {
         let number = self.next_deferred;
         self.next_deferred += 1;
@@ -319,7 +349,7 @@ impl Responder {
         out.events.push_back(Event::DeferredRequest {
             handle: ResponseHandle(number),
             kind: incoming.request.kind,
-            from,
+            from: incoming.from.clone(),
             node,
             lang: incoming.lang.map(str::to_owned),
         });
@@ -337,11 +367,24 @@ impl Responder {
             .get(&handle.0)
             .ok_or(ResponseError::UnknownHandle(handle))?;
         let node = pending.node.as_deref();
-        let body = match (pending.kind, answer) {
-            (_, DeferredAnswer::Error(error)) => ResponseBody::Error(Box::new(error)),
-            (QueryKind::Info, DeferredAnswer::Info(info)) => typed_info(node, Some(info)),
-            (QueryKind::Items, DeferredAnswer::Items(items)) => typed_items(node, Some(items)),
+        let invalid = |error| ResponseError::Text { handle, error };
+        let answer = match (pending.kind, answer) {
+            (_, DeferredAnswer::Error(error)) => {
+                check_stanza_error(&error).map_err(invalid)?;
+                Err(error)
+            }
+            (QueryKind::Info, DeferredAnswer::Info(info)) => {
+                Ok(typed_info(node, Some(info)).map_err(invalid)?)
+            }
+            (QueryKind::Items, DeferredAnswer::Items(items)) => {
+                Ok(typed_items(node, Some(items)).map_err(invalid)?)
+            }
             (expected, _) => return Err(ResponseError::WrongKind { handle, expected }),
+        };
+        let body = match answer {
+            Ok(Some(payload)) => ResponseBody::Result(Prepared::new(payload)),
+            Ok(None) => item_not_found(),
+            Err(error) => ResponseBody::Error(Box::new(error)),
         };
         let pending = self
             .deferred
@@ -359,8 +402,8 @@ impl Responder {
     fn send(
         &mut self,
         out: &mut Outbox,
-        to: Option<Address>,
-        from: Option<Address>,
+        to: Option<Jid>,
+        from: Option<Jid>,
         id: String,
         body: ResponseBody,
     ) {
@@ -370,14 +413,5 @@ impl Responder {
         }
         out.transmits
             .push_back(Outgoing::Response(OutgoingResponse { to, from, id, body }));
-    }
-}
-
-/// The requester's JID: `Some(None)` without `from`, `None` if `from` is not a JID.
-fn parse_from(from: Option<&Address>) -> Option<Option<Jid>> {
-    match from {
-        None => Some(None),
-        Some(Address::Jid(jid)) => Some(Some(jid.clone())),
-        Some(Address::Raw(raw)) => Jid::new(raw).ok().map(Some),
     }
 }

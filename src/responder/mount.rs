@@ -217,14 +217,24 @@ impl NodeMut<'_> {
     }
 
     /// See [`StaticNode::set_items`].
-    pub fn set_items(&mut self, items: Vec<Item>) {
-        self.node.set_items(items);
+    ///
+    /// # Errors
+    ///
+    /// As [`StaticNode::set_items`].
+    pub fn set_items(&mut self, items: Vec<Item>) -> Result<(), RegistryError> {
+        self.node.set_items(items)?;
         self.cache.items = None;
+        Ok(())
     }
 
     /// See [`StaticNode::push_item`].
-    pub fn push_item(&mut self, item: Item) {
-        self.node.push_item(item);
+    ///
+    /// # Errors
+    ///
+    /// As [`StaticNode::push_item`].
+    pub fn push_item(&mut self, item: Item) -> Result<(), RegistryError> {
+        self.node.push_item(item)?;
         self.cache.items = None;
+        Ok(())
     }
 }

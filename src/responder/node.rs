@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use xmpp_parsers::data_forms::{DataForm, DataFormType};
 use xmpp_parsers::disco::Item;
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
-use crate::error::RegistryError;
+use crate::error::{InvalidText, RegistryError};
+use crate::text;
 
 /// The names of one identity, by `xml:lang` (`None`: a name without a language). XEP-0030
 /// allows one name per language.
@@ -45,6 +47,14 @@ impl IdentityNames {
     /// Whether there is no name at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether XML can carry every name and language.
+    fn check(&self) -> Result<(), InvalidText> {
+        self.iter().try_for_each(|(lang, name)| {
+            text::check_opt("identity xml:lang", lang)?;
+            text::check("identity name", name)
+        })
     }
 }
 
@@ -136,9 +146,10 @@ impl StaticNode {
     /// # Errors
     ///
     /// [`RegistryError::FeatureAlreadyRegistered`] if it is, or if it is `disco#info` (always
-    /// registered). Nothing changes then.
+    /// registered); [`RegistryError::Text`] if XML cannot carry `var`. Nothing changes then.
     pub fn register_feature(&mut self, var: impl Into<String>) -> Result<(), RegistryError> {
         let var = var.into();
+        text::check("feature", &var)?;
         if var == ns::DISCO_INFO || self.features.contains(&var) {
             return Err(RegistryError::FeatureAlreadyRegistered(var));
         }
@@ -165,20 +176,25 @@ impl StaticNode {
     /// # Errors
     ///
     /// [`RegistryError::IdentityAlreadyRegistered`] if an identity with this category and type
-    /// exists. Nothing changes then.
+    /// exists; [`RegistryError::Text`] if XML cannot carry the category, the type, a name or a
+    /// language. Nothing changes then.
     pub fn register_identity(
         &mut self,
         category: &str,
         type_: &str,
         names: impl Into<IdentityNames>,
     ) -> Result<(), RegistryError> {
+        text::check("identity category", category)?;
+        text::check("identity type", type_)?;
+        let names = names.into();
+        names.check()?;
         if self.position(category, type_).is_some() {
             return Err(RegistryError::identity_exists(category, type_));
         }
         self.identities.push(IdentityEntry {
             category: category.to_owned(),
             type_: type_.to_owned(),
-            names: names.into(),
+            names,
         });
         Ok(())
     }
@@ -211,19 +227,22 @@ impl StaticNode {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::IdentityNotRegistered`] if there is no such identity.
+    /// [`RegistryError::IdentityNotRegistered`] if there is no such identity;
+    /// [`RegistryError::Text`] if XML cannot carry a name or a language. Nothing changes then.
     pub fn set_identity_names(
         &mut self,
         category: &str,
         type_: &str,
         names: impl Into<IdentityNames>,
     ) -> Result<(), RegistryError> {
+        let names = names.into();
+        names.check()?;
         let identity = self
             .identities
             .iter_mut()
             .find(|identity| identity.category == category && identity.type_ == type_)
             .ok_or_else(|| RegistryError::identity_missing(category, type_))?;
-        identity.names = names.into();
+        identity.names = names;
         Ok(())
     }
 
@@ -275,13 +294,25 @@ impl StaticNode {
     }
 
     /// Replaces the items. XEP-0030 leaves their validity (no duplicates) to the node's owner.
-    pub fn set_items(&mut self, items: Vec<Item>) {
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Text`] if XML cannot carry an item's node or name. Nothing changes then.
+    pub fn set_items(&mut self, items: Vec<Item>) -> Result<(), RegistryError> {
+        items.iter().try_for_each(check_item)?;
         self.items = items;
+        Ok(())
     }
 
     /// Appends one item.
-    pub fn push_item(&mut self, item: Item) {
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Text`] if XML cannot carry the item's node or name. Nothing changes then.
+    pub fn push_item(&mut self, item: Item) -> Result<(), RegistryError> {
+        check_item(&item)?;
         self.items.push(item);
+        Ok(())
     }
 
     /// The XEP-0128 extended-information forms.
@@ -295,8 +326,10 @@ impl StaticNode {
     /// # Errors
     ///
     /// [`RegistryError::InvalidForm`] unless the form is of type `result` with a hidden
-    /// `FORM_TYPE` field, as XEP-0128 requires.
+    /// `FORM_TYPE` field, as XEP-0128 requires; [`RegistryError::Text`] if XML cannot carry
+    /// something in it. Nothing changes then.
     pub fn set_form(&mut self, form: DataForm) -> Result<(), RegistryError> {
+        text::check_element("form", &Element::from(form.clone()))?;
         if form.type_ != DataFormType::Result_ {
             return Err(RegistryError::InvalidForm("the form type must be 'result'"));
         }
@@ -321,6 +354,12 @@ impl StaticNode {
             .retain(|form| form.form_type() != Some(form_type));
         self.forms.len() != before
     }
+}
+
+/// Whether XML can carry an item (its JID always can: the `jid` crate refuses the rest).
+pub(crate) fn check_item(item: &Item) -> Result<(), InvalidText> {
+    text::check_opt("item node", item.node.as_deref())?;
+    text::check_opt("item name", item.name.as_deref())
 }
 
 #[cfg(test)]

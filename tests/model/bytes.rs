@@ -40,4 +40,33 @@ impl Bytes<'_> {
     pub fn word(&mut self) -> Option<u64> {
         Some(u64::from(self.byte()?) << 8 | u64::from(self.byte()?))
     }
+
+    /// A short text of characters a host might hand over, hostile ones included: ASCII,
+    /// control characters, XML's special characters, U+FFFE / U+FFFF, BMP and astral
+    /// characters. Empty when the bytes run out.
+    pub fn text(&mut self) -> Option<String> {
+        let length = self.below(7)?;
+        Some((0..length).map_while(|_| self.char()).collect())
+    }
+
+    fn char(&mut self) -> Option<char> {
+        let byte = self.byte()?;
+        let pick = usize::from(byte / 8);
+        Some(match byte % 8 {
+            0..=2 => char::from(b'a' + (byte / 8) % 26),
+            3 => char::from(byte / 8), // U+0000 to U+001F: tab, line feed and return among them
+            4 => ['&', '<', '>', '\'', '"', ' ', '#', ':', '/', '@'][pick % 10],
+            5 => [
+                '\u{FFFE}', '\u{FFFF}', '\u{FFFD}', '\u{7F}', '\u{85}', '\u{2028}',
+            ][pick % 6],
+            6 => char::from_u32(0x80 + u32::from(u16::try_from(self.word()?).unwrap_or(0)))
+                .unwrap_or('\u{D7FF}'),
+            _ => ['é', 'ß', '✓', '𝄞', '\u{10FFFF}', '中'][pick % 6],
+        })
+    }
+}
+
+/// [`Bytes::text`] of a whole byte string: a property test's way to the same alphabet.
+pub fn hostile_text(raw: &[u8]) -> String {
+    Bytes(raw).text().unwrap_or_default()
 }

@@ -8,13 +8,25 @@
 //! * [`responder`]: registry operations and requests against a model of nodes.
 //! * [`stanzas`]: a machine with something of everything in it, for hostile stanzas.
 //! * [`bytes`]: decoding operations from raw fuzzer bytes.
+//! * [`forms`]: the three forms of a stanza the machine sends, checked to agree.
 
 #![allow(dead_code)]
 
 pub mod bytes;
+pub mod forms;
 pub mod requester;
 pub mod responder;
 pub mod stanzas;
 
 pub const INFO: &str = "http://jabber.org/protocol/disco#info";
 pub const ITEMS: &str = "http://jabber.org/protocol/disco#items";
+
+/// XML 1.0's `Char` production, as the specification writes it: whether a stanza can carry `c`.
+pub fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Whether the machine must accept `text` as a node name: not empty, every character XML's.
+pub fn valid_node(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(xml_char)
+}

@@ -17,7 +17,8 @@ use xmpp_disco::{
 };
 
 use super::bytes::{each_op, Bytes};
-use super::{INFO, ITEMS};
+use super::forms::element_of;
+use super::{valid_node, INFO, ITEMS};
 
 /// Few JIDs and nodes, so that keys collide often. `B@Example.ORG` is `b@example.org` written
 /// differently; `example.org` and `b@example.org` may be answered without `from` (own domain and
@@ -92,6 +93,19 @@ pub enum Op {
     },
     Flush,
     Reset,
+    /// A query at a node of any text the host might pass, hostile text included: refused at
+    /// the call unless XML can carry it.
+    QueryText {
+        items: bool,
+        jid: usize,
+        text: String,
+        fresh: bool,
+    },
+    /// A pending primed entry at a node of any text, refused likewise.
+    PrimeText {
+        jid: usize,
+        text: String,
+    },
 }
 
 impl Op {
@@ -122,14 +136,24 @@ impl Op {
             },
             5 => Op::Advance(bytes.word()?),
             6 => Op::Cancel(usize::from(bytes.byte()?)),
-            7 => match bytes.below(4)? {
+            7 => match bytes.below(6)? {
                 0 => Op::SetCache {
                     jid: bytes.below(JIDS.len())?,
                     node: bytes.below(NODES.len())?,
                 },
                 1 => Op::ForeignReply,
                 2 => Op::Flush,
-                _ => Op::Reset,
+                3 => Op::Reset,
+                4 => Op::QueryText {
+                    items: bytes.flag()?,
+                    jid: bytes.below(JIDS.len())?,
+                    fresh: bytes.flag()?,
+                    text: bytes.text()?,
+                },
+                _ => Op::PrimeText {
+                    jid: bytes.below(JIDS.len())?,
+                    text: bytes.text()?,
+                },
             },
             8 => Op::Prime {
                 jid: bytes.below(JIDS.len())?,
@@ -772,13 +796,60 @@ impl World {
                 self.machine.stream_destroyed();
                 self.model.reset();
             }
+            Op::QueryText {
+                items,
+                jid,
+                ref text,
+                fresh,
+            } => {
+                let (kind, options) = (
+                    if items {
+                        QueryKind::Items
+                    } else {
+                        QueryKind::Info
+                    },
+                    if fresh {
+                        QueryOptions::fresh()
+                    } else {
+                        QueryOptions::default()
+                    },
+                );
+                let to = &self.jids[jid];
+                let asked = match kind {
+                    QueryKind::Info => self.machine.query_info(now, to, Some(text), options),
+                    QueryKind::Items => self.machine.query_items(now, to, Some(text), options),
+                };
+                match asked {
+                    Ok(id) => {
+                        assert!(valid_node(text), "{text:?} was accepted");
+                        self.requests.push(id);
+                        let jid = self.jids[jid].as_str();
+                        self.model
+                            .query(kind, jid, Some(text), fresh, Deadline::Default);
+                    }
+                    Err(refused) => assert!(!valid_node(text), "{text:?} refused: {refused}"),
+                }
+            }
+            Op::PrimeText { jid, ref text } => {
+                let to = &self.jids[jid];
+                match self.machine.prime_info_pending(to, Some(text)) {
+                    Ok(handle) => {
+                        assert!(valid_node(text), "{text:?} was accepted");
+                        self.primes.push(handle);
+                        self.model.prime(to.as_str(), Some(text), false);
+                    }
+                    Err(refused) => assert!(!valid_node(text), "{text:?} refused: {refused}"),
+                }
+            }
         }
     }
 
     fn check(&mut self, op: &Op) {
         // What went out.
         let mut sends = Vec::new();
-        while let Some(stanza) = self.machine.poll_transmit() {
+        while let Some(transmit) = self.machine.poll_transmit() {
+            // Taken as element, typed IQ and bytes, which must agree.
+            let stanza = element_of(transmit);
             let kind = if stanza.has_child("query", INFO) {
                 QueryKind::Info
             } else {

@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_disco::xmpp_parsers::jid::Jid;
+use xmpp_disco::xmpp_parsers::minidom::rxml::xml_ncname;
 use xmpp_disco::xmpp_parsers::minidom::Element;
-use xmpp_disco::{DiscoMachine, Event, IdentityNames, RegistryError, StaticNode};
+use xmpp_disco::{DiscoMachine, Event, IdentityNames, InvalidArgument, RegistryError, StaticNode};
 
 use super::bytes::{each_op, Bytes};
-use super::{INFO, ITEMS};
+use super::forms::element_of;
+use super::{valid_node, xml_char, INFO, ITEMS};
 
 /// Index 0 is the root; the others are node names that may be mounted.
 pub const NODES: &[Option<&str>] = &[None, Some("a"), Some("b")];
@@ -75,6 +77,34 @@ pub enum Op {
         set: bool,
         stranger: bool,
     },
+    /// Registers a feature of any text the host might pass, hostile text included.
+    FeatureText {
+        node: usize,
+        text: String,
+    },
+    /// Registers an identity whose every string is any text.
+    IdentityText {
+        node: usize,
+        category: String,
+        type_: String,
+        lang: String,
+        name: String,
+    },
+    /// Sets one item whose node and name are any text.
+    ItemsText {
+        node: usize,
+        item_node: String,
+        name: String,
+    },
+    /// Mounts a node with an identity at a name of any text, then asks it for its info.
+    MountText {
+        name: String,
+    },
+}
+
+/// Whether XML can carry every character of `text`.
+fn carried(text: &str) -> bool {
+    text.chars().all(xml_char)
 }
 
 impl Op {
@@ -113,6 +143,27 @@ impl Op {
             },
             7 => Op::Unmount { node: node(bytes)? },
             8 => Op::Policy(bytes.flag()?),
+            9 => match bytes.below(4)? {
+                0 => Op::FeatureText {
+                    node: node(bytes)?,
+                    text: bytes.text()?,
+                },
+                1 => Op::IdentityText {
+                    node: node(bytes)?,
+                    category: bytes.text()?,
+                    type_: bytes.text()?,
+                    lang: bytes.text()?,
+                    name: bytes.text()?,
+                },
+                2 => Op::ItemsText {
+                    node: node(bytes)?,
+                    item_node: bytes.text()?,
+                    name: bytes.text()?,
+                },
+                _ => Op::MountText {
+                    name: bytes.text()?,
+                },
+            },
             _ => Op::Request {
                 items: bytes.flag()?,
                 node: node(bytes)?,
@@ -127,8 +178,11 @@ impl Op {
 struct ModelNode {
     identities: Vec<(String, String, BTreeMap<Option<String>, String>)>,
     features: BTreeSet<String>,
-    items: Vec<String>,
+    /// (jid, node, name) of each item, in order.
+    items: Vec<ItemView>,
 }
+
+type ItemView = (String, Option<String>, Option<String>);
 
 impl ModelNode {
     /// Where the identity (`category`, `type_`) is, or the error for its absence.
@@ -151,7 +205,7 @@ pub enum Answer {
         identities: Vec<(String, String, Option<String>, Option<String>)>,
         features: Vec<String>,
     },
-    Items(Vec<String>),
+    Items(Vec<ItemView>),
 }
 
 /// A registry operation's outcome, as the model sees it.
@@ -160,6 +214,8 @@ pub enum Change {
     /// The node does not exist (nothing mounted there).
     NoNode,
     Refused(RegistryError),
+    /// Refused for text XML cannot carry.
+    RefusedText,
     /// Accepted; whether it raises `NodeChanged`.
     Done {
         event: bool,
@@ -320,8 +376,74 @@ impl World {
                 let Some(model) = self.model(node) else {
                     return Change::NoNode;
                 };
-                model.items = (0..count).map(item_jid).collect();
+                model.items = (0..count).map(|i| (item_jid(i), None, None)).collect();
                 Change::Done { event: false }
+            }
+            Op::FeatureText { node, ref text } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                if !carried(text) {
+                    return Change::RefusedText;
+                }
+                if text == INFO || !model.features.insert(text.clone()) {
+                    return Change::Refused(RegistryError::FeatureAlreadyRegistered(text.clone()));
+                }
+                Change::Done { event: true }
+            }
+            Op::IdentityText {
+                node,
+                ref category,
+                ref type_,
+                ref lang,
+                ref name,
+            } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                if ![category, type_, lang, name]
+                    .into_iter()
+                    .all(|t| carried(t))
+                {
+                    return Change::RefusedText;
+                }
+                if model.identity(category, type_).is_ok() {
+                    return Change::Refused(RegistryError::IdentityAlreadyRegistered {
+                        category: category.clone(),
+                        type_: type_.clone(),
+                    });
+                }
+                let names = BTreeMap::from([(Some(lang.clone()), name.clone())]);
+                model
+                    .identities
+                    .push((category.clone(), type_.clone(), names));
+                Change::Done { event: true }
+            }
+            Op::ItemsText {
+                node,
+                ref item_node,
+                ref name,
+            } => {
+                let Some(model) = self.model(node) else {
+                    return Change::NoNode;
+                };
+                if !carried(item_node) || !carried(name) {
+                    return Change::RefusedText;
+                }
+                model.items = vec![(item_jid(0), Some(item_node.clone()), Some(name.clone()))];
+                Change::Done { event: false }
+            }
+            Op::MountText { ref name } => {
+                if !valid_node(name) {
+                    return Change::RefusedText;
+                }
+                let (category, type_) = IDENTITIES[0];
+                let fresh = ModelNode {
+                    identities: vec![(category.into(), type_.into(), BTreeMap::new())],
+                    ..ModelNode::default()
+                };
+                self.mounted.insert(name.clone(), fresh);
+                Change::Done { event: true }
             }
             Op::Policy(_) | Op::Request { .. } => Change::Done { event: false },
         }
@@ -331,9 +453,24 @@ impl World {
     fn machine_change(&mut self, op: &Op) -> Change {
         let done = |result: Result<(), RegistryError>| match result {
             Ok(()) => Change::Done { event: true },
+            Err(RegistryError::Text(_)) => Change::RefusedText,
             Err(error) => Change::Refused(error),
         };
         match *op {
+            Op::MountText { ref name } => {
+                let mut fresh = StaticNode::new();
+                let (category, type_) = IDENTITIES[0];
+                fresh
+                    .register_identity(category, type_, IdentityNames::new())
+                    .expect("a fresh node");
+                match self.machine.mount(name.as_str(), fresh) {
+                    Ok(_) => Change::Done { event: true },
+                    Err(InvalidArgument::Text(_) | InvalidArgument::EmptyNode) => {
+                        Change::RefusedText
+                    }
+                    Err(other) => panic!("mounting {name:?}: {other}"),
+                }
+            }
             Op::Mount { node, .. } | Op::Unmount { node } if NODES[node].is_none() => {
                 Change::NoNode
             }
@@ -408,8 +545,38 @@ impl World {
                                 name: None,
                             })
                             .collect();
-                        target.set_items(items);
+                        target.set_items(items).expect("valid items");
                         Change::Done { event: false }
+                    }
+                    Op::FeatureText { ref text, .. } => {
+                        done(target.register_feature(text.as_str()))
+                    }
+                    Op::IdentityText {
+                        ref category,
+                        ref type_,
+                        ref lang,
+                        ref name,
+                        ..
+                    } => done(target.register_identity(
+                        category,
+                        type_,
+                        [(Some(lang.as_str()), name.as_str())],
+                    )),
+                    Op::ItemsText {
+                        ref item_node,
+                        ref name,
+                        ..
+                    } => {
+                        let items = vec![Item {
+                            jid: Jid::new(&item_jid(0)).expect("item JID"),
+                            node: Some(item_node.clone()),
+                            name: Some(name.clone()),
+                        }];
+                        match target.set_items(items) {
+                            Ok(()) => Change::Done { event: false },
+                            Err(RegistryError::Text(_)) => Change::RefusedText,
+                            Err(other) => Change::Refused(other),
+                        }
                     }
                     _ => Change::Done { event: false },
                 }
@@ -418,14 +585,14 @@ impl World {
     }
 
     /// What the model says a request gets.
-    fn expected(&self, items: bool, node: usize, set: bool, stranger: bool) -> Answer {
+    fn expected(&self, items: bool, node: Option<&str>, set: bool, stranger: bool) -> Answer {
         if set {
             return Answer::Error("service-unavailable");
         }
         if self.policy && stranger {
             return Answer::Error("service-unavailable");
         }
-        let model = match NODES[node] {
+        let model = match node {
             None => &self.root,
             Some(name) => match self.mounted.get(name) {
                 Some(model) => model,
@@ -461,29 +628,32 @@ impl World {
         }
     }
 
-    /// Sends a request to the machine and reads its answer back.
-    fn ask(&mut self, items: bool, node: usize, set: bool, stranger: bool) -> Answer {
+    /// Sends a request to the machine and reads its answer back, taken as element, typed IQ
+    /// and bytes.
+    fn ask(&mut self, items: bool, node: Option<&str>, set: bool, stranger: bool) -> Answer {
         self.requests += 1;
         let id = format!("r{}", self.requests);
         let from = if stranger { MALLORY } else { ROMEO };
         let namespace = if items { ITEMS } else { INFO };
-        let node_attribute = NODES[node]
-            .map(|n| format!(" node='{n}'"))
-            .unwrap_or_default();
-        let type_ = if set { "set" } else { "get" };
-        let request: Element = format!(
-            "<iq xmlns='jabber:client' type='{type_}' id='{id}' from='{from}'><query xmlns='{namespace}'{node_attribute}/></iq>"
-        )
-        .parse()
-        .expect("valid XML");
+        let mut query = Element::builder("query", namespace);
+        if let Some(node) = node {
+            query = query.attr(xml_ncname!("node").into(), node);
+        }
+        let request = Element::builder("iq", "jabber:client")
+            .attr(xml_ncname!("type").into(), if set { "set" } else { "get" })
+            .attr(xml_ncname!("id").into(), id.as_str())
+            .attr(xml_ncname!("from").into(), from)
+            .append(query.build())
+            .build();
         assert!(
             self.machine.handle_stanza(self.base, request).is_consumed(),
             "a disco request is consumed"
         );
-        let reply = self
-            .machine
-            .poll_transmit()
-            .expect("every request is answered");
+        let reply = element_of(
+            self.machine
+                .poll_transmit()
+                .expect("every request is answered"),
+        );
         assert!(
             self.machine.poll_transmit().is_none(),
             "one answer per request"
@@ -505,10 +675,16 @@ impl World {
             .get_child("query", namespace)
             .expect("a query")
             .clone();
-        assert_eq!(query.attr("node"), NODES[node], "the node is mirrored");
+        assert_eq!(query.attr("node"), node, "the node is mirrored");
         if items {
             let parsed = DiscoItemsResult::try_from(query).expect("valid items");
-            return Answer::Items(parsed.items.iter().map(|i| i.jid.to_string()).collect());
+            return Answer::Items(
+                parsed
+                    .items
+                    .into_iter()
+                    .map(|i| (i.jid.to_string(), i.node, i.name))
+                    .collect(),
+            );
         }
         let raw_features = query.children().filter(|c| c.is("feature", INFO)).count();
         let parsed = DiscoInfoResult::try_from(query).expect("valid info");
@@ -521,6 +697,16 @@ impl World {
                 .collect(),
             features: parsed.features.into_iter().collect(),
         }
+    }
+
+    /// Asks `node` and compares the answer with the model's.
+    fn request(&mut self, items: bool, node: Option<&str>, set: bool, stranger: bool, op: &Op) {
+        let expected = self.expected(items, node, set, stranger);
+        assert_eq!(
+            self.ask(items, node, set, stranger),
+            expected,
+            "answer to {op:?}"
+        );
     }
 
     pub fn step(&mut self, op: &Op) {
@@ -542,14 +728,7 @@ impl World {
                 node,
                 set,
                 stranger,
-            } => {
-                let expected = self.expected(items, node, set, stranger);
-                assert_eq!(
-                    self.ask(items, node, set, stranger),
-                    expected,
-                    "answer to {op:?}"
-                );
-            }
+            } => self.request(items, NODES[node], set, stranger, op),
             _ => {
                 let before_root = self.machine.root().clone();
                 let expected = self.model_change(op);
@@ -559,11 +738,7 @@ impl World {
                 let wanted = usize::from(matches!(expected, Change::Done { event: true }));
                 assert_eq!(events.len(), wanted, "events after {op:?}: {events:?}");
                 if let Some(Event::NodeChanged { node }) = events.first() {
-                    assert_eq!(
-                        node.as_deref(),
-                        NODES[node_of(op)],
-                        "the event names the node"
-                    );
+                    assert_eq!(node.as_deref(), target_of(op), "the event names the node");
                 }
                 if !matches!(expected, Change::Done { .. }) {
                     assert_eq!(
@@ -571,6 +746,20 @@ impl World {
                         &before_root,
                         "a refused change changes nothing"
                     );
+                }
+                // A node changed with any text answers what the model holds, in every form
+                // (the other changes are checked by the requests the operations make).
+                let text_op = matches!(
+                    op,
+                    Op::FeatureText { .. }
+                        | Op::IdentityText { .. }
+                        | Op::ItemsText { .. }
+                        | Op::MountText { .. }
+                );
+                if text_op && matches!(expected, Change::Done { .. }) {
+                    let target = target_of(op).map(str::to_owned);
+                    self.request(false, target.as_deref(), false, false, op);
+                    self.request(true, target.as_deref(), false, false, op);
                 }
             }
         }
@@ -587,8 +776,19 @@ fn node_of(op: &Op) -> usize {
         | Op::SetItems { node, .. }
         | Op::Mount { node, .. }
         | Op::Unmount { node }
-        | Op::Request { node, .. } => node,
-        Op::Policy(_) => 0,
+        | Op::Request { node, .. }
+        | Op::FeatureText { node, .. }
+        | Op::IdentityText { node, .. }
+        | Op::ItemsText { node, .. } => node,
+        Op::Policy(_) | Op::MountText { .. } => 0,
+    }
+}
+
+/// The node an operation changes, by name (`None`: the root).
+fn target_of(op: &Op) -> Option<&str> {
+    match op {
+        Op::MountText { name } => Some(name),
+        _ => NODES[node_of(op)],
     }
 }
 
