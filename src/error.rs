@@ -129,25 +129,84 @@ pub enum InvalidArgument {
 /// nor for U+FFFE and U+FFFF: no stream can carry a stanza holding one. The machine checks
 /// every string the host hands it that will end up in a stanza when it comes in, and refuses
 /// it with this error instead of queueing a stanza nobody could send.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Small on purpose (it travels in the errors of the hottest calls, such as
+/// [`query_info`](crate::DiscoMachine::query_info)): it says where and what, not the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidText {
     /// A character outside XML's character range.
-    #[error("{what} holds {character:?}, a character XML cannot carry")]
+    #[error("the {field} holds {character:?}, a character XML cannot carry")]
     Character {
-        /// What held it ("node", "feature", "identity name", ...).
-        what: &'static str,
+        /// What held it.
+        field: TextField,
         /// The first such character.
         character: char,
     },
-    /// An element name that is not an XML name (in a form or another element the host built).
-    #[error("{what} holds an element named {name:?}, which is not an XML name")]
+    /// An element whose name is not an XML name (in a form or another element the host built).
+    #[error("the {field} holds an element whose name is not an XML name")]
     Name {
         /// What held it.
-        what: &'static str,
-        /// The name.
-        name: String,
+        field: TextField,
     },
+}
+
+/// Which text of the host's an [`InvalidText`] was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TextField {
+    /// A node name: of a query, a primed entry, a mount (or a typed request's query).
+    Node,
+    /// [`Config::id_prefix`](crate::Config::id_prefix).
+    IdPrefix,
+    /// The id of a request handed over by the host.
+    IqId,
+    /// A feature's `var`.
+    Feature,
+    /// An identity's category.
+    IdentityCategory,
+    /// An identity's type.
+    IdentityType,
+    /// An identity's name.
+    IdentityName,
+    /// An identity name's `xml:lang`.
+    IdentityLang,
+    /// An item's node.
+    ItemNode,
+    /// An item's name.
+    ItemName,
+    /// An XEP-0128 form.
+    Form,
+    /// The answer of a dynamic or deferred node.
+    Answer,
+    /// A stanza error's text.
+    ErrorText,
+    /// A stanza error text's `xml:lang`.
+    ErrorLang,
+    /// A stanza error's application-specific condition.
+    ErrorCondition,
+}
+
+impl fmt::Display for TextField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TextField::Node => "node",
+            TextField::IdPrefix => "id prefix",
+            TextField::IqId => "IQ id",
+            TextField::Feature => "feature",
+            TextField::IdentityCategory => "identity category",
+            TextField::IdentityType => "identity type",
+            TextField::IdentityName => "identity name",
+            TextField::IdentityLang => "identity name's xml:lang",
+            TextField::ItemNode => "item node",
+            TextField::ItemName => "item name",
+            TextField::Form => "form",
+            TextField::Answer => "answer",
+            TextField::ErrorText => "error text",
+            TextField::ErrorLang => "error text's xml:lang",
+            TextField::ErrorCondition => "error condition",
+        })
+    }
 }
 
 /// A change to a node registry that cannot be made. The node is left as it was.

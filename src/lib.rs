@@ -224,7 +224,7 @@ mod wire;
 pub use config::{Config, StanzaNamespace};
 pub use error::{
     InvalidArgument, InvalidText, MalformedReply, QueryError, RegistryError, ResponseError,
-    WriteError,
+    TextField, WriteError,
 };
 pub use event::{Event, PrimeHandle, RequestId, ResponseHandle};
 pub use machine::{DiscoMachine, Handled};

@@ -11,7 +11,9 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::Config;
-use crate::error::{InvalidArgument, InvalidText, QueryError, RegistryError, ResponseError};
+use crate::error::{
+    InvalidArgument, InvalidText, QueryError, RegistryError, ResponseError, TextField,
+};
 use crate::event::{Event, PrimeHandle, RequestId, ResponseHandle};
 use crate::options::QueryOptions;
 use crate::outbox::Outbox;
@@ -96,7 +98,7 @@ impl DiscoMachine {
         DiscoMachine {
             requester: Requester::new(&config),
             responder: Responder::new(),
-            id_prefix: text::check("Config::id_prefix", &config.id_prefix),
+            id_prefix: text::check(TextField::IdPrefix, &config.id_prefix),
             stamp: stamp(&config),
             config,
             out: Outbox::default(),
@@ -174,7 +176,7 @@ impl DiscoMachine {
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
         let key = key(jid, node)?;
-        self.id_prefix.clone()?;
+        self.id_prefix?;
         Ok(self
             .requester
             .query(&mut self.out, &self.config, now, kind, key, options))
@@ -473,7 +475,7 @@ impl DiscoMachine {
                     Ok(None)
                 };
                 let (Ok(from), Ok(to), Ok(())) =
-                    (stanza.sender(), to, text::check("id", head.id))
+                    (stanza.sender(), to, text::check(TextField::IqId, head.id))
                 else {
                     self.responder.drop_request();
                     return Handled::Consumed;
@@ -552,7 +554,7 @@ fn check_node(node: &str) -> Result<(), InvalidArgument> {
     if node.is_empty() {
         return Err(InvalidArgument::EmptyNode);
     }
-    Ok(text::check("node", node)?)
+    Ok(text::check(TextField::Node, node)?)
 }
 
 /// Validates a (JID, node) pair into a cache key.

@@ -12,13 +12,13 @@
 use xmpp_parsers::minidom::rxml::NcName;
 use xmpp_parsers::minidom::{Element, Node};
 
-use crate::error::InvalidText;
+use crate::error::{InvalidText, TextField};
 
-/// Checks that XML can carry `text`, which the error calls `what`.
+/// Checks that XML can carry `text`, the host's `field`.
 ///
 /// Works on bytes: every character XML refuses is either a single byte below 0x20 or the
 /// three-byte sequence of U+FFFE / U+FFFF, so plain text costs one comparison per byte.
-pub(crate) fn check(what: &'static str, text: &str) -> Result<(), InvalidText> {
+pub(crate) fn check(field: TextField, text: &str) -> Result<(), InvalidText> {
     let bytes = text.as_bytes();
     let suspect = |(at, &byte): &(usize, &u8)| {
         (byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
@@ -33,34 +33,31 @@ pub(crate) fn check(what: &'static str, text: &str) -> Result<(), InvalidText> {
                 .get(at..)
                 .and_then(|rest| rest.chars().next())
                 .unwrap_or(char::REPLACEMENT_CHARACTER);
-            Err(InvalidText::Character { what, character })
+            Err(InvalidText::Character { field, character })
         }
     }
 }
 
 /// [`check`] for an optional text.
-pub(crate) fn check_opt(what: &'static str, text: Option<&str>) -> Result<(), InvalidText> {
-    text.map_or(Ok(()), |text| check(what, text))
+pub(crate) fn check_opt(field: TextField, text: Option<&str>) -> Result<(), InvalidText> {
+    text.map_or(Ok(()), |text| check(field, text))
 }
 
 /// Checks a whole element the host built (a form, the application condition of a stanza
 /// error, an answer's payload): names, namespaces, attribute values and text, all the way down.
-pub(crate) fn check_element(what: &'static str, element: &Element) -> Result<(), InvalidText> {
+pub(crate) fn check_element(field: TextField, element: &Element) -> Result<(), InvalidText> {
     if NcName::try_from(element.name()).is_err() {
-        return Err(InvalidText::Name {
-            what,
-            name: element.name().to_owned(),
-        });
+        return Err(InvalidText::Name { field });
     }
-    check(what, &element.ns())?;
+    check(field, &element.ns())?;
     for ((namespace, _name), value) in element.attrs() {
-        check(what, namespace.as_str())?;
-        check(what, value)?;
+        check(field, namespace.as_str())?;
+        check(field, value)?;
     }
     for node in element.nodes() {
         match node {
-            Node::Element(child) => check_element(what, child)?,
-            Node::Text(text) => check(what, text)?,
+            Node::Element(child) => check_element(field, child)?,
+            Node::Text(text) => check(field, text)?,
         }
     }
     Ok(())
@@ -103,7 +100,7 @@ mod tests {
         ];
         for c in samples {
             for text in [format!("{c}"), format!("ab{c}cd"), format!("{c}{c}")] {
-                let checked = check("test", &text);
+                let checked = check(TextField::Node, &text);
                 assert_eq!(checked.is_ok(), is_xml_char(c), "{c:?} in {text:?}");
                 if let Err(InvalidText::Character { character, .. }) = checked {
                     assert_eq!(character, c);
@@ -118,13 +115,13 @@ mod tests {
             "<x xmlns='jabber:x:data' type='result'><field var='a'><value>1</value></field></x>"
                 .parse()
                 .unwrap();
-        assert_eq!(check_element("form", &good), Ok(()));
+        assert_eq!(check_element(TextField::Form, &good), Ok(()));
         let mut bad = good.clone();
         if let Some(field) = bad.children_mut().next() {
             field.append_text("\u{1}");
         }
         assert!(matches!(
-            check_element("form", &bad),
+            check_element(TextField::Form, &bad),
             Err(InvalidText::Character {
                 character: '\u{1}',
                 ..
@@ -132,7 +129,7 @@ mod tests {
         ));
         let unnamed = Element::builder("not a name", "urn:x").build();
         assert!(matches!(
-            check_element("form", &unnamed),
+            check_element(TextField::Form, &unnamed),
             Err(InvalidText::Name { .. })
         ));
     }

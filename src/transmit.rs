@@ -181,8 +181,8 @@ impl OutgoingQuery {
 
     fn into_element(self, namespace: &str) -> Element {
         let payload = self.payload();
-        let from = self.from.as_deref().map(Jid::as_str);
-        envelope(namespace, "get", self.id, Some(self.to.as_str()), from)
+        let from = self.from.map(|from| Arc::unwrap_or_clone(from).into_inner());
+        envelope(namespace, "get", self.id, Some(self.to.into_inner()), from)
             .append(payload)
             .build()
     }
@@ -239,12 +239,11 @@ pub(crate) struct OutgoingResponse {
 
 impl OutgoingResponse {
     fn into_element(self, namespace: &str) -> Element {
-        let to = self.to.as_ref().map(Jid::as_str);
-        let from = self.from.as_ref().map(Jid::as_str);
         let (type_, child) = match self.body {
             ResponseBody::Result(payload) => ("result", payload.into_element()),
             ResponseBody::Error(error) => ("error", error_element(&error, namespace)),
         };
+        let (to, from) = (self.to.map(Jid::into_inner), self.from.map(Jid::into_inner));
         envelope(namespace, type_, self.id, to, from)
             .append(child)
             .build()
@@ -286,13 +285,14 @@ impl OutgoingResponse {
     }
 }
 
-/// The `<iq/>` around a payload.
+/// The `<iq/>` around a payload. The texts are moved in: a JID's text becomes the attribute
+/// without a copy.
 fn envelope(
     namespace: &str,
     type_: &str,
     id: String,
-    to: Option<&str>,
-    from: Option<&str>,
+    to: Option<String>,
+    from: Option<String>,
 ) -> ElementBuilder {
     let mut iq = Element::builder("iq", namespace)
         .attr(xml_ncname!("type").into(), type_)

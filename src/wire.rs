@@ -17,7 +17,7 @@ use xmpp_parsers::minidom::{Element, NSChoice, Node};
 use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-use crate::error::MalformedReply;
+use crate::error::{MalformedReply, TextField};
 use crate::reader;
 use crate::text;
 
@@ -255,7 +255,8 @@ fn query_request(query: &Element, single_payload: bool) -> Option<DiscoRequest<'
     });
     // A node holding what XML cannot carry could not be mirrored in the answer (only a host
     // building its own stanzas can bring one in).
-    let node_ok = node.is_none_or(|node| !node.is_empty() && text::check("node", node).is_ok());
+    let node_ok =
+        node.is_none_or(|node| !node.is_empty() && text::check(TextField::Node, node).is_ok());
     Some(DiscoRequest {
         kind,
         node,

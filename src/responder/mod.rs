@@ -20,7 +20,7 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
-use crate::error::{InvalidText, ResponseError};
+use crate::error::{InvalidText, ResponseError, TextField};
 use crate::event::{Event, ResponseHandle};
 use crate::outbox::Outbox;
 use crate::prepared::Prepared;
@@ -147,18 +147,18 @@ fn typed_items(node: Option<&str>, items: Option<Vec<Item>>) -> HostAnswer {
 
 /// The payload, once every text in it is known to be writable.
 fn checked(payload: Element) -> HostAnswer {
-    text::check_element("answer", &payload)?;
+    text::check_element(TextField::Answer, &payload)?;
     Ok(Some(payload))
 }
 
 /// Whether XML can carry a stanza error the host chose.
 fn check_stanza_error(error: &StanzaError) -> Result<(), InvalidText> {
     for (lang, message) in &error.texts {
-        text::check("error text xml:lang", lang)?;
-        text::check("error text", message)?;
+        text::check(TextField::ErrorLang, lang)?;
+        text::check(TextField::ErrorText, message)?;
     }
     error.other.as_ref().map_or(Ok(()), |other| {
-        text::check_element("error condition", other)
+        text::check_element(TextField::ErrorCondition, other)
     })
 }
 

@@ -7,7 +7,7 @@ use xmpp_parsers::disco::Item;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
-use crate::error::{InvalidText, RegistryError};
+use crate::error::{InvalidText, RegistryError, TextField};
 use crate::text;
 
 /// The names of one identity, by `xml:lang` (`None`: a name without a language). XEP-0030
@@ -52,8 +52,8 @@ impl IdentityNames {
     /// Whether XML can carry every name and language.
     fn check(&self) -> Result<(), InvalidText> {
         self.iter().try_for_each(|(lang, name)| {
-            text::check_opt("identity xml:lang", lang)?;
-            text::check("identity name", name)
+            text::check_opt(TextField::IdentityLang, lang)?;
+            text::check(TextField::IdentityName, name)
         })
     }
 }
@@ -149,7 +149,7 @@ impl StaticNode {
     /// registered); [`RegistryError::Text`] if XML cannot carry `var`. Nothing changes then.
     pub fn register_feature(&mut self, var: impl Into<String>) -> Result<(), RegistryError> {
         let var = var.into();
-        text::check("feature", &var)?;
+        text::check(TextField::Feature, &var)?;
         if var == ns::DISCO_INFO || self.features.contains(&var) {
             return Err(RegistryError::FeatureAlreadyRegistered(var));
         }
@@ -184,8 +184,8 @@ impl StaticNode {
         type_: &str,
         names: impl Into<IdentityNames>,
     ) -> Result<(), RegistryError> {
-        text::check("identity category", category)?;
-        text::check("identity type", type_)?;
+        text::check(TextField::IdentityCategory, category)?;
+        text::check(TextField::IdentityType, type_)?;
         let names = names.into();
         names.check()?;
         if self.position(category, type_).is_some() {
@@ -329,7 +329,7 @@ impl StaticNode {
     /// `FORM_TYPE` field, as XEP-0128 requires; [`RegistryError::Text`] if XML cannot carry
     /// something in it. Nothing changes then.
     pub fn set_form(&mut self, form: DataForm) -> Result<(), RegistryError> {
-        text::check_element("form", &Element::from(form.clone()))?;
+        text::check_element(TextField::Form, &Element::from(form.clone()))?;
         if form.type_ != DataFormType::Result_ {
             return Err(RegistryError::InvalidForm("the form type must be 'result'"));
         }
@@ -358,8 +358,8 @@ impl StaticNode {
 
 /// Whether XML can carry an item (its JID always can: the `jid` crate refuses the rest).
 pub(crate) fn check_item(item: &Item) -> Result<(), InvalidText> {
-    text::check_opt("item node", item.node.as_deref())?;
-    text::check_opt("item name", item.name.as_deref())
+    text::check_opt(TextField::ItemNode, item.node.as_deref())?;
+    text::check_opt(TextField::ItemName, item.name.as_deref())
 }
 
 #[cfg(test)]
