@@ -181,7 +181,9 @@ impl OutgoingQuery {
 
     fn into_element(self, namespace: &str) -> Element {
         let payload = self.payload();
-        let from = self.from.map(|from| Arc::unwrap_or_clone(from).into_inner());
+        let from = self
+            .from
+            .map(|from| Arc::unwrap_or_clone(from).into_inner());
         envelope(namespace, "get", self.id, Some(self.to.into_inner()), from)
             .append(payload)
             .build()

@@ -177,16 +177,16 @@ impl Received for Element {
 
 impl Received for Iq {
     fn head(&self) -> Option<IqHead<'_>> {
-        let (type_, id, from) = match self {
-            Iq::Get { id, from, .. } => (IqType::Get, id, from),
-            Iq::Set { id, from, .. } => (IqType::Set, id, from),
-            Iq::Result { id, from, .. } => (IqType::Result, id, from),
-            Iq::Error { id, from, .. } => (IqType::Error, id, from),
+        let (type_, id) = match self {
+            Iq::Get { id, .. } => (IqType::Get, id),
+            Iq::Set { id, .. } => (IqType::Set, id),
+            Iq::Result { id, .. } => (IqType::Result, id),
+            Iq::Error { id, .. } => (IqType::Error, id),
         };
         Some(IqHead {
             type_,
             id,
-            from: from.as_ref().map(Jid::as_str),
+            from: typed_addresses(self).0.as_ref().map(Jid::as_str),
         })
     }
 
@@ -198,19 +198,11 @@ impl Received for Iq {
     }
 
     fn sender(&self) -> Result<Option<Jid>, NotAJid> {
-        let (Iq::Get { from, .. }
-        | Iq::Set { from, .. }
-        | Iq::Result { from, .. }
-        | Iq::Error { from, .. }) = self;
-        Ok(from.clone())
+        Ok(typed_addresses(self).0.clone())
     }
 
     fn addressee(&self) -> Result<Option<Jid>, NotAJid> {
-        let (Iq::Get { to, .. }
-        | Iq::Set { to, .. }
-        | Iq::Result { to, .. }
-        | Iq::Error { to, .. }) = self;
-        Ok(to.clone())
+        Ok(typed_addresses(self).1.clone())
     }
 
     fn lang(&self) -> Option<&str> {
@@ -226,6 +218,16 @@ impl Received for Iq {
             // Never asked for: requests are not replies.
             Iq::Get { .. } | Iq::Set { .. } => ReplyBody::Result(Err(MalformedReply::EmptyResult)),
         }
+    }
+}
+
+/// The `from` and `to` of a typed IQ.
+fn typed_addresses(iq: &Iq) -> (&Option<Jid>, &Option<Jid>) {
+    match iq {
+        Iq::Get { from, to, .. }
+        | Iq::Set { from, to, .. }
+        | Iq::Result { from, to, .. }
+        | Iq::Error { from, to, .. } => (from, to),
     }
 }
 
