@@ -1,6 +1,7 @@
 //! Replays the fuzz corpora (`fuzz/corpus/*`) and the crashes found so far
 //! (`fuzz/regressions/*`) on stable, so that a regression shows up in `cargo test` without the
-//! nightly toolchain. The fuzz targets call the same functions.
+//! nightly toolchain. The fuzz targets call the same functions. In the repository a target
+//! without any corpus fails; the packaged crate, which ships no corpora, replays nothing.
 
 mod model;
 
@@ -9,6 +10,11 @@ use std::path::Path;
 
 fn replay(target: &str, run: fn(&[u8])) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    if !root.exists() {
+        // The packaged crate ships the tests but not the corpora (they are the repository's).
+        println!("{target}: no fuzz/ directory in this copy of the crate, nothing to replay");
+        return;
+    }
     let mut count = 0;
     for folder in ["corpus", "regressions"] {
         let Ok(entries) = fs::read_dir(root.join(folder).join(target)) else {

@@ -3,7 +3,7 @@
 //! through one `DiscoMachine`.
 //!
 //! ```text
-//! cargo run --example network -- JID PASSWORD [--server HOST:PORT] [--plaintext]
+//! cargo run --features tokio-xmpp --example network -- JID PASSWORD [--server HOST:PORT] [--plaintext]
 //!                                              [--timeout SECONDS] [--serve SECONDS]
 //! ```
 //!

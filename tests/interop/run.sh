@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the interop suite for real: installs and starts a Prosody on loopback, installs slixmpp
-# into a virtual environment, runs `cargo test --test interop -- --ignored` against both, and
+# into a virtual environment, runs `cargo test --features tokio-xmpp --test interop -- --ignored` against both, and
 # stops the server on every exit, failed or not.
 #
 #   tests/interop/run.sh [extra arguments for the test binary]
@@ -41,4 +41,4 @@ tests/interop/prosody.sh start "$work" "$port"
 
 echo "== interop tests"
 XMPP_DISCO_SERVER="127.0.0.1:$port" XMPP_DISCO_PYTHON="$PWD/$venv/bin/python" \
-    timeout 900 cargo test --test interop -- --ignored "$@"
+    timeout 900 cargo test --features tokio-xmpp --test interop -- --ignored "$@"
