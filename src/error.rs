@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-use crate::event::ResponseHandle;
-use crate::wire::QueryKind;
+use crate::ids::ResponseHandle;
+use crate::query::QueryKind;
 
 /// Why a query completed without a result.
 ///

@@ -209,33 +209,33 @@
 mod config;
 mod error;
 mod event;
+mod ids;
 mod machine;
 mod options;
 mod outbox;
-mod prepared;
-mod reader;
+mod query;
+mod read;
 mod requester;
 mod responder;
 mod stats;
 mod text;
-mod transmit;
-mod wire;
+mod write;
 
 pub use config::{Config, StanzaNamespace};
 pub use error::{
     InvalidArgument, InvalidText, MalformedReply, QueryError, RegistryError, ResponseError,
     TextField, WriteError,
 };
-pub use event::{Event, PrimeHandle, RequestId, ResponseHandle};
-pub use machine::{DiscoMachine, Handled};
+pub use event::Event;
+pub use ids::{PrimeHandle, RequestId, ResponseHandle};
+pub use machine::DiscoMachine;
 pub use options::{QueryOptions, Timeout};
+pub use query::{IdentityView, QueryKind};
+pub use read::Handled;
 pub use requester::Cached;
-pub use responder::{
-    DynamicNode, IdentityNames, IdentityView, Node, NodeMut, RequestContext, StaticNode,
-};
+pub use responder::{DynamicNode, IdentityNames, Node, NodeMut, RequestContext, StaticNode};
 pub use stats::Stats;
-pub use transmit::Transmit;
-pub use wire::QueryKind;
+pub use write::Transmit;
 
 /// The wire-type crates this crate speaks, re-exported so that hosts use the same versions.
 pub use xmpp_parsers;

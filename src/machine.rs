@@ -14,42 +14,19 @@ use crate::config::Config;
 use crate::error::{
     InvalidArgument, InvalidText, QueryError, RegistryError, ResponseError, TextField,
 };
-use crate::event::{Event, PrimeHandle, RequestId, ResponseHandle};
+use crate::event::Event;
+use crate::ids::{PrimeHandle, RequestId, ResponseHandle};
 use crate::options::QueryOptions;
 use crate::outbox::Outbox;
+use crate::query::{Answer, QueryKind};
+use crate::read::{Handled, IqType, Received};
 use crate::requester::{Cached, KeyRef, ReplyMatch, Requester};
 use crate::responder::{
     DeferredAnswer, IncomingRequest, Node, NodeMut, RequestContext, Responder, StaticNode,
 };
 use crate::stats::Stats;
 use crate::text;
-use crate::transmit::{Outgoing, Transmit};
-use crate::wire::{Answer, IqType, QueryKind, Received};
-
-/// What [`DiscoMachine::handle_stanza`] did with a stanza.
-#[derive(Debug, Clone, PartialEq)]
-#[must_use = "a stanza handed back is the host's to route elsewhere"]
-pub enum Handled<T> {
-    /// The stanza was the machine's business and has been taken.
-    Consumed,
-    /// Not the machine's business: here it is back, untouched, for the host's other handlers.
-    Unhandled(T),
-}
-
-impl<T> Handled<T> {
-    /// The stanza handed back, if it was not consumed.
-    pub fn into_unhandled(self) -> Option<T> {
-        match self {
-            Handled::Consumed => None,
-            Handled::Unhandled(stanza) => Some(stanza),
-        }
-    }
-
-    /// Whether the machine took the stanza.
-    pub fn is_consumed(&self) -> bool {
-        matches!(self, Handled::Consumed)
-    }
-}
+use crate::write::{Outgoing, Transmit};
 
 /// XEP-0030 service discovery for one XMPP session, as a state machine without I/O.
 ///

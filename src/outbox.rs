@@ -3,9 +3,10 @@
 use std::collections::VecDeque;
 
 use crate::error::QueryError;
-use crate::event::{Event, RequestId};
-use crate::transmit::Outgoing;
-use crate::wire::{Answer, QueryKind};
+use crate::event::Event;
+use crate::ids::RequestId;
+use crate::query::{Answer, QueryKind};
+use crate::write::Outgoing;
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {

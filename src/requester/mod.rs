@@ -23,12 +23,14 @@ use xmpp_parsers::jid::Jid;
 
 use crate::config::Config;
 use crate::error::QueryError;
-use crate::event::{Event, PrimeHandle, RequestId};
+use crate::event::Event;
+use crate::ids::{PrimeHandle, RequestId};
 use crate::options::{QueryOptions, Timeout};
 use crate::outbox::Outbox;
+use crate::query::{Answer, QueryKind};
+use crate::read::{self, IqHead, ReplyBody};
 use crate::stats::Stats;
-use crate::transmit::{Outgoing, OutgoingQuery};
-use crate::wire::{self, Answer, IqHead, QueryKind, ReplyBody};
+use crate::write::{Outgoing, OutgoingQuery};
 
 use key::Key;
 pub(crate) use key::KeyRef;
@@ -396,7 +398,7 @@ impl Requester {
         };
         let outcome = match body {
             ReplyBody::Result(Ok(payload)) => {
-                wire::parse_answer(source.kind, payload, source.key.node.as_deref())
+                read::parse_answer(source.kind, payload, source.key.node.as_deref())
                     .map_err(QueryError::from)
             }
             ReplyBody::Result(Err(malformed)) | ReplyBody::Error(Err(malformed)) => {

@@ -15,7 +15,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
-use crate::event::RequestId;
+use crate::ids::RequestId;
 
 /// Stale entries tolerated beyond the live count before the heap is compacted.
 const SLACK: usize = 1024;

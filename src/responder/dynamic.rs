@@ -3,7 +3,7 @@
 use xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_parsers::jid::Jid;
 
-use crate::wire::QueryKind;
+use crate::query::QueryKind;
 
 /// Who asks for what: handed to [`DynamicNode`]s, to the access policy
 /// ([`DiscoMachine::set_policy`](crate::DiscoMachine::set_policy)) and, owned, with deferred

@@ -8,7 +8,6 @@
 mod dynamic;
 mod mount;
 mod node;
-mod payload;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,16 +20,19 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
 use crate::error::{InvalidText, ResponseError, TextField};
-use crate::event::{Event, ResponseHandle};
+use crate::event::Event;
+use crate::ids::ResponseHandle;
 use crate::outbox::Outbox;
-use crate::prepared::Prepared;
+use crate::query::QueryKind;
+use crate::read::DiscoRequest;
 use crate::text;
-use crate::transmit::{Outgoing, OutgoingResponse, ResponseBody};
-use crate::wire::{DiscoRequest, QueryKind};
+use crate::write::payload;
+use crate::write::prepared::Prepared;
+use crate::write::{Outgoing, OutgoingResponse, ResponseBody};
 
 pub use dynamic::{DynamicNode, RequestContext};
 pub use mount::{Node, NodeMut};
-pub use node::{IdentityNames, IdentityView, StaticNode};
+pub use node::{IdentityNames, StaticNode};
 
 use mount::{AnswerCache, Mount};
 

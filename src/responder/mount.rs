@@ -10,10 +10,10 @@ use xmpp_parsers::disco::Item;
 
 use super::dynamic::DynamicNode;
 use super::node::{IdentityNames, StaticNode};
-use super::payload;
 use crate::error::RegistryError;
 use crate::event::Event;
-use crate::prepared::Prepared;
+use crate::write::payload;
+use crate::write::prepared::Prepared;
 
 /// What answers requests for one node name.
 pub enum Node {
@@ -63,10 +63,15 @@ impl AnswerCache {
         if !node.has_identity() {
             return None;
         }
-        Some(
-            self.info
-                .get_or_insert_with(|| Prepared::new(payload::static_info(name, node))),
-        )
+        Some(self.info.get_or_insert_with(|| {
+            let features = node.features();
+            Prepared::new(payload::info(
+                name,
+                node.identities(),
+                features,
+                node.forms(),
+            ))
+        }))
     }
 
     /// The `disco#items` payload of `node` mounted at `name`.

@@ -8,6 +8,7 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
 use crate::error::{InvalidText, RegistryError, TextField};
+use crate::query::IdentityView;
 use crate::text;
 
 /// The names of one identity, by `xml:lang` (`None`: a name without a language). XEP-0030
@@ -88,9 +89,6 @@ pub(crate) struct IdentityEntry {
     pub(crate) type_: String,
     pub(crate) names: IdentityNames,
 }
-
-/// One `<identity/>` as it goes on the wire: (category, type, `xml:lang`, name).
-pub type IdentityView<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
 
 /// A disco node with a fixed answer: identities (each with names per `xml:lang`), features,
 /// an ordered list of items and XEP-0128 extended-information forms. The machine's root node is
@@ -256,20 +254,17 @@ impl StaticNode {
     /// identity, by language: one per name, or one without a name if it has none.
     pub fn identities(&self) -> impl Iterator<Item = IdentityView<'_>> {
         self.identities.iter().flat_map(|identity| {
-            let unnamed = identity.names.is_empty().then_some((
-                identity.category.as_str(),
-                identity.type_.as_str(),
-                None,
-                None,
-            ));
-            let named = identity.names.iter().map(move |(lang, name)| {
-                (
-                    identity.category.as_str(),
-                    identity.type_.as_str(),
-                    lang,
-                    Some(name),
-                )
-            });
+            let view = |lang, name| IdentityView {
+                category: identity.category.as_str(),
+                type_: identity.type_.as_str(),
+                lang,
+                name,
+            };
+            let unnamed = identity.names.is_empty().then(|| view(None, None));
+            let named = identity
+                .names
+                .iter()
+                .map(move |(lang, name)| view(lang, Some(name)));
             unnamed.into_iter().chain(named)
         })
     }
@@ -443,17 +438,23 @@ mod tests {
         )
         .unwrap();
         root.unregister_identity("client", "bot").unwrap();
+        let view = |lang, name| IdentityView {
+            category: "client",
+            type_: "pc",
+            lang,
+            name,
+        };
         assert_eq!(
             root.identities().collect::<Vec<_>>(),
             vec![
-                ("client", "pc", Some("de"), Some("Balkon")),
-                ("client", "pc", Some("en"), Some("Balcony")),
+                view(Some("de"), Some("Balkon")),
+                view(Some("en"), Some("Balcony")),
             ]
         );
         root.set_identity_names("client", "pc", "Plain").unwrap();
         assert_eq!(
             root.identities().collect::<Vec<_>>(),
-            vec![("client", "pc", None, Some("Plain"))]
+            vec![view(None, Some("Plain"))]
         );
         assert!(root
             .set_identity_names("client", "bot", IdentityNames::new())

@@ -1,4 +1,5 @@
-//! Reads disco results straight from the `<query/>` element.
+//! Reads disco results: straight from the `<query/>` element for the usual shapes, through
+//! xmpp-parsers for the rest, then checked against what was asked.
 //!
 //! xmpp-parsers' derived conversion replays an element as XML events through a generated
 //! state machine; for a server's usual answer (a few identities, twenty features, a form) that
@@ -13,6 +14,7 @@
 //! xmpp-parsers produces.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
@@ -20,6 +22,55 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_parsers::minidom::{Element, Node};
 use xmpp_parsers::ns;
+
+use crate::error::MalformedReply;
+use crate::query::{Answer, QueryKind};
+
+/// Parses and validates the payload of a result to a query of `kind` for node `asked`.
+pub(crate) fn parse_answer(
+    kind: QueryKind,
+    payload: Element,
+    asked: Option<&str>,
+) -> Result<Answer, MalformedReply> {
+    let expected = kind.namespace();
+    if !payload.is("query", expected) {
+        return Err(MalformedReply::UnexpectedPayload {
+            expected,
+            name: payload.name().to_owned(),
+            namespace: payload.ns(),
+        });
+    }
+    let invalid =
+        |error: xmpp_parsers::FromElementError| MalformedReply::InvalidPayload(error.to_string());
+    let (answer, answered) = match kind {
+        QueryKind::Info => {
+            let info = match read_info(&payload) {
+                Some(info) => info,
+                None => DiscoInfoResult::try_from(payload).map_err(invalid)?,
+            };
+            if info.identities.is_empty() {
+                return Err(MalformedReply::NoIdentity);
+            }
+            let node = info.node.clone();
+            (Answer::Info(Arc::new(info)), node)
+        }
+        QueryKind::Items => {
+            let items = match read_items(&payload) {
+                Some(items) => items,
+                None => DiscoItemsResult::try_from(payload).map_err(invalid)?,
+            };
+            let node = items.node.clone();
+            (Answer::Items(Arc::new(items)), node)
+        }
+    };
+    match answered {
+        Some(answered) if Some(answered.as_str()) != asked => Err(MalformedReply::NodeMismatch {
+            asked: asked.map(str::to_owned),
+            answered: Some(answered),
+        }),
+        _ => Ok(answer),
+    }
+}
 
 /// The `disco#info` result in `query`, or `None` if its shape is not the usual one.
 pub(crate) fn read_info(query: &Element) -> Option<DiscoInfoResult> {

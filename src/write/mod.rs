@@ -1,4 +1,5 @@
-//! What the machine hands out to be sent, and the three forms a host can take it in.
+//! Writing: what the machine hands out to be sent, the three forms a host can take it in, and
+//! the answer payloads behind them ([`payload`] builds them, [`prepared`] keeps their bytes).
 //!
 //! A [`Transmit`] holds the stanza in the machine's own terms (a request, or an answer around a
 //! shared payload) and becomes an [`Element`], a typed [`Iq`] or XML bytes only when the host
@@ -20,8 +21,11 @@ use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::StanzaNamespace;
 use crate::error::{error_type_name, WriteError};
-use crate::prepared::Prepared;
-use crate::wire::QueryKind;
+use crate::query::QueryKind;
+use prepared::Prepared;
+
+pub(crate) mod payload;
+pub(crate) mod prepared;
 
 /// A stanza the machine wants sent, drained with
 /// [`DiscoMachine::poll_transmit`](crate::DiscoMachine::poll_transmit). The host takes it in the

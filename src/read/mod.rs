@@ -4,12 +4,10 @@
 //! Incoming stanzas are matched on their envelope (name, namespace, `type`, `id`, `from`) and
 //! parsed into typed values only once they are known to be ours: xmpp-parsers' conversions cost
 //! tens of microseconds, attribute reads a few nanoseconds. [`Received`] gives both forms one
-//! face, so that the machine routes them with one body. Writing is [`crate::transmit`]'s job.
+//! face, so that the machine routes them with one body. Writing is [`crate::write`]'s job.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
-use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::rxml::Namespace;
@@ -18,51 +16,39 @@ use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::error::{MalformedReply, TextField};
-use crate::reader;
+use crate::query::QueryKind;
 use crate::text;
+
+mod result;
+
+pub(crate) use result::parse_answer;
 
 /// The namespaces a stanza may carry: client and server streams, and XEP-0114 components.
 const STANZA_NAMESPACES: &[&str] = &[ns::JABBER_CLIENT, ns::COMPONENT_ACCEPT, "jabber:server"];
 
-/// Which of the two disco queries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueryKind {
-    /// `http://jabber.org/protocol/disco#info`: identities, features, extended information.
-    Info,
-    /// `http://jabber.org/protocol/disco#items`: the entity's items.
-    Items,
+/// What [`DiscoMachine::handle_stanza`](crate::DiscoMachine::handle_stanza) (or
+/// [`handle_iq`](crate::DiscoMachine::handle_iq)) did with a stanza.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "a stanza handed back is the host's to route elsewhere"]
+pub enum Handled<T> {
+    /// The stanza was the machine's business and has been taken.
+    Consumed,
+    /// Not the machine's business: here it is back, untouched, for the host's other handlers.
+    Unhandled(T),
 }
 
-impl QueryKind {
-    /// The namespace of this kind's `<query/>`.
-    pub fn namespace(self) -> &'static str {
+impl<T> Handled<T> {
+    /// The stanza handed back, if it was not consumed.
+    pub fn into_unhandled(self) -> Option<T> {
         match self {
-            QueryKind::Info => ns::DISCO_INFO,
-            QueryKind::Items => ns::DISCO_ITEMS,
-        }
-    }
-}
-
-/// A parsed, validated disco answer, shared by every waiter it completes.
-#[derive(Debug, Clone)]
-pub(crate) enum Answer {
-    Info(Arc<DiscoInfoResult>),
-    Items(Arc<DiscoItemsResult>),
-}
-
-impl Answer {
-    pub(crate) fn info(&self) -> Option<Arc<DiscoInfoResult>> {
-        match self {
-            Answer::Info(info) => Some(Arc::clone(info)),
-            Answer::Items(_) => None,
+            Handled::Consumed => None,
+            Handled::Unhandled(stanza) => Some(stanza),
         }
     }
 
-    pub(crate) fn items(&self) -> Option<Arc<DiscoItemsResult>> {
-        match self {
-            Answer::Items(items) => Some(Arc::clone(items)),
-            Answer::Info(_) => None,
-        }
+    /// Whether the machine took the stanza.
+    pub fn is_consumed(&self) -> bool {
+        matches!(self, Handled::Consumed)
     }
 }
 
@@ -264,52 +250,6 @@ fn query_request(query: &Element, single_payload: bool) -> Option<DiscoRequest<'
         node,
         well_formed: single_payload && node_ok && !holds_text,
     })
-}
-
-/// Parses and validates the payload of a result to a query of `kind` for node `asked`.
-pub(crate) fn parse_answer(
-    kind: QueryKind,
-    payload: Element,
-    asked: Option<&str>,
-) -> Result<Answer, MalformedReply> {
-    let expected = kind.namespace();
-    if !payload.is("query", expected) {
-        return Err(MalformedReply::UnexpectedPayload {
-            expected,
-            name: payload.name().to_owned(),
-            namespace: payload.ns(),
-        });
-    }
-    let invalid =
-        |error: xmpp_parsers::FromElementError| MalformedReply::InvalidPayload(error.to_string());
-    let (answer, answered) = match kind {
-        QueryKind::Info => {
-            let info = match reader::read_info(&payload) {
-                Some(info) => info,
-                None => DiscoInfoResult::try_from(payload).map_err(invalid)?,
-            };
-            if info.identities.is_empty() {
-                return Err(MalformedReply::NoIdentity);
-            }
-            let node = info.node.clone();
-            (Answer::Info(Arc::new(info)), node)
-        }
-        QueryKind::Items => {
-            let items = match reader::read_items(&payload) {
-                Some(items) => items,
-                None => DiscoItemsResult::try_from(payload).map_err(invalid)?,
-            };
-            let node = items.node.clone();
-            (Answer::Items(Arc::new(items)), node)
-        }
-    };
-    match answered {
-        Some(answered) if Some(answered.as_str()) != asked => Err(MalformedReply::NodeMismatch {
-            asked: asked.map(str::to_owned),
-            answered: Some(answered),
-        }),
-        _ => Ok(answer),
-    }
 }
 
 /// Reads an `<error/>` element whatever its stanza namespace (xmpp-parsers only accepts the one
