@@ -20,10 +20,8 @@ use crate::options::QueryOptions;
 use crate::outbox::Outbox;
 use crate::query::{Answer, QueryKind};
 use crate::read::{Handled, IqType, Received};
-use crate::requester::{Cached, KeyRef, ReplyMatch, Requester};
-use crate::responder::{
-    DeferredAnswer, IncomingRequest, Node, NodeMut, RequestContext, Responder, StaticNode,
-};
+use crate::requester::{Cached, KeyRef, Requester};
+use crate::responder::{DeferredAnswer, Node, NodeMut, RequestContext, Responder, StaticNode};
 use crate::stats::Stats;
 use crate::text;
 use crate::write::{Outgoing, Transmit};
@@ -435,50 +433,14 @@ impl DiscoMachine {
     /// [`handle_iq`](Self::handle_iq).
     fn route<S: Received>(&mut self, now: Instant, stanza: S) -> Handled<S> {
         let _ = now;
-        let Some(head) = stanza.head() else {
-            return Handled::Unhandled(stanza);
-        };
-        match head.type_ {
-            IqType::Get | IqType::Set => {
-                let Some(request) = stanza.disco_request() else {
-                    return Handled::Unhandled(stanza);
-                };
-                // Every address is a JID from here on, so that no form of the answer can lose
-                // one; the requester's address is needed whatever the answer, the addressed
-                // one only when the answer says it.
-                let to = if self.config.stamp_from {
-                    stanza.addressee()
-                } else {
-                    Ok(None)
-                };
-                let (Ok(from), Ok(to), Ok(())) =
-                    (stanza.sender(), to, text::check(TextField::IqId, head.id))
-                else {
-                    self.responder.drop_request();
-                    return Handled::Consumed;
-                };
-                let incoming = IncomingRequest {
-                    set: head.type_ == IqType::Set,
-                    id: head.id,
-                    from,
-                    to,
-                    request,
-                    lang: stanza.lang(),
-                };
-                self.responder
-                    .handle_request(&mut self.out, &self.config, incoming);
-                Handled::Consumed
+        match stanza.head().map(|head| head.type_) {
+            None => Handled::Unhandled(stanza),
+            Some(IqType::Get | IqType::Set) => {
+                self.responder.handle(&mut self.out, &self.config, stanza)
             }
-            IqType::Result | IqType::Error => {
-                match self.requester.match_reply(&self.config, head) {
-                    ReplyMatch::NotOurs => Handled::Unhandled(stanza),
-                    ReplyMatch::Rejected => Handled::Consumed,
-                    ReplyMatch::Accepted(reply) => {
-                        let body = stanza.into_reply_body();
-                        self.requester.complete_reply(&mut self.out, reply, body);
-                        Handled::Consumed
-                    }
-                }
+            Some(IqType::Result | IqType::Error) => {
+                self.requester
+                    .handle_reply(&mut self.out, &self.config, stanza)
             }
         }
     }

@@ -28,7 +28,7 @@ use crate::ids::{PrimeHandle, RequestId};
 use crate::options::{QueryOptions, Timeout};
 use crate::outbox::Outbox;
 use crate::query::{Answer, QueryKind};
-use crate::read::{self, IqHead, ReplyBody};
+use crate::read::{self, Handled, IqHead, Received, ReplyBody};
 use crate::stats::Stats;
 use crate::write::{Outgoing, OutgoingQuery};
 
@@ -86,17 +86,14 @@ struct Waiter {
 }
 
 /// What [`Requester::match_reply`] made of a reply's envelope.
-pub(crate) enum ReplyMatch {
+enum ReplyMatch {
     /// Not an id the machine issued: the host's stanza.
     NotOurs,
     /// One of our ids, but late, duplicated or from the wrong entity: consumed, no effect.
     Rejected,
-    /// The awaited reply: pass its body to [`Requester::complete_reply`].
-    Accepted(AcceptedReply),
+    /// The awaited reply to the request (source) of this number.
+    Accepted(u64),
 }
-
-/// A reply that passed [`Requester::match_reply`], naming the request it answers.
-pub(crate) struct AcceptedReply(u64);
 
 pub(crate) struct Requester {
     info: Lru<Entry>,
@@ -363,9 +360,31 @@ impl Requester {
         self.timers.prune(|_, id| waiters.contains(id.0));
     }
 
-    /// Decides whether a reply (`result` or `error`) is ours to take, from its envelope alone, so
-    /// that a stanza handed back is untouched and a rejected one costs no parsing.
-    pub(crate) fn match_reply(&mut self, config: &Config, head: IqHead<'_>) -> ReplyMatch {
+    /// Takes a received reply (`result` or `error`) if it answers one of the machine's requests,
+    /// and completes that request with what it says.
+    pub(crate) fn handle_reply<S: Received>(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        stanza: S,
+    ) -> Handled<S> {
+        let matched = match stanza.head() {
+            Some(head) => self.match_reply(config, head),
+            None => ReplyMatch::NotOurs,
+        };
+        match matched {
+            ReplyMatch::NotOurs => Handled::Unhandled(stanza),
+            ReplyMatch::Rejected => Handled::Consumed,
+            ReplyMatch::Accepted(number) => {
+                self.complete_reply(out, number, stanza.into_reply_body());
+                Handled::Consumed
+            }
+        }
+    }
+
+    /// Decides whether a reply is ours to take, from its envelope alone, so that a stanza
+    /// handed back is untouched and a rejected one costs no parsing.
+    fn match_reply(&mut self, config: &Config, head: IqHead<'_>) -> ReplyMatch {
         let Some(number) = self.issued_number(&config.id_prefix, head.id) else {
             return ReplyMatch::NotOurs;
         };
@@ -382,17 +401,11 @@ impl Requester {
             self.stats.replies_rejected += 1;
             return ReplyMatch::Rejected;
         }
-        ReplyMatch::Accepted(AcceptedReply(number))
+        ReplyMatch::Accepted(number)
     }
 
-    /// Completes the request a reply was accepted for with what its body says.
-    pub(crate) fn complete_reply(
-        &mut self,
-        out: &mut Outbox,
-        reply: AcceptedReply,
-        body: ReplyBody,
-    ) {
-        let number = reply.0;
+    /// Completes request `number`, whose reply was accepted, with what the reply's body says.
+    fn complete_reply(&mut self, out: &mut Outbox, number: u64, body: ReplyBody) {
         let Some(source) = self.sources.get(number) else {
             return;
         };

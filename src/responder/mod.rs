@@ -24,7 +24,7 @@ use crate::event::Event;
 use crate::ids::ResponseHandle;
 use crate::outbox::Outbox;
 use crate::query::QueryKind;
-use crate::read::DiscoRequest;
+use crate::read::{DiscoRequest, Handled, IqType, Received};
 use crate::text;
 use crate::write::payload;
 use crate::write::prepared::Prepared;
@@ -39,16 +39,14 @@ use mount::{AnswerCache, Mount};
 /// Decides per request whether to answer at all (XEP-0030 §8, security considerations).
 pub(crate) type Policy = Box<dyn Fn(&RequestContext<'_>) -> bool + Send>;
 
-/// An incoming disco request, as [`Responder::handle_request`] needs it.
-pub(crate) struct IncomingRequest<'a> {
-    pub(crate) set: bool,
-    pub(crate) id: &'a str,
+/// An incoming disco request, read from its stanza.
+struct IncomingRequest<'a> {
+    set: bool,
+    id: &'a str,
     /// The requester; `None`: the own server, on behalf of the account.
-    pub(crate) from: Option<Jid>,
-    /// The address the request was sent to.
-    pub(crate) to: Option<Jid>,
-    pub(crate) request: DiscoRequest<'a>,
-    pub(crate) lang: Option<&'a str>,
+    from: Option<Jid>,
+    request: DiscoRequest<'a>,
+    lang: Option<&'a str>,
 }
 
 /// A deferred request waiting for the host's answer.
@@ -227,27 +225,48 @@ impl Responder {
         self.policy = policy;
     }
 
-    /// Answers (or defers) an incoming disco request.
-    pub(crate) fn handle_request(
+    /// Takes a received request (`get` or `set`) if it carries a disco query, and answers it (or
+    /// hands it to the host, for deferred nodes).
+    pub(crate) fn handle<S: Received>(
         &mut self,
         out: &mut Outbox,
         config: &Config,
-        incoming: IncomingRequest<'_>,
-    ) {
+        stanza: S,
+    ) -> Handled<S> {
+        let (Some(head), Some(request)) = (stanza.head(), stanza.disco_request()) else {
+            return Handled::Unhandled(stanza);
+        };
+        // Every address is a JID from here on, so that no form of the answer can lose one: the
+        // requester's is needed whatever the answer, the addressed one only when the answer
+        // says it. A request that cannot be addressed (or whose id a host-built stanza filled
+        // with what XML cannot carry) cannot be answered at all.
+        let to = if config.stamp_from {
+            stanza.addressee()
+        } else {
+            Ok(None)
+        };
+        let (Ok(from), Ok(to), Ok(())) =
+            (stanza.sender(), to, text::check(TextField::IqId, head.id))
+        else {
+            self.dropped += 1;
+            return Handled::Consumed;
+        };
+        let incoming = IncomingRequest {
+            set: head.type_ == IqType::Set,
+            id: head.id,
+            from,
+            request,
+            lang: stanza.lang(),
+        };
         let reply_from = if config.stamp_from {
-            incoming.to.clone().or_else(|| config.own_jid.clone())
+            to.or_else(|| config.own_jid.clone())
         } else {
             None
         };
         if let Some(body) = self.answer(out, config, &incoming, &reply_from) {
             self.send(out, incoming.from, reply_from, incoming.id.to_owned(), body);
         }
-    }
-
-    /// A request that cannot be answered: its `from` or `to` is not a JID, or its id holds
-    /// what XML cannot carry (a host's own stanza). Nothing can be sent back.
-    pub(crate) fn drop_request(&mut self) {
-        self.dropped += 1;
+        Handled::Consumed
     }
 
     /// The answer to `incoming`, or `None` when it was handed to the host.
