@@ -136,6 +136,7 @@ fn bench_machine() -> DiscoMachine {
             .collect(),
     ))
     .expect("a valid form");
+    drop(root);
     while machine.poll_event().is_some() {}
     machine
 }

@@ -62,6 +62,7 @@ fn entity(
     for feature in features {
         root.register_feature(*feature)?;
     }
+    drop(root); // the edit is settled (and announced) when the guard goes
     Ok(machine)
 }
 
@@ -98,6 +99,7 @@ fn world() -> Result<BTreeMap<String, DiscoMachine>, Box<dyn std::error::Error>>
         item(GONE, None, None),
         item(SILENT, None, None),
     ])?;
+    drop(root);
 
     let conference = entity(
         "conference.example.org",

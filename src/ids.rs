@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// Names one query from the call that started it to the one [`Event`] that completes it.
+/// Names one query from the call that started it to the one [`Event`](crate::Event) that completes it.
 ///
 /// Ids are unique for the life of a [`DiscoMachine`](crate::DiscoMachine), across stream resets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -55,8 +55,7 @@ impl std::fmt::Debug for DiscoMachine {
             .field("config", &self.config)
             .field("stats", &self.stats())
             .field("responder", &self.responder)
-            .field("queued_transmits", &self.out.transmits.len())
-            .field("queued_events", &self.out.events.len())
+            .field("queued", &self.out.queued())
             .finish_non_exhaustive()
     }
 }
@@ -94,13 +93,7 @@ impl DiscoMachine {
 
     /// What the machine did so far.
     pub fn stats(&self) -> Stats {
-        Stats {
-            requests_answered: self.responder.answered,
-            requests_refused: self.responder.refused,
-            requests_dropped: self.responder.dropped,
-            invalid_answers: self.responder.invalid_answers,
-            ..self.requester.stats
-        }
+        self.out.stats
     }
 
     // ---------------------------------------------------------------- requester commands
@@ -280,7 +273,8 @@ impl DiscoMachine {
         self.responder.root()
     }
 
-    /// Changes the root node. It starts with the identity `client`/`bot` (see
+    /// Changes the root node, through a guard that settles the edit when it goes (see
+    /// [`NodeMut`]). The root starts with the identity `client`/`bot` (see
     /// [`StaticNode::default_root`]).
     ///
     /// ```
@@ -291,8 +285,10 @@ impl DiscoMachine {
     /// root.register_identity("client", "pc", [(Some("en"), "Juliet's balcony")])?;
     /// root.unregister_identity("client", "bot")?;
     /// root.register_feature("urn:xmpp:ping")?;
-    /// // Each change tells the host, so that entity capabilities can be recomputed.
+    /// drop(root);
+    /// // The edit tells the host once, so that entity capabilities can be recomputed.
     /// assert!(matches!(disco.poll_event(), Some(Event::NodeChanged { node: None })));
+    /// assert!(disco.poll_event().is_none());
     /// # Ok::<(), xmpp_disco::RegistryError>(())
     /// ```
     pub fn root_mut(&mut self) -> NodeMut<'_> {
@@ -304,8 +300,9 @@ impl DiscoMachine {
         self.responder.node(name)
     }
 
-    /// Changes the static node mounted at `name`; `None` if there is none (or it is dynamic or
-    /// deferred, which the host changes itself).
+    /// Changes the static node mounted at `name`, through a guard as for
+    /// [`root_mut`](Self::root_mut); `None` if there is none (or it is dynamic or deferred, which
+    /// the host changes itself).
     pub fn node_mut<'a>(&'a mut self, name: &'a str) -> Option<NodeMut<'a>> {
         self.responder.node_mut(&mut self.out, name)
     }
@@ -457,7 +454,7 @@ impl DiscoMachine {
     /// [`Transmit`]).
     #[must_use = "a transmit is a stanza the machine wants sent"]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let mut stanza = self.out.transmits.pop_front()?;
+        let mut stanza = self.out.next_transmit()?;
         if let Outgoing::Query(query) = &mut stanza {
             query.from.clone_from(&self.stamp);
         }
@@ -467,7 +464,7 @@ impl DiscoMachine {
     /// The next event: a completion, a request for primed data, a change, a deferred request.
     #[must_use = "events complete the host's queries"]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
+        self.out.next_event()
     }
 
     /// When the machine next needs [`handle_timeout`](Self::handle_timeout), or `None` while no

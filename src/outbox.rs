@@ -1,4 +1,5 @@
-//! What the machine has produced and the host has not drained yet.
+//! What the machine produces for its host: stanzas and events not drained yet, and the running
+//! totals ([`Stats`]). Both halves write here and only here; the machine drains it.
 
 use std::collections::VecDeque;
 
@@ -6,15 +7,43 @@ use crate::error::QueryError;
 use crate::event::Event;
 use crate::ids::RequestId;
 use crate::query::{Answer, QueryKind};
+use crate::stats::Stats;
 use crate::write::Outgoing;
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    pub(crate) transmits: VecDeque<Outgoing>,
-    pub(crate) events: VecDeque<Event>,
+    transmits: VecDeque<Outgoing>,
+    events: VecDeque<Event>,
+    /// Counted by both halves as things happen; read by [`DiscoMachine::stats`](crate::DiscoMachine::stats).
+    pub(crate) stats: Stats,
 }
 
 impl Outbox {
+    /// Queues a stanza to send.
+    pub(crate) fn send(&mut self, stanza: Outgoing) {
+        self.transmits.push_back(stanza);
+    }
+
+    /// Queues an event for the host.
+    pub(crate) fn report(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    /// The next stanza to send.
+    pub(crate) fn next_transmit(&mut self) -> Option<Outgoing> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub(crate) fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// How many stanzas and events wait to be drained.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        (self.transmits.len(), self.events.len())
+    }
+
     /// Queues the completion of request `id`, a query of `kind`.
     pub(crate) fn complete(
         &mut self,
@@ -40,7 +69,7 @@ impl Outbox {
                 result: Err(error),
             },
         };
-        self.events.push_back(event);
+        self.report(event);
     }
 
     /// Forgets stanzas not sent yet: they belong to a stream that is gone.

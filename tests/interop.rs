@@ -266,6 +266,7 @@ fn publish_bob(bob: &mut Session) {
         },
     ])
     .expect("valid items");
+    drop(root);
     let mut node = StaticNode::new();
     node.register_identity("hierarchy", "branch", [(None::<&str>, "Mounted node")])
         .expect("an identity");

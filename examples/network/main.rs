@@ -115,6 +115,7 @@ fn publish(machine: &mut DiscoMachine, me: &Jid, server: &Jid) -> Result<(), Box
             name: Some("How long it has been online".into()),
         },
     ])?;
+    drop(root);
     let mut node = StaticNode::new();
     node.register_identity("hierarchy", "leaf", [(Some("en"), "Walked servers")])?;
     node.set_items(vec![Item {

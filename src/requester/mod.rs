@@ -29,7 +29,6 @@ use crate::options::{QueryOptions, Timeout};
 use crate::outbox::Outbox;
 use crate::query::{Answer, QueryKind};
 use crate::read::{self, Handled, IqHead, Received, ReplyBody};
-use crate::stats::Stats;
 use crate::write::{Outgoing, OutgoingQuery};
 
 use key::Key;
@@ -106,7 +105,6 @@ pub(crate) struct Requester {
     next_source: u64,
     next_request: u64,
     iqs_in_flight: usize,
-    pub(crate) stats: Stats,
 }
 
 impl Requester {
@@ -120,7 +118,6 @@ impl Requester {
             next_source: 0,
             next_request: 0,
             iqs_in_flight: 0,
-            stats: Stats::default(),
         }
     }
 
@@ -158,19 +155,19 @@ impl Requester {
             match self.cache(kind).get(key) {
                 Some(Entry::Ready(answer)) => {
                     let answer = answer.clone();
-                    self.stats.cache_hits += 1;
+                    out.stats.cache_hits += 1;
                     out.complete(kind, id, Ok(answer));
                     return id;
                 }
                 Some(Entry::Failed(error)) => {
                     let error = QueryError::clone(error);
-                    self.stats.cache_hits += 1;
+                    out.stats.cache_hits += 1;
                     out.complete(kind, id, Err(error));
                     return id;
                 }
                 Some(Entry::Pending(source)) => {
                     let source = *source;
-                    self.stats.aliased += 1;
+                    out.stats.aliased += 1;
                     self.attach(out, id, kind, source, deadline);
                     return id;
                 }
@@ -190,8 +187,8 @@ impl Requester {
         }
         let number = self.new_source(kind, key, Origin::Iq);
         self.iqs_in_flight += 1;
-        self.stats.requests_sent += 1;
-        out.transmits.push_back(Outgoing::Query(OutgoingQuery {
+        out.stats.requests_sent += 1;
+        out.send(Outgoing::Query(OutgoingQuery {
             kind,
             to: key.jid.clone(),
             from: None,
@@ -245,7 +242,7 @@ impl Requester {
         {
             if !*requested {
                 *requested = true;
-                out.events.push_back(Event::PrimeRequested {
+                out.report(Event::PrimeRequested {
                     handle: PrimeHandle(number),
                     jid: source.key.jid.clone(),
                     node: source.key.node.as_deref().map(str::to_owned),
@@ -369,7 +366,7 @@ impl Requester {
         stanza: S,
     ) -> Handled<S> {
         let matched = match stanza.head() {
-            Some(head) => self.match_reply(config, head),
+            Some(head) => self.match_reply(out, config, head),
             None => ReplyMatch::NotOurs,
         };
         match matched {
@@ -384,7 +381,7 @@ impl Requester {
 
     /// Decides whether a reply is ours to take, from its envelope alone, so that a stanza
     /// handed back is untouched and a rejected one costs no parsing.
-    fn match_reply(&mut self, config: &Config, head: IqHead<'_>) -> ReplyMatch {
+    fn match_reply(&self, out: &mut Outbox, config: &Config, head: IqHead<'_>) -> ReplyMatch {
         let Some(number) = self.issued_number(&config.id_prefix, head.id) else {
             return ReplyMatch::NotOurs;
         };
@@ -394,11 +391,11 @@ impl Requester {
             .filter(|source| matches!(source.origin, Origin::Iq))
         else {
             // Late (every waiter gave up), duplicate, or aimed at a primed entry's number.
-            self.stats.replies_rejected += 1;
+            out.stats.replies_rejected += 1;
             return ReplyMatch::Rejected;
         };
         if !trusted(head.from, &source.key.jid, config.own_jid.as_ref()) {
-            self.stats.replies_rejected += 1;
+            out.stats.replies_rejected += 1;
             return ReplyMatch::Rejected;
         }
         ReplyMatch::Accepted(number)
@@ -420,7 +417,7 @@ impl Requester {
             ReplyBody::Error(Ok(error)) => Err(QueryError::Stanza(Arc::new(error))),
         };
         if matches!(outcome, Err(QueryError::Malformed(_))) {
-            self.stats.replies_malformed += 1;
+            out.stats.replies_malformed += 1;
         }
         self.complete_source(out, number, outcome);
     }
@@ -447,7 +444,7 @@ impl Requester {
                 continue;
             };
             self.timers.disarm();
-            self.stats.timeouts += 1;
+            out.stats.timeouts += 1;
             out.complete(waiter.kind, id, Err(QueryError::Timeout));
             self.detach(waiter.source);
         }
@@ -461,7 +458,7 @@ impl Requester {
         if waiter.armed {
             self.timers.disarm();
         }
-        self.stats.cancelled += 1;
+        out.stats.cancelled += 1;
         out.complete(waiter.kind, id, Err(QueryError::Cancelled));
         self.detach(waiter.source);
         self.prune_timers();

@@ -72,13 +72,6 @@ pub(crate) struct Responder {
     policy: Option<Policy>,
     deferred: HashMap<u64, Pending>,
     next_deferred: u64,
-    /// Requests answered with a result, and with an error.
-    pub(crate) answered: u64,
-    pub(crate) refused: u64,
-    /// Requests that could not be answered at all (an address that is not a JID, an id XML
-    /// cannot carry), and dynamic answers refused for text XML cannot carry.
-    pub(crate) dropped: u64,
-    pub(crate) invalid_answers: u64,
 }
 
 impl fmt::Debug for Responder {
@@ -171,10 +164,6 @@ impl Responder {
             policy: None,
             deferred: HashMap::new(),
             next_deferred: 0,
-            answered: 0,
-            refused: 0,
-            dropped: 0,
-            invalid_answers: 0,
         }
     }
 
@@ -183,7 +172,7 @@ impl Responder {
     }
 
     pub(crate) fn root_mut<'a>(&'a mut self, out: &'a mut Outbox) -> NodeMut<'a> {
-        self.root_cache.edit(None, &mut self.root, &mut out.events)
+        self.root_cache.edit(None, &mut self.root, out)
     }
 
     pub(crate) fn node(&self, name: &str) -> Option<&Node> {
@@ -197,7 +186,7 @@ impl Responder {
     ) -> Option<NodeMut<'a>> {
         let mount = self.mounts.get_mut(name)?;
         match &mut mount.node {
-            Node::Static(node) => Some(mount.cache.edit(Some(name), node, &mut out.events)),
+            Node::Static(node) => Some(mount.cache.edit(Some(name), node, out)),
             Node::Dynamic(_) | Node::Deferred => None,
         }
     }
@@ -208,14 +197,13 @@ impl Responder {
             cache: AnswerCache::default(),
         };
         let previous = self.mounts.insert(name.clone(), mount);
-        out.events
-            .push_back(Event::NodeChanged { node: Some(name) });
+        out.report(Event::NodeChanged { node: Some(name) });
         previous.map(|mount| mount.node)
     }
 
     pub(crate) fn unmount(&mut self, out: &mut Outbox, name: &str) -> Option<Node> {
         let mount = self.mounts.remove(name)?;
-        out.events.push_back(Event::NodeChanged {
+        out.report(Event::NodeChanged {
             node: Some(name.to_owned()),
         });
         Some(mount.node)
@@ -248,7 +236,7 @@ impl Responder {
         let (Ok(from), Ok(to), Ok(())) =
             (stanza.sender(), to, text::check(TextField::IqId, head.id))
         else {
-            self.dropped += 1;
+            out.stats.requests_dropped += 1;
             return Handled::Consumed;
         };
         let incoming = IncomingRequest {
@@ -315,8 +303,8 @@ impl Responder {
                         Ok(Some(payload)) => ResponseBody::Result(Prepared::new(payload)),
                         Ok(None) => item_not_found(),
                         Err(error) => {
-                            self.invalid_answers += 1;
-                            out.events.push_back(Event::InvalidAnswer {
+                            out.stats.invalid_answers += 1;
+                            out.report(Event::InvalidAnswer {
                                 kind: request.kind,
                                 node: request.node.map(str::to_owned),
                                 error,
@@ -367,7 +355,7 @@ impl Responder {
                 id: incoming.id.to_owned(),
             },
         );
-        out.events.push_back(Event::DeferredRequest {
+        out.report(Event::DeferredRequest {
             handle: ResponseHandle(number),
             kind: incoming.request.kind,
             from: incoming.from.clone(),
@@ -429,10 +417,9 @@ impl Responder {
         body: ResponseBody,
     ) {
         match body {
-            ResponseBody::Result(_) => self.answered += 1,
-            ResponseBody::Error(_) => self.refused += 1,
+            ResponseBody::Result(_) => out.stats.requests_answered += 1,
+            ResponseBody::Error(_) => out.stats.requests_refused += 1,
         }
-        out.transmits
-            .push_back(Outgoing::Response(OutgoingResponse { to, from, id, body }));
+        out.send(Outgoing::Response(OutgoingResponse { to, from, id, body }));
     }
 }

@@ -1,17 +1,13 @@
 //! Mounted nodes, their cached answers, and the guard through which a static node is changed.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use xmpp_parsers::data_forms::DataForm;
-use xmpp_parsers::disco::Item;
-
 use super::dynamic::DynamicNode;
-use super::node::{IdentityNames, StaticNode};
-use crate::error::RegistryError;
+use super::node::{InfoSnapshot, StaticNode};
 use crate::event::Event;
+use crate::outbox::Outbox;
 use crate::write::payload;
 use crate::write::prepared::Prepared;
 
@@ -85,13 +81,14 @@ impl AnswerCache {
         &'a mut self,
         name: Option<&'a str>,
         node: &'a mut StaticNode,
-        events: &'a mut VecDeque<Event>,
+        out: &'a mut Outbox,
     ) -> NodeMut<'a> {
         NodeMut {
+            before: node.info_snapshot(),
             name,
             node,
             cache: self,
-            events,
+            out,
         }
     }
 }
@@ -105,18 +102,35 @@ pub(crate) struct Mount {
 
 /// Write access to a static node held by the machine
 /// ([`DiscoMachine::root_mut`](crate::DiscoMachine::root_mut),
-/// [`DiscoMachine::node_mut`](crate::DiscoMachine::node_mut)).
+/// [`DiscoMachine::node_mut`](crate::DiscoMachine::node_mut)): every [`StaticNode`] method,
+/// through `DerefMut`.
 ///
-/// The same operations as [`StaticNode`]'s, with two effects on success: the node's cached
-/// answer is rebuilt on the next request, and a change to identities, features or forms raises
-/// [`Event::NodeChanged`](crate::Event::NodeChanged) so that entity capabilities can be
-/// recomputed (items are not part of them and raise nothing). A failed call changes nothing and
-/// raises nothing. Reading goes through `Deref` to the [`StaticNode`].
+/// The guard settles the changes when it goes out of scope, whatever method made them: the
+/// node's built answers are rebuilt on the next request, and if its identities, features or
+/// forms differ from what they were when the guard was taken, one
+/// [`Event::NodeChanged`](crate::Event::NodeChanged) tells the host (entity capabilities are
+/// recomputed then; items are not part of them and raise nothing). A refused call changes
+/// nothing, and neither does a change undone before the guard goes.
+///
+/// ```
+/// use xmpp_disco::{DiscoMachine, Event};
+///
+/// let mut disco = DiscoMachine::default();
+/// let mut root = disco.root_mut();
+/// root.register_feature("urn:xmpp:ping")?;
+/// root.register_feature("urn:xmpp:time")?;
+/// drop(root); // one event for the whole edit
+/// assert!(matches!(disco.poll_event(), Some(Event::NodeChanged { node: None })));
+/// assert!(disco.poll_event().is_none());
+/// # Ok::<(), xmpp_disco::RegistryError>(())
+/// ```
 pub struct NodeMut<'a> {
     name: Option<&'a str>,
     node: &'a mut StaticNode,
     cache: &'a mut AnswerCache,
-    events: &'a mut VecDeque<Event>,
+    out: &'a mut Outbox,
+    /// The node's identities, features and forms when the guard was taken.
+    before: InfoSnapshot,
 }
 
 impl Deref for NodeMut<'_> {
@@ -127,119 +141,22 @@ impl Deref for NodeMut<'_> {
     }
 }
 
-impl NodeMut<'_> {
-    /// Applies a change to the node's info; on success, drops the built answer and tells the host.
-    fn info_change<T>(
-        &mut self,
-        change: impl FnOnce(&mut StaticNode) -> Result<T, RegistryError>,
-    ) -> Result<T, RegistryError> {
-        let done = change(self.node)?;
-        self.cache.info = None;
-        self.events.push_back(Event::NodeChanged {
-            node: self.name.map(str::to_owned),
-        });
-        Ok(done)
+impl DerefMut for NodeMut<'_> {
+    fn deref_mut(&mut self) -> &mut StaticNode {
+        self.node
     }
+}
 
-    /// See [`StaticNode::register_feature`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::register_feature`].
-    pub fn register_feature(&mut self, var: impl Into<String>) -> Result<(), RegistryError> {
-        self.info_change(|node| node.register_feature(var))
-    }
-
-    /// See [`StaticNode::unregister_feature`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::unregister_feature`].
-    pub fn unregister_feature(&mut self, var: &str) -> Result<(), RegistryError> {
-        self.info_change(|node| node.unregister_feature(var))
-    }
-
-    /// See [`StaticNode::register_identity`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::register_identity`].
-    pub fn register_identity(
-        &mut self,
-        category: &str,
-        type_: &str,
-        names: impl Into<IdentityNames>,
-    ) -> Result<(), RegistryError> {
-        self.info_change(|node| node.register_identity(category, type_, names))
-    }
-
-    /// See [`StaticNode::unregister_identity`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::unregister_identity`].
-    pub fn unregister_identity(
-        &mut self,
-        category: &str,
-        type_: &str,
-    ) -> Result<(), RegistryError> {
-        self.info_change(|node| node.unregister_identity(category, type_))
-    }
-
-    /// See [`StaticNode::set_identity_names`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::set_identity_names`].
-    pub fn set_identity_names(
-        &mut self,
-        category: &str,
-        type_: &str,
-        names: impl Into<IdentityNames>,
-    ) -> Result<(), RegistryError> {
-        self.info_change(|node| node.set_identity_names(category, type_, names))
-    }
-
-    /// See [`StaticNode::set_form`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::set_form`].
-    pub fn set_form(&mut self, form: DataForm) -> Result<(), RegistryError> {
-        self.info_change(|node| node.set_form(form))
-    }
-
-    /// See [`StaticNode::remove_form`]; raises the event only if a form was removed.
-    pub fn remove_form(&mut self, form_type: &str) -> bool {
-        self.info_change(|node| {
-            if node.remove_form(form_type) {
-                Ok(())
-            } else {
-                Err(RegistryError::InvalidForm("no form of this FORM_TYPE"))
-            }
-        })
-        .is_ok()
-    }
-
-    /// See [`StaticNode::set_items`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::set_items`].
-    pub fn set_items(&mut self, items: Vec<Item>) -> Result<(), RegistryError> {
-        self.node.set_items(items)?;
+impl Drop for NodeMut<'_> {
+    fn drop(&mut self) {
+        // Items are not compared (a long list would cost a copy per edit): their answer is
+        // simply rebuilt when next asked for.
         self.cache.items = None;
-        Ok(())
-    }
-
-    /// See [`StaticNode::push_item`].
-    ///
-    /// # Errors
-    ///
-    /// As [`StaticNode::push_item`].
-    pub fn push_item(&mut self, item: Item) -> Result<(), RegistryError> {
-        self.node.push_item(item)?;
-        self.cache.items = None;
-        Ok(())
+        if !self.node.info_is(&self.before) {
+            self.cache.info = None;
+            self.out.report(Event::NodeChanged {
+                node: self.name.map(str::to_owned),
+            });
+        }
     }
 }

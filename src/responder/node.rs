@@ -83,6 +83,15 @@ impl From<&str> for IdentityNames {
     }
 }
 
+/// A node's identities, features and forms as they were at some moment: what an edit of the
+/// node is compared with, to know whether the host must hear of it.
+#[derive(Debug)]
+pub(crate) struct InfoSnapshot {
+    identities: Vec<IdentityEntry>,
+    features: BTreeSet<String>,
+    forms: Vec<DataForm>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct IdentityEntry {
     pub(crate) category: String,
@@ -137,6 +146,22 @@ impl StaticNode {
             }],
             ..StaticNode::default()
         }
+    }
+
+    /// The node's identities, features and forms as they are now.
+    pub(crate) fn info_snapshot(&self) -> InfoSnapshot {
+        InfoSnapshot {
+            identities: self.identities.clone(),
+            features: self.features.clone(),
+            forms: self.forms.clone(),
+        }
+    }
+
+    /// Whether the node's identities, features and forms are those of `snapshot`.
+    pub(crate) fn info_is(&self, snapshot: &InfoSnapshot) -> bool {
+        self.identities == snapshot.identities
+            && self.features == snapshot.features
+            && self.forms == snapshot.forms
     }
 
     /// Adds the feature `var`.
