@@ -34,8 +34,8 @@ pub enum Event {
         result: Result<Arc<DiscoItemsResult>, QueryError>,
     },
     /// A query now waits on a lazy primed entry
-    /// ([`DiscoMachine::prime_info_pending`](crate::DiscoMachine::prime_info_pending) with
-    /// `lazy`): the host should look the information up and resolve `handle`. Raised once per
+    /// ([`DiscoMachine::prime_info_lazy`](crate::DiscoMachine::prime_info_lazy)): the host
+    /// should look the information up and resolve `handle`. Raised once per
     /// entry, on the first query that needs it.
     PrimeRequested {
         /// The entry to resolve.

@@ -49,6 +49,7 @@ impl QueryOptions {
 /// completes with [`QueryError::Timeout`](crate::QueryError::Timeout) while the others keep
 /// waiting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Timeout {
     /// [`Config::default_timeout`](crate::Config::default_timeout).
     #[default]

@@ -41,6 +41,7 @@ use timers::Timers;
 /// [`DiscoMachine::peek_info`](crate::DiscoMachine::peek_info) and
 /// [`peek_items`](crate::DiscoMachine::peek_items).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Cached<T> {
     /// A result: a query for this key completes at once with it.
     Ready(Arc<T>),

@@ -12,6 +12,7 @@ use crate::write::payload;
 use crate::write::prepared::Prepared;
 
 /// What answers requests for one node name.
+#[non_exhaustive]
 pub enum Node {
     /// A fixed answer held by the machine, built once and reused until it changes.
     Static(StaticNode),

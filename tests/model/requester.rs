@@ -976,11 +976,12 @@ fn info_tag(info: &DiscoInfoResult) -> String {
         .unwrap_or_default()
 }
 
-fn peek<T>(cached: Cached<T>, tag: impl Fn(&T) -> String) -> Peek {
+fn peek<T: std::fmt::Debug>(cached: Cached<T>, tag: impl Fn(&T) -> String) -> Peek {
     match cached {
         Cached::Ready(result) => Peek::Ready(tag(&result)),
         Cached::Pending => Peek::Pending,
         Cached::Failed(_) => Peek::Failed,
+        other => panic!("a cache state the model does not know: {other:?}"),
     }
 }
 
