@@ -201,6 +201,23 @@
 //! three forms and check that a stanza handed over as an element and as a typed IQ gives the
 //! same answers, events and statistics.
 //!
+//! # Inside
+//!
+//! Each module has one job, and a module only uses those listed before it:
+//!
+//! | module | its job |
+//! |---|---|
+//! | `ids`, `query`, `config`, `options`, `stats` | the names the machine hands out; what disco talks about ([`QueryKind`], answers, [`IdentityView`]); the settings; per-query options; the counters |
+//! | `error` | every typed error |
+//! | `text` | the door for host text: what XML can carry |
+//! | `event` | what the machine reports ([`Event`]) |
+//! | `read` | reading received stanzas, as elements or typed IQs alike: envelopes, requests, stanza errors; `read::result` reads disco results |
+//! | `write` | writing: [`Transmit`] and its three forms; `write::payload` builds answers, `write::prepared` keeps their bytes |
+//! | `outbox` | what the machine produced and the host has not drained, and the [`Stats`] |
+//! | `requester` | queries to others: the cache (`lru`), requests in flight and their waiters (`numbered`), deadlines (`timers`), and the replies that complete them |
+//! | `responder` | answers to others: [`StaticNode`]s (`node`), mounts and the edit guard (`mount`), [`DynamicNode`]s (`dynamic`), deferred requests, the policy |
+//! | `machine` | [`DiscoMachine`]: routes commands, stanzas and time to the two halves |
+//!
 //! [XEP-0030]: https://xmpp.org/extensions/xep-0030.html
 
 #![forbid(unsafe_code)]
