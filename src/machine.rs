@@ -430,14 +430,16 @@ impl DiscoMachine {
     /// [`handle_iq`](Self::handle_iq).
     fn route<S: Received>(&mut self, now: Instant, stanza: S) -> Handled<S> {
         let _ = now;
-        match stanza.head().map(|head| head.type_) {
+        // The type alone decides the half; each reads the rest of the envelope itself.
+        match stanza.iq_type() {
             None => Handled::Unhandled(stanza),
-            Some(IqType::Get | IqType::Set) => {
-                self.responder.handle(&mut self.out, &self.config, stanza)
+            Some(type_ @ (IqType::Get | IqType::Set)) => {
+                self.responder
+                    .handle(&mut self.out, &self.config, stanza, type_)
             }
-            Some(IqType::Result | IqType::Error) => {
+            Some(type_ @ (IqType::Result | IqType::Error)) => {
                 self.requester
-                    .handle_reply(&mut self.out, &self.config, stanza)
+                    .handle_reply(&mut self.out, &self.config, stanza, type_)
             }
         }
     }

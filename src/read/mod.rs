@@ -86,8 +86,11 @@ pub(crate) struct NotAJid;
 
 /// A received stanza, in either form a host hands it over: what the machine reads of it.
 pub(crate) trait Received: Sized {
-    /// The envelope, if the stanza is an IQ with a valid `type` and an `id`.
-    fn head(&self) -> Option<IqHead<'_>>;
+    /// The IQ's `type`, if the stanza is an IQ with a valid one: all the machine reads to know
+    /// which half the stanza is for.
+    fn iq_type(&self) -> Option<IqType>;
+    /// The rest of the envelope of an IQ whose type was read (`iq_type`), if it has an `id`.
+    fn envelope(&self, type_: IqType) -> Option<IqHead<'_>>;
     /// The disco request the IQ carries, if its payload is a disco query.
     fn disco_request(&self) -> Option<DiscoRequest<'_>>;
     /// `from`, as a JID.
@@ -107,17 +110,20 @@ fn parse_address(raw: Option<&str>) -> Result<Option<Jid>, NotAJid> {
 }
 
 impl Received for Element {
-    fn head(&self) -> Option<IqHead<'_>> {
+    fn iq_type(&self) -> Option<IqType> {
         if !self.is("iq", NSChoice::AnyOf(STANZA_NAMESPACES)) {
             return None;
         }
-        let type_ = match self.attr("type")? {
-            "get" => IqType::Get,
-            "set" => IqType::Set,
-            "result" => IqType::Result,
-            "error" => IqType::Error,
-            _ => return None,
-        };
+        match self.attr("type")? {
+            "get" => Some(IqType::Get),
+            "set" => Some(IqType::Set),
+            "result" => Some(IqType::Result),
+            "error" => Some(IqType::Error),
+            _ => None,
+        }
+    }
+
+    fn envelope(&self, type_: IqType) -> Option<IqHead<'_>> {
         Some(IqHead {
             type_,
             id: self.attr("id")?,
@@ -162,13 +168,20 @@ impl Received for Element {
 }
 
 impl Received for Iq {
-    fn head(&self) -> Option<IqHead<'_>> {
-        let (type_, id) = match self {
-            Iq::Get { id, .. } => (IqType::Get, id),
-            Iq::Set { id, .. } => (IqType::Set, id),
-            Iq::Result { id, .. } => (IqType::Result, id),
-            Iq::Error { id, .. } => (IqType::Error, id),
-        };
+    fn iq_type(&self) -> Option<IqType> {
+        Some(match self {
+            Iq::Get { .. } => IqType::Get,
+            Iq::Set { .. } => IqType::Set,
+            Iq::Result { .. } => IqType::Result,
+            Iq::Error { .. } => IqType::Error,
+        })
+    }
+
+    fn envelope(&self, type_: IqType) -> Option<IqHead<'_>> {
+        let (Iq::Get { id, .. }
+        | Iq::Set { id, .. }
+        | Iq::Result { id, .. }
+        | Iq::Error { id, .. }) = self;
         Some(IqHead {
             type_,
             id,
@@ -291,6 +304,11 @@ fn parse_stanza_error(error: &Element) -> Result<StanzaError, MalformedReply> {
 mod tests {
     use super::*;
 
+    /// The whole envelope, as the machine reads it in two steps.
+    fn envelope_of(stanza: &Element) -> Option<IqHead<'_>> {
+        stanza.envelope(stanza.iq_type()?)
+    }
+
     fn element(xml: &str) -> Element {
         xml.parse().unwrap()
     }
@@ -298,12 +316,12 @@ mod tests {
     #[test]
     fn recognises_iq_envelopes() {
         let iq = element("<iq xmlns='jabber:client' type='result' id='a' from='x@y'/>");
-        let head = iq.head().unwrap();
+        let head = envelope_of(&iq).unwrap();
         assert_eq!(head.type_, IqType::Result);
         assert_eq!(head.id, "a");
         assert_eq!(head.from, Some("x@y"));
         let component = element("<iq xmlns='jabber:component:accept' type='get' id='b'/>");
-        assert_eq!(component.head().unwrap().type_, IqType::Get);
+        assert_eq!(envelope_of(&component).unwrap().type_, IqType::Get);
         for not_iq in [
             "<message xmlns='jabber:client' type='result' id='a'/>",
             "<iq xmlns='urn:other' type='result' id='a'/>",
@@ -311,7 +329,7 @@ mod tests {
             "<iq xmlns='jabber:client' id='a'/>",
             "<iq xmlns='jabber:client' type='result'/>",
         ] {
-            assert!(element(not_iq).head().is_none(), "{not_iq}");
+            assert!(envelope_of(&element(not_iq)).is_none(), "{not_iq}");
         }
     }
 

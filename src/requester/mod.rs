@@ -28,7 +28,7 @@ use crate::ids::{PrimeHandle, RequestId};
 use crate::options::{QueryOptions, Timeout};
 use crate::outbox::Outbox;
 use crate::query::{Answer, QueryKind};
-use crate::read::{self, Handled, IqHead, Received, ReplyBody};
+use crate::read::{self, Handled, IqHead, IqType, Received, ReplyBody};
 use crate::write::{Outgoing, OutgoingQuery};
 
 use key::Key;
@@ -358,15 +358,16 @@ impl Requester {
         self.timers.prune(|_, id| waiters.contains(id.0));
     }
 
-    /// Takes a received reply (`result` or `error`) if it answers one of the machine's requests,
-    /// and completes that request with what it says.
+    /// Takes a received reply (a `result` or `error`: `type_`, as the machine read it) if it
+    /// answers one of the machine's requests, and completes that request with what it says.
     pub(crate) fn handle_reply<S: Received>(
         &mut self,
         out: &mut Outbox,
         config: &Config,
         stanza: S,
+        type_: IqType,
     ) -> Handled<S> {
-        let matched = match stanza.head() {
+        let matched = match stanza.envelope(type_) {
             Some(head) => self.match_reply(out, config, head),
             None => ReplyMatch::NotOurs,
         };

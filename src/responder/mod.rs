@@ -213,15 +213,16 @@ impl Responder {
         self.policy = policy;
     }
 
-    /// Takes a received request (`get` or `set`) if it carries a disco query, and answers it (or
-    /// hands it to the host, for deferred nodes).
+    /// Takes a received request (a `get` or `set`: `type_`, as the machine read it) if it
+    /// carries a disco query, and answers it (or hands it to the host, for deferred nodes).
     pub(crate) fn handle<S: Received>(
         &mut self,
         out: &mut Outbox,
         config: &Config,
         stanza: S,
+        type_: IqType,
     ) -> Handled<S> {
-        let (Some(head), Some(request)) = (stanza.head(), stanza.disco_request()) else {
+        let (Some(head), Some(request)) = (stanza.envelope(type_), stanza.disco_request()) else {
             return Handled::Unhandled(stanza);
         };
         // Every address is a JID from here on, so that no form of the answer can lose one: the
