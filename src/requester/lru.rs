@@ -6,8 +6,11 @@
 //! The slots are linked into a recency list by position, so touching, inserting and evicting
 //! are O(1) and no entry is allocated on its own apart from its key's text.
 //!
-//! The index is open addressing with linear probing, kept at most half full, holding slot
-//! positions; a removal shifts the entries after it back (no tombstones). Keys are hashed once
+//! The index is a `hashbrown::HashTable` of slot positions, rehashed from the fragment each
+//! slot keeps, so growing it hashes no key again. (A hand-written open-addressing index was
+//! measured beside it, one A/B of `cargo bench -- cache timers 1000 1000000`: 2 bytes an entry
+//! smaller, 79 against 81 at 1,000 entries and 82 against 84 at 1,000,000, and lookups about 4%
+//! faster: inside the 10% that would pay for a hundred lines of our own.) Keys are hashed once
 //! per operation with SipHash under a per-cache random key ([`RandomState`]), because the JIDs
 //! and nodes in a cache come from peers: a peer who could choose colliding keys could
 //! otherwise make every lookup walk the whole table.
@@ -15,13 +18,19 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+use hashbrown::HashTable;
+
 use super::key::KeyRef;
 
 const NIL: u32 = u32::MAX;
-const EMPTY: u32 = u32::MAX;
 
-/// The most entries a cache holds, whatever its configured capacity: positions are `u32`s and
-/// the index is at most half full.
+/// A slot's 32-bit hash spread over 64 bits: hashbrown takes its 7-bit tag from the top bits,
+/// which a zero-extended u32 would leave empty.
+fn wide(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The most entries a cache holds, whatever its configured capacity: positions are `u32`s.
 const MAX_ENTRIES: usize = 1 << 30;
 
 struct Slot<V> {
@@ -68,8 +77,8 @@ pub(crate) struct Inserted<V> {
 pub(crate) struct Lru<V> {
     slots: Vec<Option<Slot<V>>>,
     free: Vec<u32>,
-    /// Slot positions by hash, [`EMPTY`] where none; its length is a power of two (or zero).
-    index: Vec<u32>,
+    /// Slot positions, by their key's hash.
+    index: HashTable<u32>,
     len: usize,
     hasher: RandomState,
     newest: u32,
@@ -85,7 +94,7 @@ impl<V> Lru<V> {
         Lru {
             slots: Vec::new(),
             free: Vec::new(),
-            index: Vec::new(),
+            index: HashTable::new(),
             len: 0,
             hasher: RandomState::new(),
             newest: NIL,
@@ -119,10 +128,6 @@ impl<V> Lru<V> {
         folded
     }
 
-    fn mask(&self) -> usize {
-        self.index.len().wrapping_sub(1)
-    }
-
     fn slot(&self, position: u32) -> Option<&Slot<V>> {
         self.slots.get(position as usize).and_then(Option::as_ref)
     }
@@ -133,38 +138,35 @@ impl<V> Lru<V> {
             .and_then(Option::as_mut)
     }
 
-    /// Where `key` is: its place in the index and its slot's position.
-    fn find(&self, key: KeyRef<'_>) -> Option<(usize, u32)> {
+    /// Where `key`'s slot is.
+    fn find(&self, key: KeyRef<'_>) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
         self.find_hashed(self.hash(key), key)
     }
 
-    fn find_hashed(&self, hash: u32, key: KeyRef<'_>) -> Option<(usize, u32)> {
-        let mask = self.mask();
-        let mut at = hash as usize & mask;
-        loop {
-            let position = *self.index.get(at)?;
-            if position == EMPTY {
-                return None;
-            }
-            if self.slot(position)?.is(hash, key) {
-                return Some((at, position));
-            }
-            at = (at + 1) & mask;
-        }
+    fn find_hashed(&self, hash: u32, key: KeyRef<'_>) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(wide(hash), |&position| {
+                slots
+                    .get(position as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|slot| slot.is(hash, key))
+            })
+            .copied()
     }
 
     /// The value for `key`, without making it more recent.
     pub(crate) fn peek(&self, key: KeyRef<'_>) -> Option<&V> {
-        let (_, position) = self.find(key)?;
+        let position = self.find(key)?;
         self.slot(position).map(|slot| &slot.value)
     }
 
     /// The value for `key`, which becomes the most recently used.
     pub(crate) fn get(&mut self, key: KeyRef<'_>) -> Option<&mut V> {
-        let (_, position) = self.find(key)?;
+        let position = self.find(key)?;
         self.touch(position);
         self.slot_mut(position).map(|slot| &mut slot.value)
     }
@@ -179,7 +181,7 @@ impl<V> Lru<V> {
     /// [`insert`](Self::insert), also saying where the entry went.
     pub(crate) fn insert_at(&mut self, key: KeyRef<'_>, value: V) -> Inserted<V> {
         let hash = self.hash(key);
-        if let Some((_, position)) = self.find_hashed(hash, key) {
+        if let Some(position) = self.find_hashed(hash, key) {
             self.touch(position);
             let displaced = self
                 .slot_mut(position)
@@ -200,9 +202,6 @@ impl<V> Lru<V> {
         } else {
             None
         };
-        if 2 * (self.len + 1) > self.index.len() {
-            self.grow();
-        }
         let jid = key.jid.as_str();
         let text = match key.node {
             Some(node) => [jid, node].concat().into_boxed_str(),
@@ -248,9 +247,8 @@ impl<V> Lru<V> {
     /// Removes the entry for `key` (the requester removes by position, from its sources).
     #[cfg(test)]
     pub(crate) fn remove(&mut self, key: KeyRef<'_>) -> Option<V> {
-        let (at, position) = self.find(key)?;
-        self.unindex(at);
-        self.release(position)
+        let position = self.find(key)?;
+        self.remove_at(position)
     }
 
     /// The value at `position` (from [`insert_at`](Self::insert_at)), if an entry is there: the
@@ -269,8 +267,11 @@ impl<V> Lru<V> {
     /// Removes the entry at `position`, finding its place in the index by its stored hash:
     /// no key is hashed or compared.
     pub(crate) fn remove_at(&mut self, position: u32) -> Option<V> {
-        let at = self.index_place(position)?;
-        self.unindex(at);
+        let hash = self.slot(position)?.hash;
+        self.index
+            .find_entry(wide(hash), |&found| found == position)
+            .ok()?
+            .remove();
         self.release(position)
     }
 
@@ -286,76 +287,21 @@ impl<V> Lru<V> {
         }
     }
 
-    /// Puts slot `position` in the first free place of the index from `hash`'s home.
+    /// Lists slot `position` under `hash`.
     fn place(&mut self, hash: u32, position: u32) {
-        let mask = self.mask();
-        let mut at = hash as usize & mask;
-        while self.index.get(at).is_some_and(|taken| *taken != EMPTY) {
-            at = (at + 1) & mask;
-        }
-        if let Some(free) = self.index.get_mut(at) {
-            *free = position;
-        }
-    }
-
-    /// Empties the index's place `at`, shifting back the entries after it that may move
-    /// closer to their home, so that lookups never stop early at a hole.
-    fn unindex(&mut self, at: usize) {
-        let mask = self.mask();
-        let mut hole = at;
-        let mut next = (at + 1) & mask;
-        loop {
-            let position = match self.index.get(next) {
-                Some(&position) if position != EMPTY => position,
-                _ => break,
-            };
-            let Some(home) = self.slot(position).map(|slot| slot.hash as usize & mask) else {
-                break;
-            };
-            // The entry may fill the hole if the hole lies between its home and its place.
-            if (next.wrapping_sub(home) & mask) >= (next.wrapping_sub(hole) & mask) {
-                self.index[hole] = position;
-                hole = next;
-            }
-            next = (next + 1) & mask;
-        }
-        self.index[hole] = EMPTY;
-    }
-
-    /// Doubles the index (at least 8 places) and places every entry again.
-    fn grow(&mut self) {
-        let size = (2 * self.index.len()).max(8);
-        self.index = vec![EMPTY; size];
-        let homes: Vec<(u32, u32)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(position, slot)| {
-                let position = u32::try_from(position).ok()?;
-                slot.as_ref().map(|slot| (slot.hash, position))
-            })
-            .collect();
-        for (hash, position) in homes {
-            self.place(hash, position);
-        }
+        let slots = &self.slots;
+        self.index.insert_unique(wide(hash), position, |&listed| {
+            wide(
+                slots
+                    .get(listed as usize)
+                    .and_then(Option::as_ref)
+                    .map_or(0, |slot| slot.hash),
+            )
+        });
     }
 
     fn pop_oldest(&mut self) -> Option<V> {
         self.remove_at(self.oldest)
-    }
-
-    /// Where in the index slot `position` is listed.
-    fn index_place(&self, position: u32) -> Option<usize> {
-        let hash = self.slot(position)?.hash;
-        let mask = self.mask();
-        let mut at = hash as usize & mask;
-        loop {
-            match *self.index.get(at)? {
-                found if found == position => return Some(at),
-                EMPTY => return None,
-                _ => at = (at + 1) & mask,
-            }
-        }
     }
 
     /// Unlinks the slot at `position` and frees it; the caller has removed it from the index.
