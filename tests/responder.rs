@@ -923,6 +923,15 @@ fn a_deferred_answer_xml_cannot_carry_is_refused_and_the_request_still_waits() {
         h.machine.respond_error(handle, bad_error),
         Err(ResponseError::Text { .. })
     ));
+    // A `gone` or `redirect` condition carries an address as text, which is the host's too.
+    let moved = DefinedCondition::Redirect {
+        new_address: Some("xmpp:elsewhere\u{1}".into()),
+    };
+    let redirect = StanzaError::new(ErrorType::Modify, moved, "en", "moved");
+    assert!(matches!(
+        h.machine.respond_error(handle, redirect),
+        Err(ResponseError::Text { .. })
+    ));
     h.assert_quiet();
     let good = DiscoInfoResult {
         node: None,

@@ -144,8 +144,11 @@ fn checked(payload: Element) -> HostAnswer {
     Ok(Some(payload))
 }
 
-/// Whether XML can carry a stanza error the host chose.
+/// Whether XML can carry a stanza error the host chose: its condition (`gone` and `redirect`
+/// carry an address as text), its texts and its application condition.
 fn check_stanza_error(error: &StanzaError) -> Result<(), InvalidText> {
+    let condition = Element::from(error.defined_condition.clone());
+    text::check_element(TextField::ErrorCondition, &condition)?;
     for (lang, message) in &error.texts {
         text::check(TextField::ErrorLang, lang)?;
         text::check(TextField::ErrorText, message)?;
