@@ -138,6 +138,13 @@ fn typed_items(node: Option<&str>, items: Option<Vec<Item>>) -> HostAnswer {
     items.map_or(Ok(None), |items| checked(payload::items(node, &items)))
 }
 
+/// The answer a host's payload makes: a result, or `item-not-found` for "no such node".
+fn found(payload: Option<Element>) -> ResponseBody {
+    payload.map_or_else(item_not_found, |payload| {
+        ResponseBody::Result(Prepared::new(payload))
+    })
+}
+
 /// The payload, once every text in it is known to be writable.
 fn checked(payload: Element) -> HostAnswer {
     text::check_element(TextField::Answer, &payload)?;
@@ -304,8 +311,7 @@ impl Responder {
                         QueryKind::Items => typed_items(request.node, dynamic.items(&context)),
                     };
                     return Some(match answer {
-                        Ok(Some(payload)) => ResponseBody::Result(Prepared::new(payload)),
-                        Ok(None) => item_not_found(),
+                        Ok(payload) => found(payload),
                         Err(error) => {
                             out.stats.invalid_answers += 1;
                             out.report(Event::InvalidAnswer {
@@ -395,8 +401,7 @@ impl Responder {
             (expected, _) => return Err(ResponseError::WrongKind { handle, expected }),
         };
         let body = match answer {
-            Ok(Some(payload)) => ResponseBody::Result(Prepared::new(payload)),
-            Ok(None) => item_not_found(),
+            Ok(payload) => found(payload),
             Err(error) => ResponseBody::Error(Box::new(error)),
         };
         let pending = self
