@@ -1,16 +1,18 @@
 //! The benchmark program: prints one table of workloads, each with the floor it cannot beat
-//! measured in the same run, and the ratio to it. Run with `cargo bench` (release profile).
+//! measured in the same run, and the ratio to it. Run with `cargo bench --bench disco` (release
+//! profile).
 //!
 //! Every figure is the median (and minimum) over several repetitions of a batch, in
 //! nanoseconds per operation. Memory comes from a counting allocator around the system one.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod support;
+
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::{live_bytes, summary};
 use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
 use xmpp_disco::xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_disco::xmpp_parsers::iq::Iq;
@@ -18,28 +20,6 @@ use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::{Config, DiscoMachine, QueryOptions, Transmit};
-
-/// Counts the bytes currently allocated, so that memory per cache entry can be measured.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 const INFO: &str = "http://jabber.org/protocol/disco#info";
 const REQUESTER: &str = "romeo@montague.example/orchard";
@@ -50,12 +30,6 @@ fn time_batch(ops: usize, batch: &mut impl FnMut()) -> f64 {
     let start = Instant::now();
     batch();
     start.elapsed().as_nanos() as f64 / ops as f64
-}
-
-/// Median and minimum of `samples`.
-fn summary(mut samples: Vec<f64>) -> (f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (samples[samples.len() / 2], samples[0])
 }
 
 /// Median and minimum nanoseconds per operation of `batch`, which runs `ops` operations.
@@ -462,7 +436,7 @@ fn cache(rows: &mut Vec<Row>, now: Instant, scales: &[usize]) {
             }
             let mut config = Config::default();
             config.info_cache_capacity = entries;
-            let before = LIVE.load(Ordering::Relaxed);
+            let before = live_bytes();
             let mut machine = DiscoMachine::new(config);
             for jid in &jids {
                 let info = if distinct {
@@ -472,7 +446,7 @@ fn cache(rows: &mut Vec<Row>, now: Instant, scales: &[usize]) {
                 };
                 machine.set_info_cache(jid, None, info).expect("valid");
             }
-            let bytes = (LIVE.load(Ordering::Relaxed) - before) as f64 / entries as f64;
+            let bytes = (live_bytes() - before) as f64 / entries as f64;
             let lookups = 100_000;
             let lookup = measure(lookups, || {
                 for i in 0..lookups {
@@ -505,7 +479,7 @@ const SCALES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 fn main() {
     // `cargo bench` passes `--bench`. Other arguments select, for profiling: group names
-    // (responder, requester, timers, cache) and scales (`cargo bench -- timers 1000000`).
+    // (responder, requester, timers, cache) and scales (`cargo bench --bench disco -- timers 1000000`).
     let arguments: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))

@@ -11,6 +11,14 @@
 //! The numbers are the machine's, never a peer's (an id read from a reply is only looked up
 //! after it was checked to be one of ours), so the overflow map uses a cheap multiplicative
 //! hash rather than SipHash's protection against chosen keys.
+//!
+//! Why not a library map: `cargo bench --bench containers` (2026-11-30, one run, each beside
+//! std's `HashMap` with the same hash and `BTreeMap`, values of a waiter's 16 bytes) measured,
+//! at 1,000 and at 1,000,000 entries, half the bytes per entry of either (24.6 and 25.2 against
+//! `HashMap`'s 51.2 and 52.4), and in the machine's usual pattern, a request sent and the
+//! oldest answered, 12.6 and 14.4 ns a step against `HashMap`'s 20.0 and 90.8. Its weak case is
+//! every reply out of order (28.0 and 90.3 ns against 13.8 and 54.5): values then move to the
+//! overflow map once. `benches/README.md` has the whole table.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

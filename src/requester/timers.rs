@@ -10,6 +10,14 @@
 //! the entry is skipped when it surfaces. The owner keeps the earliest entry live (see
 //! [`Timers::prune`]) so that [`Timers::next`] is exact, and both are compacted when stale
 //! entries outnumber live ones, so memory stays proportional to the live deadlines.
+//!
+//! Why not a library container alone: `cargo bench --bench containers` (2026-11-30, one run,
+//! beside std's `BinaryHeap` with the same lazy deletion and a `BTreeSet` deleting eagerly)
+//! measured, at 1,000 and at 1,000,000 deadlines, 11.1 and 11.4 ns per query answered in order
+//! (the heap 60.4 and 176.8, the set 33.8 and 50.8) and 3.1 and 5.6 ns per expiry (57.2 and
+//! 169.0; 24.7 and 36.6), the same bytes per deadline as the heap and half the set's. It loses
+//! where the queue does not help: arming at a million (22.0 ns against the heap's 14.4) and
+//! replies all out of order at a million (36.2 against 28.4). `benches/README.md` has the table.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
