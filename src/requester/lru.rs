@@ -8,9 +8,9 @@
 //!
 //! The index is a `hashbrown::HashTable` of slot positions, rehashed from the fragment each
 //! slot keeps, so growing it hashes no key again. (A hand-written open-addressing index was
-//! measured beside it, one A/B of `cargo bench --bench disco -- cache timers 1000 1000000`: 2 bytes an entry
-//! smaller, 79 against 81 at 1,000 entries and 82 against 84 at 1,000,000, and lookups about 4%
-//! faster: inside the 10% that would pay for a hundred lines of our own.) Keys are hashed once
+//! measured beside it, one A/B of `cargo bench --bench disco -- cache timers 1000 1000000`:
+//! 2 bytes an entry smaller, 79 against 81 at 1,000 entries and 82 against 84 at 1,000,000, and
+//! lookups about 4% faster: inside the 10% that would pay for a hundred lines of our own.) Keys are hashed once
 //! per operation with SipHash under a per-cache random key ([`RandomState`]), because the JIDs
 //! and nodes in a cache come from peers: a peer who could choose colliding keys could
 //! otherwise make every lookup walk the whole table.
