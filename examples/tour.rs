@@ -293,7 +293,7 @@ fn walk(
     seen.insert((start.jid.clone(), start.node.clone()));
     let now = router.now;
     let juliet = router.juliet();
-    let info = juliet.query_info(now, &start.jid, start.node.as_deref(), options)?;
+    let info = juliet.query_info(now, &start.jid, start.node.as_deref(), options.clone())?;
     let items = juliet.query_items(now, &start.jid, start.node.as_deref(), options)?;
     router.settle(&[info, items]);
     let mut children = Vec::new();
@@ -404,8 +404,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut asked = Vec::new();
     for service in &services {
         let now = router.now;
-        let first = router.juliet().query_info(now, service, None, options)?;
-        let twin = router.juliet().query_info(now, service, None, options)?;
+        let first = router
+            .juliet()
+            .query_info(now, service, None, options.clone())?;
+        let twin = router
+            .juliet()
+            .query_info(now, service, None, options.clone())?;
         asked.push((service, first));
         router.settle(&[first, twin]);
     }

@@ -54,9 +54,16 @@ pub struct Config {
     /// The namespace of outgoing stanzas: [`StanzaNamespace::Client`] for a client (the
     /// default), [`StanzaNamespace::ComponentAccept`] for a XEP-0114 component.
     pub stanza_namespace: StanzaNamespace,
-    /// Whether outgoing stanzas carry `from`: requests say [`own_jid`](Config::own_jid), answers
-    /// say the address the request was sent to (or `own_jid`). Clients leave it to the server
-    /// (the default, `false`); components must set it.
+    /// Whether the machine speaks for its addresses itself, as a XEP-0114 component does
+    /// (`true`), or its server does, as for a client (the default, `false`).
+    ///
+    /// A component's stanzas carry `from`: requests say [`own_jid`](Config::own_jid) (or the
+    /// address a query asks from, [`QueryOptions::from`](crate::QueryOptions::from)), answers
+    /// say the address the request was sent to. And a component answers only for the addresses
+    /// it serves: `own_jid`, its [entities](crate::Entity) and its
+    /// [resolver](crate::DiscoMachine::set_resolver); a request to any other address is
+    /// `item-not-found`. A client's server delivers only what is the client's, so a client
+    /// answers every request it gets from its own registry.
     pub stamp_from: bool,
 }
 

@@ -46,9 +46,12 @@ pub enum Event {
         node: Option<String>,
     },
     /// The identities, features or forms of a node of the responder changed (or a node was
-    /// mounted or unmounted): what it answers is different now. Entity capabilities
-    /// (XEP-0115) recompute and re-announce their hash on a change of the root (`None`).
+    /// mounted or unmounted, or an entity added or removed): what it answers is different now.
+    /// Entity capabilities (XEP-0115) recompute and re-announce their hash on a change of the
+    /// own root (`entity` and `node` both `None`).
     NodeChanged {
+        /// The [entity](crate::Entity) whose node changed; `None` for the machine's own address.
+        entity: Option<Jid>,
         /// The node that changed; `None` for the root.
         node: Option<String>,
     },
@@ -60,6 +63,9 @@ pub enum Event {
         kind: QueryKind,
         /// The requester (`None`: the own server, on behalf of the account).
         from: Option<Jid>,
+        /// The address the request was sent to, if the stanza said (a component answers for
+        /// many: see [`Entity`](crate::Entity) and [`Resolver`](crate::Resolver)).
+        to: Option<Jid>,
         /// The node asked for.
         node: Option<String>,
         /// The request's `xml:lang`, if any.
@@ -70,6 +76,8 @@ pub enum Event {
     InvalidAnswer {
         /// Which query.
         kind: QueryKind,
+        /// The address the request was sent to, if the stanza said.
+        to: Option<Jid>,
         /// The node asked for.
         node: Option<String>,
         /// What is wrong with the answer.

@@ -250,7 +250,10 @@ pub use options::{QueryOptions, Timeout};
 pub use query::{IdentityView, QueryKind};
 pub use read::Handled;
 pub use requester::Cached;
-pub use responder::{DynamicNode, IdentityNames, Node, NodeMut, RequestContext, StaticNode};
+pub use responder::{
+    DynamicNode, Entity, EntityMut, IdentityNames, Node, NodeMut, RequestContext, Resolver,
+    StaticNode,
+};
 pub use stats::Stats;
 pub use write::Transmit;
 

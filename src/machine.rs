@@ -21,7 +21,10 @@ use crate::outbox::Outbox;
 use crate::query::{Answer, QueryKind};
 use crate::read::{Handled, IqType, Received};
 use crate::requester::{Cached, KeyRef, Requester};
-use crate::responder::{DeferredAnswer, Node, NodeMut, RequestContext, Responder, StaticNode};
+use crate::responder::{
+    DeferredAnswer, Entity, EntityMut, Node, NodeMut, RequestContext, Resolver, Responder,
+    StaticNode,
+};
 use crate::stats::Stats;
 use crate::text;
 use crate::write::{Outgoing, Transmit};
@@ -143,11 +146,19 @@ impl DiscoMachine {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
-        let key = key(jid, node)?;
+        // Asking from the own address is asking without one: one key, one cache entry.
+        let from = options
+            .from
+            .as_ref()
+            .filter(|from| self.config.own_jid.as_ref() != Some(*from));
+        let key = KeyRef {
+            from,
+            ..key(jid, node)?
+        };
         self.id_prefix?;
         Ok(self
             .requester
-            .query(&mut self.out, &self.config, now, kind, key, options))
+            .query(&mut self.out, &self.config, now, kind, key, &options))
     }
 
     /// Gives up waiting for query `id`: it completes with [`QueryError::Cancelled`]. Queries
@@ -270,7 +281,7 @@ impl DiscoMachine {
 
     /// The root node: what the machine answers for requests without a node.
     pub fn root(&self) -> &StaticNode {
-        self.responder.root()
+        self.responder.own().root()
     }
 
     /// Changes the root node, through a guard that settles the edit when it goes (see
@@ -287,24 +298,24 @@ impl DiscoMachine {
     /// root.register_feature("urn:xmpp:ping")?;
     /// drop(root);
     /// // The edit tells the host once, so that entity capabilities can be recomputed.
-    /// assert!(matches!(disco.poll_event(), Some(Event::NodeChanged { node: None })));
+    /// assert!(matches!(disco.poll_event(), Some(Event::NodeChanged { node: None, .. })));
     /// assert!(disco.poll_event().is_none());
     /// # Ok::<(), xmpp_disco::RegistryError>(())
     /// ```
     pub fn root_mut(&mut self) -> NodeMut<'_> {
-        self.responder.root_mut(&mut self.out)
+        self.responder.own_mut().root_mut(None, &mut self.out)
     }
 
     /// The node mounted at `name`, if any.
     pub fn node(&self, name: &str) -> Option<&Node> {
-        self.responder.node(name)
+        self.responder.own().node(name)
     }
 
     /// Changes the static node mounted at `name`, through a guard as for
     /// [`root_mut`](Self::root_mut); `None` if there is none (or it is dynamic or deferred, which
     /// the host changes itself).
     pub fn node_mut<'a>(&'a mut self, name: &'a str) -> Option<NodeMut<'a>> {
-        self.responder.node_mut(&mut self.out, name)
+        self.responder.own_mut().node_mut(None, &mut self.out, name)
     }
 
     /// Answers requests for node `name` with `node` from now on. Mounting over a name replaces
@@ -320,9 +331,9 @@ impl DiscoMachine {
         name: impl Into<String>,
         node: impl Into<Node>,
     ) -> Result<Option<Node>, InvalidArgument> {
-        let name = name.into();
-        check_node(&name)?;
-        Ok(self.responder.mount(&mut self.out, name, node.into()))
+        self.responder
+            .own_mut()
+            .mount(None, &mut self.out, name.into(), node.into())
     }
 
     /// Stops answering for node `name` (requests for it get `item-not-found`) and returns the
@@ -333,9 +344,93 @@ impl DiscoMachine {
     ///
     /// [`RegistryError::NotMounted`] if nothing is mounted at `name`.
     pub fn unmount(&mut self, name: &str) -> Result<Node, RegistryError> {
-        self.responder
-            .unmount(&mut self.out, name)
-            .ok_or_else(|| RegistryError::NotMounted(name.to_owned()))
+        self.responder.own_mut().unmount(None, &mut self.out, name)
+    }
+
+    /// Answers for `jid` from `entity` from now on, besides the machine's own address: a
+    /// component or service answers for many addresses (a MUC service's rooms, a gateway's
+    /// users). Requests addressed to `jid` see this entity's nodes and no other's, and with
+    /// [`Config::stamp_from`] their answers come from `jid`. Adding at an address replaces the
+    /// entity there and returns it. Raises [`Event::NodeChanged`] with `entity: Some(jid)`.
+    ///
+    /// Which entity answers a request: the own address when the stanza has no `to`; the entity
+    /// registered at `to`; the own address when `to` is [`Config::own_jid`]; the
+    /// [resolver](Self::set_resolver). A component ([`Config::stamp_from`]) answers any other
+    /// address `item-not-found` (type `cancel`), as a MUC service answers for a room that does
+    /// not exist; a client answers it from its own registry (its server delivers only what is
+    /// the client's).
+    ///
+    /// ```
+    /// use xmpp_disco::{Config, DiscoMachine, Entity, StaticNode};
+    ///
+    /// let mut config = Config::default();
+    /// config.own_jid = Some("conference.capulet.example".parse().unwrap());
+    /// config.stamp_from = true; // a component says which address answers
+    /// let mut disco = DiscoMachine::new(config);
+    ///
+    /// let mut room = StaticNode::new();
+    /// room.register_identity("conference", "text", "The balcony")?;
+    /// let address = "balcony@conference.capulet.example".parse().unwrap();
+    /// assert!(disco.add_entity(address, Entity::new(room)).is_none());
+    /// # Ok::<(), xmpp_disco::RegistryError>(())
+    /// ```
+    pub fn add_entity(&mut self, jid: Jid, entity: Entity) -> Option<Entity> {
+        self.responder.add_entity(&mut self.out, jid, entity)
+    }
+
+    /// Stops answering for `jid` as a registered entity and returns it; requests to it go to the
+    /// resolver, if any, or get `item-not-found`. Raises [`Event::NodeChanged`]. `None` (and no
+    /// event) if no entity is registered there.
+    pub fn remove_entity(&mut self, jid: &Jid) -> Option<Entity> {
+        self.responder.remove_entity(&mut self.out, jid)
+    }
+
+    /// The entity registered at `jid`, if any.
+    pub fn entity(&self, jid: &Jid) -> Option<&Entity> {
+        self.responder.entity(jid)
+    }
+
+    /// Changes the entity registered at `jid` (its root and mounted nodes; see [`EntityMut`]).
+    pub fn entity_mut<'a>(&'a mut self, jid: &'a Jid) -> Option<EntityMut<'a>> {
+        let entity = self.responder.entity_mut(jid)?;
+        Some(EntityMut::new(jid, entity, &mut self.out))
+    }
+
+    /// Answers for every address that is neither the own one nor a registered entity through
+    /// `resolver`, asked per request with the address in [`RequestContext::to`]: ten thousand
+    /// rooms need no ten thousand entities, and an address answered this way costs nothing while
+    /// no request for it is being answered. Replaces the resolver set before.
+    ///
+    /// ```
+    /// use xmpp_disco::{DiscoMachine, DynamicNode, RequestContext, Resolver};
+    /// use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity};
+    ///
+    /// /// Rooms `room0` to `room9999` exist; every other address does not.
+    /// struct Rooms;
+    ///
+    /// impl DynamicNode for Rooms {
+    ///     fn info(&self, request: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+    ///         let room = request.to?.node()?.as_str().strip_prefix("room")?;
+    ///         let number: u32 = room.parse().ok().filter(|n| *n < 10_000)?;
+    ///         request.node.is_none().then(|| DiscoInfoResult {
+    ///             node: None,
+    ///             identities: vec![Identity::new("conference", "text", "en", format!("Room {number}"))],
+    ///             features: ["http://jabber.org/protocol/muc".into()].into(),
+    ///             extensions: vec![],
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// let mut disco = DiscoMachine::default();
+    /// disco.set_resolver(Resolver::dynamic(Rooms));
+    /// ```
+    pub fn set_resolver(&mut self, resolver: Resolver) {
+        self.responder.set_resolver(Some(resolver));
+    }
+
+    /// Stops resolving addresses: only the own address and registered entities are answered.
+    pub fn clear_resolver(&mut self) {
+        self.responder.set_resolver(None);
     }
 
     /// Decides, per request, whether to answer at all: a request the policy refuses is answered
@@ -458,7 +553,9 @@ impl DiscoMachine {
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let mut stanza = self.out.next_transmit()?;
         if let Outgoing::Query(query) = &mut stanza {
-            query.from.clone_from(&self.stamp);
+            if query.from.is_none() {
+                query.from.clone_from(&self.stamp);
+            }
         }
         Some(Transmit::new(self.config.stanza_namespace, stanza))
     }
@@ -486,17 +583,12 @@ fn stamp(config: &Config) -> Option<Arc<Jid>> {
         .map(Arc::new)
 }
 
-/// Checks a node name the host gives: neither empty (XEP-0030 §3.3) nor holding what XML
-/// cannot carry.
-fn check_node(node: &str) -> Result<(), InvalidArgument> {
-    if node.is_empty() {
-        return Err(InvalidArgument::EmptyNode);
-    }
-    Ok(text::check(TextField::Node, node)?)
-}
-
 /// Validates a (JID, node) pair into a cache key.
 fn key<'a>(jid: &'a Jid, node: Option<&'a str>) -> Result<KeyRef<'a>, InvalidArgument> {
-    node.map_or(Ok(()), check_node)?;
-    Ok(KeyRef { jid, node })
+    node.map_or(Ok(()), text::check_node)?;
+    Ok(KeyRef {
+        jid,
+        node,
+        from: None,
+    })
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use xmpp_parsers::jid::Jid;
+
 /// How one query behaves. The default uses the cache, aliases to a request in flight and waits
 /// [`Config::default_timeout`](crate::Config::default_timeout).
 ///
@@ -13,7 +15,7 @@ use std::time::Duration;
 /// let urgent = QueryOptions::fresh().with_timeout(Duration::from_secs(2));
 /// assert!(urgent.require_fresh && !patient.require_fresh);
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QueryOptions {
     /// Always send a new request, whatever the cache holds; that request becomes the one later
@@ -21,6 +23,14 @@ pub struct QueryOptions {
     pub require_fresh: bool,
     /// How long this query waits.
     pub timeout: Timeout,
+    /// The address to ask from, for a component that speaks for many
+    /// ([`Config::stamp_from`](crate::Config::stamp_from)); `None` (the default) asks from
+    /// [`Config::own_jid`](crate::Config::own_jid).
+    ///
+    /// An entity may answer each asker differently, so the cache and aliasing keep the
+    /// answers to each asking address apart, and a reply counts only when it is addressed to
+    /// the address that asked. A client's server refuses stanzas from addresses not its own.
+    pub from: Option<Jid>,
 }
 
 impl QueryOptions {
@@ -41,6 +51,21 @@ impl QueryOptions {
     /// This query waits until it is answered, cancelled or the stream ends.
     pub fn without_timeout(mut self) -> Self {
         self.timeout = Timeout::Never;
+        self
+    }
+
+    /// This query asks from `from`, one of the addresses a component speaks for (see
+    /// [`from`](Self::from)).
+    ///
+    /// ```
+    /// use xmpp_disco::QueryOptions;
+    ///
+    /// let room = "balcony@conference.capulet.example".parse().unwrap();
+    /// let options = QueryOptions::default().with_from(room);
+    /// assert!(options.from.is_some());
+    /// ```
+    pub fn with_from(mut self, from: Jid) -> Self {
+        self.from = Some(from);
         self
     }
 }

@@ -12,7 +12,7 @@
 use xmpp_parsers::minidom::rxml::NcName;
 use xmpp_parsers::minidom::{Element, Node};
 
-use crate::error::{InvalidText, TextField};
+use crate::error::{InvalidArgument, InvalidText, TextField};
 
 /// Checks that XML can carry `text`, the host's `field`.
 ///
@@ -41,6 +41,15 @@ pub(crate) fn check(field: TextField, text: &str) -> Result<(), InvalidText> {
 /// [`check`] for an optional text.
 pub(crate) fn check_opt(field: TextField, text: Option<&str>) -> Result<(), InvalidText> {
     text.map_or(Ok(()), |text| check(field, text))
+}
+
+/// Checks a node name the host gives: neither empty (XEP-0030 §3.3) nor holding what XML
+/// cannot carry.
+pub(crate) fn check_node(node: &str) -> Result<(), InvalidArgument> {
+    if node.is_empty() {
+        return Err(InvalidArgument::EmptyNode);
+    }
+    Ok(check(TextField::Node, node)?)
 }
 
 /// Checks a whole element the host built (a form, the application condition of a stanza

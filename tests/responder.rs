@@ -270,7 +270,13 @@ fn registry_changes_raise_events_and_failures_do_not() {
     }
     let events: Vec<Event> = std::iter::from_fn(|| h.machine.poll_event()).collect();
     assert_eq!(events.len(), 1, "{events:?}");
-    assert!(matches!(&events[0], Event::NodeChanged { node: None }));
+    assert!(matches!(
+        &events[0],
+        Event::NodeChanged {
+            entity: None,
+            node: None
+        }
+    ));
 
     h.machine.mount("n", StaticNode::new()).unwrap();
     let _ = h.machine.poll_event();
@@ -280,7 +286,7 @@ fn registry_changes_raise_events_and_failures_do_not() {
         .register_identity("pubsub", "leaf", "x")
         .unwrap();
     match h.machine.poll_event() {
-        Some(Event::NodeChanged { node }) => assert_eq!(node.as_deref(), Some("n")),
+        Some(Event::NodeChanged { entity: None, node }) => assert_eq!(node.as_deref(), Some("n")),
         other => panic!("{other:?}"),
     }
 }
@@ -355,7 +361,7 @@ fn mounting_over_a_name_replaces_the_node_and_unmounting_forgets_it() {
         InvalidArgument::EmptyNode
     );
     let changes = std::iter::from_fn(|| h.machine.poll_event())
-        .filter(|e| matches!(e, Event::NodeChanged { node: Some(n) } if n == "n"))
+        .filter(|e| matches!(e, Event::NodeChanged { entity: None, node: Some(n) } if n == "n"))
         .count();
     assert_eq!(changes, 3, "two mounts and one unmount");
 }
@@ -449,6 +455,7 @@ fn a_deferred_node_hands_the_request_to_the_host() {
         handle,
         kind,
         from,
+        to,
         node,
         lang,
     }) = h.machine.poll_event()
@@ -457,6 +464,7 @@ fn a_deferred_node_hands_the_request_to_the_host() {
     };
     assert_eq!(kind, QueryKind::Info);
     assert_eq!(from, Some(support::jid(ROMEO)));
+    assert_eq!(to, Some(support::jid("juliet@capulet.example/balcony")));
     assert_eq!(node.as_deref(), Some("later"));
     assert_eq!(lang, None);
 
@@ -648,13 +656,22 @@ fn a_component_answers_from_the_address_asked() {
     config.stanza_namespace = StanzaNamespace::ComponentAccept;
     let mut h = Harness::with_config(config);
     let request = element(&format!(
-        "<iq xmlns='jabber:component:accept' type='get' id='c1' from='{ROMEO}' to='room@disco.example.org'>\
+        "<iq xmlns='jabber:component:accept' type='get' id='c1' from='{ROMEO}' to='disco.example.org'>\
          <query xmlns='{INFO}'/></iq>"
     ));
     let reply = answer(&mut h, request);
     assert!(reply.is("iq", "jabber:component:accept"));
-    assert_eq!(reply.attr("from"), Some("room@disco.example.org"));
+    assert_eq!(reply.attr("type"), Some("result"));
+    assert_eq!(reply.attr("from"), Some("disco.example.org"));
     assert_eq!(reply.attr("to"), Some(ROMEO));
+    // An address it does not serve (tests/entities.rs has the rest).
+    let request = element(&format!(
+        "<iq xmlns='jabber:component:accept' type='get' id='c2' from='{ROMEO}' to='room@disco.example.org'>\
+         <query xmlns='{INFO}'/></iq>"
+    ));
+    let reply = answer(&mut h, request);
+    assert_eq!(reply.attr("type"), Some("error"));
+    assert_eq!(reply.attr("from"), Some("room@disco.example.org"));
 }
 
 #[test]
@@ -883,10 +900,12 @@ fn a_dynamic_answer_xml_cannot_carry_is_an_internal_server_error_the_host_is_tol
         match h.machine.poll_event() {
             Some(Event::InvalidAnswer {
                 kind: got,
+                to,
                 node,
                 error,
             }) => {
                 assert_eq!(got, kind);
+                assert_eq!(to, Some(support::jid("juliet@capulet.example/balcony")));
                 assert_eq!(node.as_deref(), Some("broken"));
                 assert!(matches!(error, InvalidText::Character { .. }));
             }

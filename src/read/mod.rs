@@ -68,6 +68,8 @@ pub(crate) struct IqHead<'a> {
     pub(crate) id: &'a str,
     /// `from` as written on the wire (not yet parsed as a JID).
     pub(crate) from: Option<&'a str>,
+    /// `to` as written on the wire.
+    pub(crate) to: Option<&'a str>,
 }
 
 /// An incoming disco request (`get` or `set` with a disco query), borrowed from the stanza.
@@ -128,6 +130,7 @@ impl Received for Element {
             type_,
             id: self.attr("id")?,
             from: self.attr("from"),
+            to: self.attr("to"),
         })
     }
 
@@ -182,10 +185,12 @@ impl Received for Iq {
         | Iq::Set { id, .. }
         | Iq::Result { id, .. }
         | Iq::Error { id, .. }) = self;
+        let (from, to) = typed_addresses(self);
         Some(IqHead {
             type_,
             id,
-            from: typed_addresses(self).0.as_ref().map(Jid::as_str),
+            from: from.as_ref().map(Jid::as_str),
+            to: to.as_ref().map(Jid::as_str),
         })
     }
 

@@ -35,9 +35,12 @@ const MAX_ENTRIES: usize = 1 << 30;
 
 struct Slot<V> {
     /// The JID's normalised text, then the node's, if any (never empty: an empty node is
-    /// refused before it gets here, so the split below is unambiguous).
+    /// refused before it gets here), then the asking address's, if any.
     text: Box<str>,
-    jid_len: u32,
+    /// The lengths of the two JIDs in `text`. The `jid` crate bounds a JID to 3,071 bytes
+    /// (three parts of at most 1,023), so 16 bits hold them and the slot stays 48 bytes.
+    jid_len: u16,
+    from_len: u16,
     /// The low bits of the key's hash: its home in the index, and a cheap inequality test.
     hash: u32,
     /// Towards the most recently used end.
@@ -53,7 +56,7 @@ impl<V> Slot<V> {
         if self.hash != hash {
             return false;
         }
-        let Some((jid, node)) = self.text.split_at_checked(self.jid_len as usize) else {
+        let Some((jid, node, from)) = self.parts() else {
             return false;
         };
         // No node is tested as an empty rest, not compared with "": a zero-length `memcmp` at
@@ -64,6 +67,17 @@ impl<V> Slot<V> {
                 None => node.is_empty(),
                 Some(wanted) => node == wanted,
             }
+            && match key.from {
+                None => from.is_empty(),
+                Some(wanted) => from == wanted.as_str(),
+            }
+    }
+
+    /// The key's JID, node and asking address, as texts (empty when absent).
+    fn parts(&self) -> Option<(&str, &str, &str)> {
+        let (jid, rest) = self.text.split_at_checked(self.jid_len.into())?;
+        let (node, from) = rest.split_at_checked(rest.len().checked_sub(self.from_len.into())?)?;
+        Some((jid, node, from))
     }
 }
 
@@ -110,14 +124,18 @@ impl<V> Lru<V> {
         self.len
     }
 
-    /// The key's hash, folded to the bits the index uses. A JID is UTF-8 and never holds the
-    /// byte 0xff, so "JID" or "JID 0xff node" names one key.
+    /// The key's hash, folded to the bits the index uses. UTF-8 never holds the bytes 0xfe and
+    /// 0xff, so "JID [0xff node] [0xfe asking address]" names one key.
     fn hash(&self, key: KeyRef<'_>) -> u32 {
         let mut hasher = self.hasher.build_hasher();
         hasher.write(key.jid.as_str().as_bytes());
         if let Some(node) = key.node {
             hasher.write_u8(0xff);
             hasher.write(node.as_bytes());
+        }
+        if let Some(from) = key.from {
+            hasher.write_u8(0xfe);
+            hasher.write(from.as_str().as_bytes());
         }
         let hash = hasher.finish();
         let folded = (hash ^ (hash >> 32)) as u32;
@@ -203,13 +221,16 @@ impl<V> Lru<V> {
             None
         };
         let jid = key.jid.as_str();
-        let text = match key.node {
-            Some(node) => [jid, node].concat().into_boxed_str(),
-            None => Box::from(jid),
+        let from = key.from.map_or("", |from| from.as_str());
+        let text = match (key.node, from.is_empty()) {
+            (None, true) => Box::from(jid),
+            (node, _) => [jid, node.unwrap_or(""), from].concat().into_boxed_str(),
         };
         let slot = Slot {
             text,
-            jid_len: u32::try_from(jid.len()).unwrap_or(u32::MAX),
+            // A length past 16 bits (no JID has one) would make the key never found, not wrong.
+            jid_len: u16::try_from(jid.len()).unwrap_or(u16::MAX),
+            from_len: u16::try_from(from.len()).unwrap_or(u16::MAX),
             hash,
             newer: NIL,
             older: NIL,
@@ -363,7 +384,11 @@ mod tests {
     }
 
     fn key(jid: &Jid) -> KeyRef<'_> {
-        KeyRef { jid, node: None }
+        KeyRef {
+            jid,
+            node: None,
+            from: None,
+        }
     }
 
     #[test]
@@ -421,14 +446,42 @@ mod tests {
         let tricky = KeyRef {
             jid: &bare,
             node: Some("/r"),
+            from: None,
+        };
+        // And "a@x" asked from "b@y" the same as "a@x" at node "b@y", or "a@x" at node "b"
+        // asked from "@y"... which is no JID, but "y" is: node "b@" asked from "y".
+        let asker = jid("b@y");
+        let domain = jid("y");
+        let asked_from = KeyRef {
+            jid: &bare,
+            node: None,
+            from: Some(&asker),
+        };
+        let node_like_asker = KeyRef {
+            jid: &bare,
+            node: Some("b@y"),
+            from: None,
+        };
+        let split_elsewhere = KeyRef {
+            jid: &bare,
+            node: Some("b@"),
+            from: Some(&domain),
         };
         let mut lru = Lru::new(8);
-        lru.insert(key(&bare), 1);
-        lru.insert(key(&full), 2);
-        lru.insert(tricky, 3);
-        assert_eq!(lru.peek(key(&bare)), Some(&1));
-        assert_eq!(lru.peek(key(&full)), Some(&2));
-        assert_eq!(lru.peek(tricky), Some(&3));
+        let keys = [
+            key(&bare),
+            key(&full),
+            tricky,
+            asked_from,
+            node_like_asker,
+            split_elsewhere,
+        ];
+        for (value, key) in keys.iter().enumerate() {
+            lru.insert(*key, value);
+        }
+        for (value, key) in keys.iter().enumerate() {
+            assert_eq!(lru.peek(*key), Some(&value));
+        }
     }
 
     #[test]
@@ -482,11 +535,16 @@ mod tests {
         fn agrees_with_a_recency_list(
             capacity in 0usize..6,
             colliding in proptest::bool::ANY,
-            ops in proptest::collection::vec((0u8..4, 0usize..12, proptest::num::u8::ANY), 0..80),
+            ops in proptest::collection::vec((0u8..4, 0usize..18, proptest::num::u8::ANY), 0..80),
         ) {
             let jids: Vec<Jid> = (0..6).map(|i| jid(&format!("e{i}.example"))).collect();
-            let keys: Vec<KeyRef<'_>> = (0..12)
-                .map(|k| KeyRef { jid: &jids[k % 6], node: (k >= 6).then_some("n") })
+            // Each JID bare, at a node, and asked from another address.
+            let keys: Vec<KeyRef<'_>> = (0..18)
+                .map(|k| KeyRef {
+                    jid: &jids[k % 6],
+                    node: (k / 6 == 1).then_some("n"),
+                    from: (k / 6 == 2).then_some(&jids[(k + 1) % 6]),
+                })
                 .collect();
             let mut lru = Lru::new(capacity);
             lru.colliding = colliding;

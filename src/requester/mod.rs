@@ -140,7 +140,7 @@ impl Requester {
         now: Instant,
         kind: QueryKind,
         key: KeyRef<'_>,
-        options: QueryOptions,
+        options: &QueryOptions,
     ) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request += 1;
@@ -192,7 +192,7 @@ impl Requester {
         out.send(Outgoing::Query(OutgoingQuery {
             kind,
             to: key.jid.clone(),
-            from: None,
+            from: key.from.map(|from| Arc::new(from.clone())),
             id: format!("{}{}", config.id_prefix, number),
             node: key.node.map(str::to_owned),
         }));
@@ -396,7 +396,15 @@ impl Requester {
             out.stats.replies_rejected += 1;
             return ReplyMatch::Rejected;
         };
-        if !trusted(head.from, &source.key.jid, config.own_jid.as_ref()) {
+        // The address that asked: the query's own, or the machine's when it stamps it.
+        let asker = source
+            .key
+            .from
+            .as_ref()
+            .or(config.own_jid.as_ref().filter(|_| config.stamp_from));
+        if !trusted(head.from, &source.key.jid, config.own_jid.as_ref())
+            || !addressed_to(head.to, asker)
+        {
             out.stats.replies_rejected += 1;
             return ReplyMatch::Rejected;
         }
@@ -555,11 +563,24 @@ fn cached_slot(cache: &Lru<Entry>, slot: Option<u32>, number: u64) -> Option<u32
 /// (RFC 6120 §8.1.2.1).
 fn trusted(from: Option<&str>, to: &Jid, own: Option<&Jid>) -> bool {
     match from {
-        Some(raw) => raw == to.as_str() || Jid::new(raw).is_ok_and(|from| from == *to),
+        Some(raw) => names(raw, to),
         None => own.is_some_and(|own| {
             to.as_str() == own.to_bare().as_str() || to.as_str() == own.domain().as_str()
         }),
     }
+}
+
+/// Whether the address `raw`, as written on the wire, names `jid`: compared as written first,
+/// then as the `jid` crate normalises it.
+fn names(raw: &str, jid: &Jid) -> bool {
+    raw == jid.as_str() || Jid::new(raw).is_ok_and(|parsed| parsed == *jid)
+}
+
+/// Whether a reply addressed to `to` (as written on the wire) reaches the address that asked,
+/// when the request said which one (`asker`); a client's requests say none, and its server
+/// delivers to it only what is its own.
+fn addressed_to(to: Option<&str>, asker: Option<&Jid>) -> bool {
+    asker.is_none_or(|asker| to.is_some_and(|raw| names(raw, asker)))
 }
 
 #[cfg(test)]

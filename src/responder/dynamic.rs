@@ -14,6 +14,10 @@ pub struct RequestContext<'a> {
     /// The requester. `None` when the stanza had no `from`: it comes from the own server, on
     /// behalf of the own account (RFC 6120 §8.1.2.1).
     pub from: Option<&'a Jid>,
+    /// The address the request was sent to; `None` when the stanza had no `to`. A client is
+    /// asked at its own address; a component at any of the addresses it serves (see
+    /// [`Entity`](crate::Entity) and [`Resolver`](crate::Resolver)).
+    pub to: Option<&'a Jid>,
     /// Which query.
     pub kind: QueryKind,
     /// The node asked for; `None` for the root.

@@ -1,11 +1,13 @@
-//! The responder half: answers incoming `disco#info` / `disco#items` requests from a registry of
-//! nodes (the root and nodes mounted under a name).
+//! The responder half: answers incoming `disco#info` / `disco#items` requests for the entities
+//! it serves (the machine's own address, registered entities, the resolver's addresses), each a
+//! registry of nodes (the root and nodes mounted under a name).
 //!
 //! Static nodes keep their built answer until they change, so answering the same node again
 //! costs one clone of the payload and an envelope. Dynamic nodes are asked per request;
 //! deferred ones hand the request to the host and wait for its answer.
 
 mod dynamic;
+mod entity;
 mod mount;
 mod node;
 
@@ -31,10 +33,11 @@ use crate::write::prepared::Prepared;
 use crate::write::{Outgoing, OutgoingResponse, ResponseBody};
 
 pub use dynamic::{DynamicNode, RequestContext};
+pub use entity::{Entity, EntityMut, Resolver};
 pub use mount::{Node, NodeMut};
 pub use node::{IdentityNames, StaticNode};
 
-use mount::{AnswerCache, Mount};
+use entity::Answerer;
 
 /// Decides per request whether to answer at all (XEP-0030 §8, security considerations).
 pub(crate) type Policy = Box<dyn Fn(&RequestContext<'_>) -> bool + Send>;
@@ -45,6 +48,8 @@ struct IncomingRequest<'a> {
     id: &'a str,
     /// The requester; `None`: the own server, on behalf of the account.
     from: Option<Jid>,
+    /// The address asked; `None` when the stanza had no `to`.
+    to: Option<Jid>,
     request: DiscoRequest<'a>,
     lang: Option<&'a str>,
 }
@@ -66,9 +71,12 @@ pub(crate) enum DeferredAnswer {
 }
 
 pub(crate) struct Responder {
-    root: StaticNode,
-    root_cache: AnswerCache,
-    mounts: HashMap<String, Mount>,
+    /// The machine's own address.
+    own: Entity,
+    /// Other addresses, registered one by one.
+    entities: HashMap<Jid, Entity>,
+    /// Addresses served without registering each.
+    resolver: Option<Resolver>,
     policy: Option<Policy>,
     deferred: HashMap<u64, Pending>,
     next_deferred: u64,
@@ -77,8 +85,9 @@ pub(crate) struct Responder {
 impl fmt::Debug for Responder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Responder")
-            .field("root", &self.root)
-            .field("mounts", &self.mounts.keys().collect::<Vec<_>>())
+            .field("own", &self.own)
+            .field("entities", &self.entities.len())
+            .field("resolver", &self.resolver)
             .field("policy", &self.policy.is_some())
             .field("deferred", &self.deferred.len())
             .finish_non_exhaustive()
@@ -168,59 +177,83 @@ fn check_stanza_error(error: &StanzaError) -> Result<(), InvalidText> {
 impl Responder {
     pub(crate) fn new() -> Self {
         Responder {
-            root: StaticNode::default_root(),
-            root_cache: AnswerCache::default(),
-            mounts: HashMap::new(),
+            own: Entity::new(StaticNode::default_root()),
+            entities: HashMap::new(),
+            resolver: None,
             policy: None,
             deferred: HashMap::new(),
             next_deferred: 0,
         }
     }
 
-    pub(crate) fn root(&self) -> &StaticNode {
-        &self.root
+    /// The machine's own address.
+    pub(crate) fn own(&self) -> &Entity {
+        &self.own
     }
 
-    pub(crate) fn root_mut<'a>(&'a mut self, out: &'a mut Outbox) -> NodeMut<'a> {
-        self.root_cache.edit(None, &mut self.root, out)
+    pub(crate) fn own_mut(&mut self) -> &mut Entity {
+        &mut self.own
     }
 
-    pub(crate) fn node(&self, name: &str) -> Option<&Node> {
-        self.mounts.get(name).map(|mount| &mount.node)
+    pub(crate) fn entity(&self, jid: &Jid) -> Option<&Entity> {
+        self.entities.get(jid)
     }
 
-    pub(crate) fn node_mut<'a>(
-        &'a mut self,
-        out: &'a mut Outbox,
-        name: &'a str,
-    ) -> Option<NodeMut<'a>> {
-        let mount = self.mounts.get_mut(name)?;
-        match &mut mount.node {
-            Node::Static(node) => Some(mount.cache.edit(Some(name), node, out)),
-            Node::Dynamic(_) | Node::Deferred => None,
-        }
+    pub(crate) fn entity_mut(&mut self, jid: &Jid) -> Option<&mut Entity> {
+        self.entities.get_mut(jid)
     }
 
-    pub(crate) fn mount(&mut self, out: &mut Outbox, name: String, node: Node) -> Option<Node> {
-        let mount = Mount {
-            node,
-            cache: AnswerCache::default(),
-        };
-        let previous = self.mounts.insert(name.clone(), mount);
-        out.report(Event::NodeChanged { node: Some(name) });
-        previous.map(|mount| mount.node)
-    }
-
-    pub(crate) fn unmount(&mut self, out: &mut Outbox, name: &str) -> Option<Node> {
-        let mount = self.mounts.remove(name)?;
+    pub(crate) fn add_entity(
+        &mut self,
+        out: &mut Outbox,
+        jid: Jid,
+        entity: Entity,
+    ) -> Option<Entity> {
+        let previous = self.entities.insert(jid.clone(), entity);
         out.report(Event::NodeChanged {
-            node: Some(name.to_owned()),
+            entity: Some(jid),
+            node: None,
         });
-        Some(mount.node)
+        previous
+    }
+
+    pub(crate) fn remove_entity(&mut self, out: &mut Outbox, jid: &Jid) -> Option<Entity> {
+        let entity = self.entities.remove(jid)?;
+        out.report(Event::NodeChanged {
+            entity: Some(jid.clone()),
+            node: None,
+        });
+        Some(entity)
+    }
+
+    pub(crate) fn set_resolver(&mut self, resolver: Option<Resolver>) {
+        self.resolver = resolver;
     }
 
     pub(crate) fn set_policy(&mut self, policy: Option<Policy>) {
         self.policy = policy;
+    }
+
+    /// Who answers a request for `node` of the address `to`. The address is looked up in this
+    /// order: the own address when the stanza names none, a registered entity, the own address
+    /// ([`Config::own_jid`]), the resolver. What is left is nobody's for a machine that speaks
+    /// for its addresses itself ([`Config::stamp_from`], a component); a client's server
+    /// delivers only what is the client's, so there it is the own address, whatever the `to`.
+    fn answerer(&mut self, config: &Config, to: Option<&Jid>, node: Option<&str>) -> Answerer<'_> {
+        let Some(to) = to else {
+            return self.own.answerer(node);
+        };
+        if let Some(entity) = self.entities.get_mut(to) {
+            return entity.answerer(node);
+        }
+        if config.own_jid.as_ref() == Some(to) {
+            return self.own.answerer(node);
+        }
+        match &self.resolver {
+            Some(resolver) => resolver.answerer(),
+            None if config.stamp_from => Answerer::Missing,
+            None => self.own.answerer(node),
+        }
     }
 
     /// Takes a received request (a `get` or `set`: `type_`, as the machine read it) if it
@@ -235,32 +268,29 @@ impl Responder {
         let (Some(head), Some(request)) = (stanza.envelope(type_), stanza.disco_request()) else {
             return Handled::Unhandled(stanza);
         };
-        // Every address is a JID from here on, so that no form of the answer can lose one: the
-        // requester's is needed whatever the answer, the addressed one only when the answer
-        // says it. A request that cannot be addressed (or whose id a host-built stanza filled
-        // with what XML cannot carry) cannot be answered at all.
-        let to = if config.stamp_from {
-            stanza.addressee()
-        } else {
-            Ok(None)
-        };
-        let (Ok(from), Ok(to), Ok(())) =
-            (stanza.sender(), to, text::check(TextField::IqId, head.id))
-        else {
+        // Every address is a JID from here on, so that no form of the answer can lose one, and
+        // so that the entity asked is known. A request that cannot be addressed (or whose id a
+        // host-built stanza filled with what XML cannot carry) cannot be answered at all.
+        let (Ok(from), Ok(to), Ok(())) = (
+            stanza.sender(),
+            stanza.addressee(),
+            text::check(TextField::IqId, head.id),
+        ) else {
             out.stats.requests_dropped += 1;
             return Handled::Consumed;
+        };
+        let reply_from = if config.stamp_from {
+            to.clone().or_else(|| config.own_jid.clone())
+        } else {
+            None
         };
         let incoming = IncomingRequest {
             set: head.type_ == IqType::Set,
             id: head.id,
             from,
+            to,
             request,
             lang: stanza.lang(),
-        };
-        let reply_from = if config.stamp_from {
-            to.or_else(|| config.own_jid.clone())
-        } else {
-            None
         };
         if let Some(body) = self.answer(out, config, &incoming, &reply_from) {
             self.send(out, incoming.from, reply_from, incoming.id.to_owned(), body);
@@ -285,63 +315,54 @@ impl Responder {
         }
         let context = RequestContext {
             from: incoming.from.as_ref(),
+            to: incoming.to.as_ref(),
             kind: request.kind,
             node: request.node,
             lang: incoming.lang,
         };
         // The policy speaks before the lookup, so that a refused requester learns nothing about
-        // which nodes exist.
+        // which entities and nodes exist.
         if self.policy.as_ref().is_some_and(|policy| !policy(&context)) {
             return Some(service_unavailable());
         }
-        let (node, cache) = match request.node {
-            None => (&self.root, &mut self.root_cache),
-            Some(name) => match self.mounts.get_mut(name) {
-                None => return Some(item_not_found()),
-                Some(Mount {
-                    node: Node::Static(node),
-                    cache,
-                }) => (&*node, cache),
-                Some(Mount {
-                    node: Node::Dynamic(dynamic),
-                    ..
-                }) => {
-                    let answer = match request.kind {
-                        QueryKind::Info => typed_info(request.node, dynamic.info(&context)),
-                        QueryKind::Items => typed_items(request.node, dynamic.items(&context)),
-                    };
-                    return Some(match answer {
-                        Ok(payload) => found(payload),
-                        Err(error) => {
-                            out.stats.invalid_answers += 1;
-                            out.report(Event::InvalidAnswer {
-                                kind: request.kind,
-                                node: request.node.map(str::to_owned),
-                                error,
-                            });
-                            internal_server_error()
-                        }
-                    });
-                }
-                Some(Mount {
-                    node: Node::Deferred,
-                    ..
-                }) => {
-                    if self.deferred.len() >= config.max_deferred {
-                        return Some(resource_constraint());
-                    }
-                    self.defer(out, incoming, reply_from);
-                    return None;
+        Some(match self.answerer(config, context.to, request.node) {
+            Answerer::Missing => item_not_found(),
+            Answerer::Static(node, cache) => match request.kind {
+                QueryKind::Info => cache
+                    .info(request.node, node)
+                    .map_or_else(item_not_found, |payload| {
+                        ResponseBody::Result(Arc::clone(payload))
+                    }),
+                QueryKind::Items => {
+                    ResponseBody::Result(Arc::clone(cache.items(request.node, node)))
                 }
             },
-        };
-        Some(match request.kind {
-            QueryKind::Info => cache
-                .info(request.node, node)
-                .map_or_else(item_not_found, |payload| {
-                    ResponseBody::Result(Arc::clone(payload))
-                }),
-            QueryKind::Items => ResponseBody::Result(Arc::clone(cache.items(request.node, node))),
+            Answerer::Dynamic(dynamic) => {
+                let answer = match request.kind {
+                    QueryKind::Info => typed_info(request.node, dynamic.info(&context)),
+                    QueryKind::Items => typed_items(request.node, dynamic.items(&context)),
+                };
+                match answer {
+                    Ok(payload) => found(payload),
+                    Err(error) => {
+                        out.stats.invalid_answers += 1;
+                        out.report(Event::InvalidAnswer {
+                            kind: request.kind,
+                            to: incoming.to.clone(),
+                            node: request.node.map(str::to_owned),
+                            error,
+                        });
+                        internal_server_error()
+                    }
+                }
+            }
+            Answerer::Deferred => {
+                if self.deferred.len() >= config.max_deferred {
+                    return Some(resource_constraint());
+                }
+                self.defer(out, incoming, reply_from);
+                return None;
+            }
         })
     }
 
@@ -369,6 +390,7 @@ impl Responder {
             handle: ResponseHandle(number),
             kind: incoming.request.kind,
             from: incoming.from.clone(),
+            to: incoming.to.clone(),
             node,
             lang: incoming.lang.map(str::to_owned),
         });

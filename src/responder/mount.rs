@@ -1,8 +1,10 @@
-//! Mounted nodes, their cached answers, and the guard through which a static node is changed.
+//! Mounted nodes, their built answers, and the guard through which a static node is changed.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+
+use xmpp_parsers::jid::Jid;
 
 use super::dynamic::DynamicNode;
 use super::node::{InfoSnapshot, StaticNode};
@@ -77,15 +79,18 @@ impl AnswerCache {
             .get_or_insert_with(|| Prepared::new(payload::items(name, node.items())))
     }
 
-    /// Write access to `node`, which this cache belongs to.
+    /// Write access to `node`, which this cache belongs to, mounted at `name` of the entity
+    /// at `entity` (`None`: the machine's own address).
     pub(crate) fn edit<'a>(
         &'a mut self,
+        entity: Option<&'a Jid>,
         name: Option<&'a str>,
         node: &'a mut StaticNode,
         out: &'a mut Outbox,
     ) -> NodeMut<'a> {
         NodeMut {
             before: node.info_snapshot(),
+            entity,
             name,
             node,
             cache: self,
@@ -121,11 +126,12 @@ pub(crate) struct Mount {
 /// root.register_feature("urn:xmpp:ping")?;
 /// root.register_feature("urn:xmpp:time")?;
 /// drop(root); // one event for the whole edit
-/// assert!(matches!(disco.poll_event(), Some(Event::NodeChanged { node: None })));
+/// assert!(matches!(disco.poll_event(), Some(Event::NodeChanged { node: None, .. })));
 /// assert!(disco.poll_event().is_none());
 /// # Ok::<(), xmpp_disco::RegistryError>(())
 /// ```
 pub struct NodeMut<'a> {
+    entity: Option<&'a Jid>,
     name: Option<&'a str>,
     node: &'a mut StaticNode,
     cache: &'a mut AnswerCache,
@@ -156,6 +162,7 @@ impl Drop for NodeMut<'_> {
         if !self.node.info_is(&self.before) {
             self.cache.info = None;
             self.out.report(Event::NodeChanged {
+                entity: self.entity.cloned(),
                 node: self.name.map(str::to_owned),
             });
         }

@@ -168,7 +168,8 @@ impl From<Transmit> for Iq {
 pub(crate) struct OutgoingQuery {
     pub(crate) kind: QueryKind,
     pub(crate) to: Jid,
-    /// The own address, when the machine stamps it ([`Config::stamp_from`](crate::Config)).
+    /// The asking address: the query's own ([`QueryOptions::from`](crate::QueryOptions)), or
+    /// the machine's when it stamps it ([`Config::stamp_from`](crate::Config)).
     pub(crate) from: Option<Arc<Jid>>,
     pub(crate) id: String,
     pub(crate) node: Option<String>,

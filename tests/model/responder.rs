@@ -754,7 +754,8 @@ impl World {
                 let changed = mounting || self.info_of(target_of(op)) != info_before;
                 let wanted = usize::from(expected == Change::Done && changed);
                 assert_eq!(events.len(), wanted, "events after {op:?}: {events:?}");
-                if let Some(Event::NodeChanged { node }) = events.first() {
+                if let Some(Event::NodeChanged { entity, node }) = events.first() {
+                    assert_eq!(entity, &None, "the event names the own address");
                     assert_eq!(node.as_deref(), target_of(op), "the event names the node");
                 }
                 if !matches!(expected, Change::Done) {

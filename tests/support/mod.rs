@@ -237,7 +237,10 @@ impl Harness {
 
 /// The `id` and `to` of a sent query, checking its shape.
 pub fn query_of(stanza: &Element, namespace: &str) -> (String, String, Option<String>) {
-    assert!(stanza.is("iq", "jabber:client"), "{stanza:?}");
+    assert!(
+        stanza.is("iq", "jabber:client") || stanza.is("iq", "jabber:component:accept"),
+        "{stanza:?}"
+    );
     assert_eq!(stanza.attr("type"), Some("get"));
     let query = stanza
         .get_child("query", namespace)
