@@ -485,3 +485,69 @@ fn slixmpp_and_the_machine_understand_each_other() {
         bob.close().await;
     });
 }
+
+/// The component example's address, when `tests/interop/run.sh` started it beside the server.
+fn component_address() -> Jid {
+    let address = std::env::var("XMPP_DISCO_COMPONENT").unwrap_or_else(|_| {
+        panic!("XMPP_DISCO_COMPONENT is not set: this test needs the component example that tests/interop/run.sh starts")
+    });
+    jid(&address)
+}
+
+#[test]
+#[ignore = "needs the Prosody and the component example that tests/interop/run.sh starts"]
+fn the_component_example_answers_for_itself_and_every_room() {
+    bounded(async {
+        let service = component_address();
+        let mut alice = online("alice").await;
+        let server = alice.server();
+        let items = alice
+            .items(&server, None)
+            .await
+            .expect("online")
+            .expect("an answer");
+        assert!(
+            items.items.iter().any(|item| item.jid == service),
+            "the server lists the component: {:?}",
+            items.items
+        );
+        let info = alice
+            .info(&service, None)
+            .await
+            .expect("online")
+            .expect("an answer");
+        assert!(info
+            .identities
+            .iter()
+            .any(|i| i.category == "conference" && i.type_ == "text"));
+        let rooms = alice
+            .items(&service, None)
+            .await
+            .expect("online")
+            .expect("an answer");
+        assert_eq!(rooms.items.len(), 100, "the example lists 100 rooms");
+        for number in [0, 99, 9_999] {
+            let room = jid(&format!("room{number}@{service}"));
+            let info = alice
+                .info(&room, None)
+                .await
+                .expect("online")
+                .expect("an answer");
+            assert_eq!(
+                info.identities[0].name.as_deref(),
+                Some(format!("Room {number}").as_str())
+            );
+            assert!(info
+                .extensions
+                .iter()
+                .any(|form| form.form_type() == Some("http://jabber.org/protocol/muc#roominfo")));
+        }
+        // Past the last room, and an address that is no room: nobody's.
+        for missing in ["room10000", "nobody"] {
+            let room = jid(&format!("{missing}@{service}"));
+            let answer = alice.info(&room, None).await.expect("online");
+            assert_eq!(condition(answer), DefinedCondition::ItemNotFound, "{room}");
+        }
+        alice.close().await;
+    });
+}

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # A throwaway Prosody on loopback for the interop tests.
 #
-#   prosody.sh start DIR PORT   write a config under DIR, create the accounts, start the server
+#   prosody.sh start DIR PORT [COMPONENT_PORT]
+#                               write a config under DIR, create the accounts, start the server
 #                               and wait until it answers a stream header
 #   prosody.sh stop DIR         stop the server started in DIR, by the pid it wrote there
 #
 # The server serves the host `localhost` with a MUC component `conference.localhost` (a disco
 # item) and contact addresses (an XEP-0128 serverinfo form), plaintext c2s on 127.0.0.1:PORT and
 # nothing else: no s2s, no TLS, no registration by clients. Accounts: alice, bob and slix, each
-# with the password `secret`.
+# with the password `secret`. With COMPONENT_PORT, it also accepts the external component
+# `rooms.localhost` (XEP-0114, secret `secret`) on 127.0.0.1:COMPONENT_PORT, listed in the
+# server's disco items while it is connected.
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT [COMPONENT_PORT] | stop DIR" >&2
     exit 2
 }
 
@@ -44,11 +47,18 @@ wait_ready() {
 }
 
 start() {
-    local dir port
+    local dir port component_port component_config=""
     dir=$(realpath -m "$1")
     port=$2
+    component_port=${3:-}
     command -v prosody >/dev/null || { echo "prosody is not installed (apt-get install prosody)" >&2; exit 1; }
     port_is_free "$port" || { echo "port $port on 127.0.0.1 is busy" >&2; exit 1; }
+    if [[ -n $component_port ]]; then
+        port_is_free "$component_port" || { echo "port $component_port on 127.0.0.1 is busy" >&2; exit 1; }
+        component_config="
+Component \"rooms.localhost\"
+    component_secret = \"secret\""
+    fi
     mkdir -p "$dir/data" "$dir/certs"
     cat >"$dir/prosody.cfg.lua" <<CONFIG
 -- Written by tests/interop/prosody.sh for one test run.
@@ -62,7 +72,8 @@ interfaces = { "127.0.0.1" }
 c2s_ports = { $port }
 c2s_direct_tls_ports = {}
 s2s_ports = {}
-component_ports = {}
+component_ports = { ${component_port} }
+component_interfaces = { "127.0.0.1" }
 http_ports = {}
 https_ports = {}
 
@@ -85,6 +96,7 @@ contact_info = {
 VirtualHost "localhost"
 Component "conference.localhost" "muc"
     name = "Chatrooms"
+${component_config}
 CONFIG
     for user in alice bob slix; do
         prosodyctl --config "$dir/prosody.cfg.lua" register "$user" localhost secret >/dev/null
@@ -116,7 +128,7 @@ stop() {
 }
 
 case "${1:-}" in
-    start) [[ $# -eq 3 ]] || usage; start "$2" "$3" ;;
+    start) [[ $# -eq 3 || $# -eq 4 ]] || usage; start "$2" "$3" "${4:-}" ;;
     stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
     *) usage ;;
 esac

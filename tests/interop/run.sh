@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the interop suite for real: installs and starts a Prosody on loopback, installs slixmpp
-# into a virtual environment, runs `cargo test --features tokio-xmpp --test interop -- --ignored` against both, and
-# stops the server on every exit, failed or not.
+# into a virtual environment, starts the component example (`examples/component.rs`) on the
+# server's component port, runs `cargo test --features tokio-xmpp --test interop -- --ignored`
+# and slixmpp's check of the component (`slixmpp_component.py`) against them, and stops the
+# component and the server on every exit, failed or not.
 #
 #   tests/interop/run.sh [extra arguments for the test binary]
 set -euo pipefail
@@ -20,25 +22,58 @@ if ! "$venv/bin/python" -c "import slixmpp" 2>/dev/null; then
     "$venv/bin/pip" install -q slixmpp==1.17.0
 fi
 
-# A free port on loopback: a busy one is only logged by Prosody, not fatal.
-port=""
+# Free ports on loopback (a busy one is only logged by Prosody, not fatal): client, component.
+ports=()
 for candidate in $(seq 15222 15299); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-        port=$candidate
-        break
+        ports+=("$candidate")
+        [[ ${#ports[@]} -eq 2 ]] && break
     fi
 done
-[[ -n $port ]] || { echo "no free port in 15222-15299" >&2; exit 1; }
+[[ ${#ports[@]} -eq 2 ]] || { echo "no two free ports in 15222-15299" >&2; exit 1; }
+port=${ports[0]}
+component_port=${ports[1]}
+
+# The component is a build of its own: tokio-xmpp's component feature changes xmpp-parsers'
+# stanza namespace for everything built with it (see Cargo.toml).
+echo "== building the component example"
+cargo build --features component --example component
+component_binary="${CARGO_TARGET_DIR:-target}/debug/examples/component"
 
 work=$(mktemp -d)
+component_pid=""
 cleanup() {
+    if [[ -n $component_pid ]]; then
+        kill "$component_pid" 2>/dev/null || true
+        wait "$component_pid" 2>/dev/null || true
+    fi
     tests/interop/prosody.sh stop "$work"
     rm -rf "$work"
 }
 trap cleanup EXIT
-echo "== starting prosody on 127.0.0.1:$port"
-tests/interop/prosody.sh start "$work" "$port"
+echo "== starting prosody on 127.0.0.1:$port (components on $component_port)"
+tests/interop/prosody.sh start "$work" "$port" "$component_port"
+
+echo "== starting the component example as rooms.localhost"
+"$component_binary" rooms.localhost secret --server "127.0.0.1:$component_port" --serve 1800 \
+    >"$work/component.log" 2>&1 &
+component_pid=$!
+for _ in $(seq 1 100); do
+    grep -q "^online" "$work/component.log" && break
+    kill -0 "$component_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if ! grep -q "^online" "$work/component.log"; then
+    echo "the component example did not come online:" >&2
+    cat "$work/component.log" >&2
+    exit 1
+fi
+cat "$work/component.log"
 
 echo "== interop tests"
 XMPP_DISCO_SERVER="127.0.0.1:$port" XMPP_DISCO_PYTHON="$PWD/$venv/bin/python" \
+    XMPP_DISCO_COMPONENT=rooms.localhost \
     timeout 900 cargo test --features tokio-xmpp --test interop -- --ignored "$@"
+
+echo "== slixmpp discovers the component and its rooms"
+timeout 120 "$venv/bin/python" tests/interop/slixmpp_component.py 127.0.0.1 "$port" 10000 100
