@@ -1,11 +1,12 @@
-//! Model-based property test of the responder: random registry operations on a few nodes and
-//! random requests, every answer compared with the model of nodes in `tests/model/responder.rs`.
+//! Model-based property test of the responder: random registry operations on a few nodes of a
+//! few addressed entities, a resolver set and cleared, and random requests to any address, every
+//! answer compared with the model of nodes in `tests/model/responder.rs`.
 //!
 //! `PROPTEST_CASES=50000 cargo test --release --test model_responder` runs more cases.
 
 mod model;
 
-use model::responder::{Op, World, FEATURES, IDENTITIES, NODES};
+use model::responder::{Op, World, ADDRESSES, ENTITIES, FEATURES, IDENTITIES, NODES};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {
@@ -20,8 +21,12 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (node.clone(), any::<bool>()).prop_map(|(node, with_identity)| Op::Mount { node, with_identity }),
         1 => node.clone().prop_map(|node| Op::Unmount { node }),
         1 => any::<bool>().prop_map(Op::Policy),
-        6 => (any::<bool>(), node, prop::bool::weighted(0.1), prop::bool::weighted(0.3))
-            .prop_map(|(items, node, set, stranger)| Op::Request { items, node, set, stranger }),
+        2 => (0..ENTITIES.len()).prop_map(Op::Select),
+        1 => (0..ENTITIES.len()).prop_map(Op::AddEntity),
+        1 => (0..ENTITIES.len()).prop_map(Op::RemoveEntity),
+        1 => any::<bool>().prop_map(Op::Resolver),
+        6 => (any::<bool>(), node, prop::bool::weighted(0.1), prop::bool::weighted(0.3), 0..ADDRESSES.len())
+            .prop_map(|(items, node, set, stranger, to)| Op::Request { items, node, set, stranger, to }),
     ]
 }
 

@@ -1,14 +1,23 @@
 //! The responder half against a model of nodes: random registry operations and requests, with
 //! every answer compared to what the model says the node holds.
+//!
+//! The machine is a component ([`SERVICE`]) that answers for its own address, for up to two
+//! registered entities ([`ENTITIES`]) and, while a resolver is set, for the rooms the resolver
+//! knows; registry operations apply to the entity last selected, requests go to any of
+//! [`ADDRESSES`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use xmpp_disco::xmpp_parsers::disco::Identity;
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::xml_ncname;
 use xmpp_disco::xmpp_parsers::minidom::Element;
-use xmpp_disco::{DiscoMachine, Event, IdentityNames, InvalidArgument, RegistryError, StaticNode};
+use xmpp_disco::{
+    Config, DiscoMachine, DynamicNode, Entity, Event, IdentityNames, InvalidArgument,
+    RegistryError, RequestContext, Resolver, StanzaNamespace, StaticNode,
+};
 
 use super::bytes::{each_op, Bytes};
 use super::forms::element_of;
@@ -20,6 +29,22 @@ pub const FEATURES: &[&str] = &[INFO, "urn:example:f1", "urn:example:f2"];
 pub const IDENTITIES: &[(&str, &str)] = &[("client", "bot"), ("client", "pc"), ("pubsub", "leaf")];
 pub const ROMEO: &str = "romeo@montague.example/orchard";
 pub const MALLORY: &str = "mallory@evil.example/x";
+/// The component's own address.
+pub const SERVICE: &str = "svc.example";
+/// Index 0 is the own address; the others may be registered as entities.
+pub const ENTITIES: &[&str] = &[SERVICE, "e1@svc.example", "e2@svc.example"];
+/// Where requests go: the entities, a room of the resolver, an address nobody serves, and no
+/// `to` at all (the own address).
+pub const ADDRESSES: &[Option<&str>] = &[
+    Some(SERVICE),
+    Some("e1@svc.example"),
+    Some("e2@svc.example"),
+    Some("room7@svc.example"),
+    Some("nobody@elsewhere.example"),
+    None,
+];
+/// The one address the resolver answers for (its rooms are `roomN@svc.example`).
+const ROOM: &str = "room7@svc.example";
 
 /// The names the `index`-th choice gives an identity: none, one plain name, or two languages.
 pub fn names(index: usize) -> Vec<(Option<String>, String)> {
@@ -76,6 +101,8 @@ pub enum Op {
         node: usize,
         set: bool,
         stranger: bool,
+        /// Which of [`ADDRESSES`].
+        to: usize,
     },
     /// Registers a feature of any text the host might pass, hostile text included.
     FeatureText {
@@ -100,6 +127,13 @@ pub enum Op {
     MountText {
         name: String,
     },
+    /// Registry operations from now on change entity `entity` of [`ENTITIES`].
+    Select(usize),
+    /// Registers a fresh entity (a root without identity) at `ENTITIES[entity]` (not the own).
+    AddEntity(usize),
+    RemoveEntity(usize),
+    /// Sets the rooms' resolver, or clears it.
+    Resolver(bool),
 }
 
 /// Whether XML can carry every character of `text`.
@@ -110,7 +144,7 @@ fn carried(text: &str) -> bool {
 impl Op {
     pub fn decode(bytes: &mut Bytes<'_>) -> Option<Op> {
         let node = |bytes: &mut Bytes<'_>| bytes.below(NODES.len());
-        Some(match bytes.below(12)? {
+        Some(match bytes.below(13)? {
             0 => Op::RegisterFeature {
                 node: node(bytes)?,
                 feature: bytes.below(FEATURES.len())?,
@@ -164,11 +198,18 @@ impl Op {
                     name: bytes.text()?,
                 },
             },
+            10 => match bytes.below(4)? {
+                0 => Op::Select(bytes.below(ENTITIES.len())?),
+                1 => Op::AddEntity(bytes.below(ENTITIES.len())?),
+                2 => Op::RemoveEntity(bytes.below(ENTITIES.len())?),
+                _ => Op::Resolver(bytes.flag()?),
+            },
             _ => Op::Request {
                 items: bytes.flag()?,
                 node: node(bytes)?,
                 set: bytes.below(8)? == 0,
                 stranger: bytes.below(4)? == 0,
+                to: bytes.below(ADDRESSES.len())?,
             },
         })
     }
@@ -199,6 +240,20 @@ impl ModelNode {
     }
 }
 
+/// The stanza namespace of a component's stream.
+const COMPONENT: &str = "jabber:component:accept";
+
+/// One request: what it asks, of which address, from whom.
+#[derive(Debug, Clone, Copy)]
+struct Request<'a> {
+    items: bool,
+    node: Option<&'a str>,
+    set: bool,
+    stranger: bool,
+    /// Which of [`ADDRESSES`].
+    to: usize,
+}
+
 /// What a request must be answered with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
@@ -222,13 +277,48 @@ pub enum Change {
     Done,
 }
 
-pub struct World {
-    pub machine: DiscoMachine,
+/// One address's registry: a root and mounted nodes.
+#[derive(Debug, Clone, Default)]
+struct ModelEntity {
     root: ModelNode,
     mounted: BTreeMap<String, ModelNode>,
+}
+
+pub struct World {
+    pub machine: DiscoMachine,
+    /// Per [`ENTITIES`] index: the own address (always there) and the registered entities.
+    entities: Vec<Option<ModelEntity>>,
+    /// The entity registry operations change.
+    selected: usize,
+    resolver: bool,
     policy: bool,
     requests: u64,
     base: Instant,
+}
+
+/// The resolver: answers for [`ROOM`] only, at its root only, naming the room by its address.
+struct Rooms;
+
+impl DynamicNode for Rooms {
+    fn info(&self, request: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+        let room = request.to.filter(|to| to.as_str() == ROOM)?;
+        request.node.is_none().then(|| DiscoInfoResult {
+            node: None,
+            identities: vec![Identity::new("conference", "text", "en", room.as_str())],
+            features: Default::default(),
+            extensions: vec![],
+        })
+    }
+
+    fn items(&self, request: &RequestContext<'_>) -> Option<Vec<Item>> {
+        let room = request.to.is_some_and(|to| to.as_str() == ROOM);
+        (room && request.node.is_none()).then(Vec::new)
+    }
+}
+
+/// `ENTITIES[index]` as a JID.
+fn entity_jid(index: usize) -> Jid {
+    Jid::new(ENTITIES[index]).expect("entity JID")
 }
 
 fn item_jid(index: usize) -> String {
@@ -243,33 +333,87 @@ impl Default for World {
 
 impl World {
     pub fn new() -> Self {
-        World {
-            machine: DiscoMachine::default(),
+        let mut config = Config::default();
+        config.own_jid = Some(entity_jid(0));
+        config.stamp_from = true;
+        config.stanza_namespace = StanzaNamespace::ComponentAccept;
+        let own = ModelEntity {
             root: ModelNode {
                 identities: vec![("client".into(), "bot".into(), BTreeMap::new())],
                 ..ModelNode::default()
             },
             mounted: BTreeMap::new(),
+        };
+        World {
+            machine: DiscoMachine::new(config),
+            entities: vec![Some(own), None, None],
+            selected: 0,
+            resolver: false,
             policy: false,
             requests: 0,
             base: Instant::now(),
         }
     }
 
-    /// The identities and features of the node named `name`, if one is there.
+    /// The entity registry operations change, if it is there.
+    fn selected(&mut self) -> Option<&mut ModelEntity> {
+        self.entities.get_mut(self.selected)?.as_mut()
+    }
+
+    /// The identities and features of the selected entity's node named `name`, if one is there.
     fn info_of(&self, name: Option<&str>) -> Option<(Vec<ModelIdentity>, BTreeSet<String>)> {
+        let entity = self.entities.get(self.selected)?.as_ref()?;
         let node = match name {
-            None => &self.root,
-            Some(name) => self.mounted.get(name)?,
+            None => &entity.root,
+            Some(name) => entity.mounted.get(name)?,
         };
         Some((node.identities.clone(), node.features.clone()))
     }
 
     fn model(&mut self, node: usize) -> Option<&mut ModelNode> {
+        let entity = self.selected()?;
         match NODES[node] {
-            None => Some(&mut self.root),
-            Some(name) => self.mounted.get_mut(name),
+            None => Some(&mut entity.root),
+            Some(name) => entity.mounted.get_mut(name),
         }
+    }
+
+    /// The machine's registry of the selected entity: `with` gets its node `name`, if there.
+    fn with_node<R>(
+        &mut self,
+        name: Option<&str>,
+        with: impl FnOnce(&mut StaticNode) -> R,
+    ) -> Option<R> {
+        if self.selected == 0 {
+            return match name {
+                None => Some(with(&mut self.machine.root_mut())),
+                Some(name) => self.machine.node_mut(name).map(|mut node| with(&mut node)),
+            };
+        }
+        let jid = entity_jid(self.selected);
+        let mut entity = self.machine.entity_mut(&jid)?;
+        match name {
+            None => Some(with(&mut entity.root_mut())),
+            Some(name) => entity.node_mut(name).map(|mut node| with(&mut node)),
+        }
+    }
+
+    /// Mounts `node` at `name` of the selected entity; `None` if the entity is not there.
+    fn mount(&mut self, name: &str, node: StaticNode) -> Option<Result<(), InvalidArgument>> {
+        if self.selected == 0 {
+            return Some(self.machine.mount(name, node).map(drop));
+        }
+        let jid = entity_jid(self.selected);
+        Some(self.machine.entity_mut(&jid)?.mount(name, node).map(drop))
+    }
+
+    /// Unmounts `name` of the selected entity; `None` if the entity is not there.
+    fn unmount(&mut self, name: &str) -> Option<Result<(), RegistryError>> {
+        if self.selected == 0 {
+            return Some(self.machine.unmount(name).map(drop));
+        }
+        let jid = entity_jid(self.selected);
+        Some(self.machine.entity_mut(&jid)?.unmount(name).map(drop))
     }
 
     /// Applies a registry change to the model.
@@ -283,6 +427,9 @@ impl World {
                 node,
                 with_identity,
             } => {
+                let Some(entity) = self.selected() else {
+                    return Change::NoNode;
+                };
                 let mut fresh = ModelNode::default();
                 if with_identity {
                     let (category, type_) = identity_key(0);
@@ -290,16 +437,22 @@ impl World {
                         .identities
                         .push((category.into(), type_.into(), BTreeMap::new()));
                 }
-                self.mounted
+                entity
+                    .mounted
                     .insert(NODES[node].unwrap_or_default().to_owned(), fresh);
                 Change::Done
             }
-            Op::Unmount { node } => match self.mounted.remove(NODES[node].unwrap_or_default()) {
-                Some(_) => Change::Done,
-                None => Change::Refused(RegistryError::NotMounted(
-                    NODES[node].unwrap_or_default().to_owned(),
-                )),
-            },
+            Op::Unmount { node } => {
+                let Some(entity) = self.selected() else {
+                    return Change::NoNode;
+                };
+                match entity.mounted.remove(NODES[node].unwrap_or_default()) {
+                    Some(_) => Change::Done,
+                    None => Change::Refused(RegistryError::NotMounted(
+                        NODES[node].unwrap_or_default().to_owned(),
+                    )),
+                }
+            }
             Op::RegisterFeature { node, feature } => {
                 let Some(model) = self.model(node) else {
                     return Change::NoNode;
@@ -443,6 +596,9 @@ impl World {
                 Change::Done
             }
             Op::MountText { ref name } => {
+                let Some(entity) = self.selected() else {
+                    return Change::NoNode;
+                };
                 if !valid_node(name) {
                     return Change::RefusedText;
                 }
@@ -451,20 +607,24 @@ impl World {
                     identities: vec![(category.into(), type_.into(), BTreeMap::new())],
                     ..ModelNode::default()
                 };
-                self.mounted.insert(name.clone(), fresh);
+                entity.mounted.insert(name.clone(), fresh);
                 Change::Done
             }
-            Op::Policy(_) | Op::Request { .. } => Change::Done,
+            Op::AddEntity(0) | Op::RemoveEntity(0) => Change::NoNode,
+            Op::AddEntity(entity) => {
+                self.entities[entity] = Some(ModelEntity::default());
+                Change::Done
+            }
+            Op::RemoveEntity(entity) => match self.entities[entity].take() {
+                Some(_) => Change::Done,
+                None => Change::NoNode,
+            },
+            Op::Select(_) | Op::Resolver(_) | Op::Policy(_) | Op::Request { .. } => Change::Done,
         }
     }
 
     /// Applies a registry change to the machine.
     fn machine_change(&mut self, op: &Op) -> Change {
-        let done = |result: Result<(), RegistryError>| match result {
-            Ok(()) => Change::Done,
-            Err(RegistryError::Text(_)) => Change::RefusedText,
-            Err(error) => Change::Refused(error),
-        };
         match *op {
             Op::MountText { ref name } => {
                 let mut fresh = StaticNode::new();
@@ -472,14 +632,25 @@ impl World {
                 fresh
                     .register_identity(category, type_, IdentityNames::new())
                     .expect("a fresh node");
-                match self.machine.mount(name.as_str(), fresh) {
-                    Ok(_) => Change::Done,
-                    Err(InvalidArgument::Text(_) | InvalidArgument::EmptyNode) => {
+                match self.mount(name.as_str(), fresh) {
+                    None => Change::NoNode,
+                    Some(Ok(())) => Change::Done,
+                    Some(Err(InvalidArgument::Text(_) | InvalidArgument::EmptyNode)) => {
                         Change::RefusedText
                     }
-                    Err(other) => panic!("mounting {name:?}: {other}"),
+                    Some(Err(other)) => panic!("mounting {name:?}: {other}"),
                 }
             }
+            Op::AddEntity(0) | Op::RemoveEntity(0) => Change::NoNode,
+            Op::AddEntity(entity) => {
+                self.machine
+                    .add_entity(entity_jid(entity), Entity::new(StaticNode::new()));
+                Change::Done
+            }
+            Op::RemoveEntity(entity) => match self.machine.remove_entity(&entity_jid(entity)) {
+                Some(_) => Change::Done,
+                None => Change::NoNode,
+            },
             Op::Mount { node, .. } | Op::Unmount { node } if NODES[node].is_none() => {
                 Change::NoNode
             }
@@ -494,116 +665,148 @@ impl World {
                         .register_identity(category, type_, IdentityNames::new())
                         .expect("a fresh node");
                 }
-                self.machine
-                    .mount(NODES[node].unwrap_or_default(), fresh)
-                    .expect("a valid name");
-                Change::Done
-            }
-            Op::Unmount { node } => match self.machine.unmount(NODES[node].unwrap_or_default()) {
-                Ok(_) => Change::Done,
-                Err(error) => Change::Refused(error),
-            },
-            _ => {
-                let mut target = match NODES[node_of(op)] {
-                    None => self.machine.root_mut(),
-                    Some(name) => match self.machine.node_mut(name) {
-                        Some(target) => target,
-                        None => return Change::NoNode,
-                    },
-                };
-                match *op {
-                    Op::RegisterFeature { feature, .. } => {
-                        done(target.register_feature(FEATURES[feature]))
-                    }
-                    Op::UnregisterFeature { feature, .. } => {
-                        done(target.unregister_feature(FEATURES[feature]))
-                    }
-                    Op::RegisterIdentity {
-                        identity,
-                        names: choice,
-                        ..
-                    } => {
-                        let (category, type_) = IDENTITIES[identity];
-                        done(target.register_identity(
-                            category,
-                            type_,
-                            names(choice).into_iter().collect::<IdentityNames>(),
-                        ))
-                    }
-                    Op::UnregisterIdentity { identity, .. } => {
-                        let (category, type_) = IDENTITIES[identity];
-                        done(target.unregister_identity(category, type_))
-                    }
-                    Op::SetNames {
-                        identity,
-                        names: choice,
-                        ..
-                    } => {
-                        let (category, type_) = IDENTITIES[identity];
-                        done(target.set_identity_names(
-                            category,
-                            type_,
-                            names(choice).into_iter().collect::<IdentityNames>(),
-                        ))
-                    }
-                    Op::SetItems { count, .. } => {
-                        let items = (0..count)
-                            .map(|i| Item {
-                                jid: Jid::new(&item_jid(i)).expect("item JID"),
-                                node: None,
-                                name: None,
-                            })
-                            .collect();
-                        target.set_items(items).expect("valid items");
+                match self.mount(NODES[node].unwrap_or_default(), fresh) {
+                    None => Change::NoNode,
+                    Some(result) => {
+                        result.expect("a valid name");
                         Change::Done
                     }
-                    Op::FeatureText { ref text, .. } => {
-                        done(target.register_feature(text.as_str()))
-                    }
-                    Op::IdentityText {
-                        ref category,
-                        ref type_,
-                        ref lang,
-                        ref name,
-                        ..
-                    } => done(target.register_identity(
-                        category,
-                        type_,
-                        [(Some(lang.as_str()), name.as_str())],
-                    )),
-                    Op::ItemsText {
-                        ref item_node,
-                        ref name,
-                        ..
-                    } => {
-                        let items = vec![Item {
-                            jid: Jid::new(&item_jid(0)).expect("item JID"),
-                            node: Some(item_node.clone()),
-                            name: Some(name.clone()),
-                        }];
-                        match target.set_items(items) {
-                            Ok(()) => Change::Done,
-                            Err(RegistryError::Text(_)) => Change::RefusedText,
-                            Err(other) => Change::Refused(other),
-                        }
-                    }
-                    _ => Change::Done,
                 }
             }
+            Op::Unmount { node } => match self.unmount(NODES[node].unwrap_or_default()) {
+                None => Change::NoNode,
+                Some(Ok(())) => Change::Done,
+                Some(Err(error)) => Change::Refused(error),
+            },
+            _ => self
+                .with_node(NODES[node_of(op)], |target| Self::edit(target, op))
+                .unwrap_or(Change::NoNode),
+        }
+    }
+
+    /// Applies a registry operation to a node of the machine.
+    fn edit(target: &mut StaticNode, op: &Op) -> Change {
+        let done = |result: Result<(), RegistryError>| match result {
+            Ok(()) => Change::Done,
+            Err(RegistryError::Text(_)) => Change::RefusedText,
+            Err(error) => Change::Refused(error),
+        };
+        match *op {
+            Op::RegisterFeature { feature, .. } => done(target.register_feature(FEATURES[feature])),
+            Op::UnregisterFeature { feature, .. } => {
+                done(target.unregister_feature(FEATURES[feature]))
+            }
+            Op::RegisterIdentity {
+                identity,
+                names: choice,
+                ..
+            } => {
+                let (category, type_) = IDENTITIES[identity];
+                done(target.register_identity(
+                    category,
+                    type_,
+                    names(choice).into_iter().collect::<IdentityNames>(),
+                ))
+            }
+            Op::UnregisterIdentity { identity, .. } => {
+                let (category, type_) = IDENTITIES[identity];
+                done(target.unregister_identity(category, type_))
+            }
+            Op::SetNames {
+                identity,
+                names: choice,
+                ..
+            } => {
+                let (category, type_) = IDENTITIES[identity];
+                done(target.set_identity_names(
+                    category,
+                    type_,
+                    names(choice).into_iter().collect::<IdentityNames>(),
+                ))
+            }
+            Op::SetItems { count, .. } => {
+                let items = (0..count)
+                    .map(|i| Item {
+                        jid: Jid::new(&item_jid(i)).expect("item JID"),
+                        node: None,
+                        name: None,
+                    })
+                    .collect();
+                target.set_items(items).expect("valid items");
+                Change::Done
+            }
+            Op::FeatureText { ref text, .. } => done(target.register_feature(text.as_str())),
+            Op::IdentityText {
+                ref category,
+                ref type_,
+                ref lang,
+                ref name,
+                ..
+            } => done(target.register_identity(
+                category,
+                type_,
+                [(Some(lang.as_str()), name.as_str())],
+            )),
+            Op::ItemsText {
+                ref item_node,
+                ref name,
+                ..
+            } => {
+                let items = vec![Item {
+                    jid: Jid::new(&item_jid(0)).expect("item JID"),
+                    node: Some(item_node.clone()),
+                    name: Some(name.clone()),
+                }];
+                match target.set_items(items) {
+                    Ok(()) => Change::Done,
+                    Err(RegistryError::Text(_)) => Change::RefusedText,
+                    Err(other) => Change::Refused(other),
+                }
+            }
+            _ => Change::Done,
         }
     }
 
     /// What the model says a request gets.
-    fn expected(&self, items: bool, node: Option<&str>, set: bool, stranger: bool) -> Answer {
+    fn expected(&self, request: &Request<'_>) -> Answer {
+        let &Request {
+            items,
+            node,
+            set,
+            stranger,
+            to,
+        } = request;
         if set {
             return Answer::Error("service-unavailable");
         }
         if self.policy && stranger {
             return Answer::Error("service-unavailable");
         }
+        // No `to` is the own address; an entity's address is its own while it is registered;
+        // the room is the resolver's while it is set; the rest is nobody's.
+        let address = ADDRESSES[to];
+        let entity = match address {
+            None => Some(0),
+            Some(address) => ENTITIES.iter().position(|entity| *entity == address),
+        };
+        let Some(entity) = entity.and_then(|entity| self.entities[entity].as_ref()) else {
+            return match (address == Some(ROOM) && self.resolver, node, items) {
+                (true, None, false) => Answer::Info {
+                    identities: vec![(
+                        "conference".into(),
+                        "text".into(),
+                        Some("en".into()),
+                        Some(ROOM.into()),
+                    )],
+                    features: vec![INFO.to_owned()],
+                },
+                (true, None, true) => Answer::Items(vec![]),
+                _ => Answer::Error("item-not-found"),
+            };
+        };
         let model = match node {
-            None => &self.root,
-            Some(name) => match self.mounted.get(name) {
+            None => &entity.root,
+            Some(name) => match entity.mounted.get(name) {
                 Some(model) => model,
                 None => return Answer::Error("item-not-found"),
             },
@@ -639,7 +842,14 @@ impl World {
 
     /// Sends a request to the machine and reads its answer back, taken as element, typed IQ
     /// and bytes.
-    fn ask(&mut self, items: bool, node: Option<&str>, set: bool, stranger: bool) -> Answer {
+    fn ask(&mut self, request: &Request<'_>) -> Answer {
+        let &Request {
+            items,
+            node,
+            set,
+            stranger,
+            to,
+        } = request;
         self.requests += 1;
         let id = format!("r{}", self.requests);
         let from = if stranger { MALLORY } else { ROMEO };
@@ -648,12 +858,14 @@ impl World {
         if let Some(node) = node {
             query = query.attr(xml_ncname!("node").into(), node);
         }
-        let request = Element::builder("iq", "jabber:client")
+        let mut stanza = Element::builder("iq", COMPONENT)
             .attr(xml_ncname!("type").into(), if set { "set" } else { "get" })
             .attr(xml_ncname!("id").into(), id.as_str())
-            .attr(xml_ncname!("from").into(), from)
-            .append(query.build())
-            .build();
+            .attr(xml_ncname!("from").into(), from);
+        if let Some(to) = ADDRESSES[to] {
+            stanza = stanza.attr(xml_ncname!("to").into(), to);
+        }
+        let request = stanza.append(query.build()).build();
         assert!(
             self.machine.handle_stanza(self.base, request).is_consumed(),
             "a disco request is consumed"
@@ -669,9 +881,14 @@ impl World {
         );
         assert_eq!(reply.attr("id"), Some(id.as_str()));
         assert_eq!(reply.attr("to"), Some(from));
+        assert_eq!(
+            reply.attr("from"),
+            Some(ADDRESSES[to].unwrap_or(SERVICE)),
+            "the answer comes from the address asked"
+        );
         if reply.attr("type") == Some("error") {
             let error = reply
-                .get_child("error", "jabber:client")
+                .get_child("error", COMPONENT)
                 .expect("an error element");
             let condition = ["service-unavailable", "item-not-found", "bad-request"]
                 .into_iter()
@@ -708,14 +925,10 @@ impl World {
         }
     }
 
-    /// Asks `node` and compares the answer with the model's.
-    fn request(&mut self, items: bool, node: Option<&str>, set: bool, stranger: bool, op: &Op) {
-        let expected = self.expected(items, node, set, stranger);
-        assert_eq!(
-            self.ask(items, node, set, stranger),
-            expected,
-            "answer to {op:?}"
-        );
+    /// Sends `request` and compares the answer with the model's.
+    fn request(&mut self, request: Request<'_>, op: &Op) {
+        let expected = self.expected(&request);
+        assert_eq!(self.ask(&request), expected, "answer to {op:?}");
     }
 
     pub fn step(&mut self, op: &Op) {
@@ -737,7 +950,26 @@ impl World {
                 node,
                 set,
                 stranger,
-            } => self.request(items, NODES[node], set, stranger, op),
+                to,
+            } => self.request(
+                Request {
+                    items,
+                    node: NODES[node],
+                    set,
+                    stranger,
+                    to,
+                },
+                op,
+            ),
+            Op::Select(entity) => self.selected = entity,
+            Op::Resolver(on) => {
+                self.resolver = on;
+                if on {
+                    self.machine.set_resolver(Resolver::dynamic(Rooms));
+                } else {
+                    self.machine.clear_resolver();
+                }
+            }
             _ => {
                 let before_root = self.machine.root().clone();
                 let info_before = self.info_of(target_of(op));
@@ -749,14 +981,23 @@ impl World {
                 // event when it left the node's identities or features other than they were.
                 let mounting = matches!(
                     op,
-                    Op::Mount { .. } | Op::MountText { .. } | Op::Unmount { .. }
+                    Op::Mount { .. }
+                        | Op::MountText { .. }
+                        | Op::Unmount { .. }
+                        | Op::AddEntity(_)
+                        | Op::RemoveEntity(_)
                 );
                 let changed = mounting || self.info_of(target_of(op)) != info_before;
                 let wanted = usize::from(expected == Change::Done && changed);
                 assert_eq!(events.len(), wanted, "events after {op:?}: {events:?}");
+                let (changed_entity, changed_node) = match *op {
+                    Op::AddEntity(entity) | Op::RemoveEntity(entity) => (entity, None),
+                    _ => (self.selected, target_of(op)),
+                };
                 if let Some(Event::NodeChanged { entity, node }) = events.first() {
-                    assert_eq!(entity, &None, "the event names the own address");
-                    assert_eq!(node.as_deref(), target_of(op), "the event names the node");
+                    let named = (changed_entity != 0).then(|| entity_jid(changed_entity));
+                    assert_eq!(entity, &named, "the event names the entity");
+                    assert_eq!(node.as_deref(), changed_node, "the event names the node");
                 }
                 if !matches!(expected, Change::Done) {
                     assert_eq!(
@@ -776,8 +1017,16 @@ impl World {
                 );
                 if text_op && matches!(expected, Change::Done) {
                     let target = target_of(op).map(str::to_owned);
-                    self.request(false, target.as_deref(), false, false, op);
-                    self.request(true, target.as_deref(), false, false, op);
+                    for items in [false, true] {
+                        let request = Request {
+                            items,
+                            node: target.as_deref(),
+                            set: false,
+                            stranger: false,
+                            to: self.selected,
+                        };
+                        self.request(request, op);
+                    }
                 }
             }
         }
@@ -798,7 +1047,12 @@ fn node_of(op: &Op) -> usize {
         | Op::FeatureText { node, .. }
         | Op::IdentityText { node, .. }
         | Op::ItemsText { node, .. } => node,
-        Op::Policy(_) | Op::MountText { .. } => 0,
+        Op::Policy(_)
+        | Op::MountText { .. }
+        | Op::Select(_)
+        | Op::AddEntity(_)
+        | Op::RemoveEntity(_)
+        | Op::Resolver(_) => 0,
     }
 }
 
