@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 
 use support::{live_bytes, summary};
 use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
-use xmpp_disco::xmpp_parsers::disco::DiscoInfoResult;
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
-use xmpp_disco::{Config, DiscoMachine, QueryOptions, Transmit};
+use xmpp_disco::{
+    Config, DiscoMachine, DynamicNode, Entity, QueryOptions, RequestContext, Resolver,
+    StanzaNamespace, StaticNode, Transmit,
+};
 
 const INFO: &str = "http://jabber.org/protocol/disco#info";
 const REQUESTER: &str = "romeo@montague.example/orchard";
@@ -471,6 +474,119 @@ fn cache(rows: &mut Vec<Row>, now: Instant, scales: &[usize]) {
     }
 }
 
+/// The service a component bench machine answers for, and its rooms.
+const SERVICE: &str = "rooms.example.org";
+
+/// A component answering for [`SERVICE`].
+fn component_machine() -> DiscoMachine {
+    let mut config = Config::default();
+    config.own_jid = Some(Jid::new(SERVICE).expect("JID"));
+    config.stamp_from = true;
+    config.stanza_namespace = StanzaNamespace::ComponentAccept;
+    DiscoMachine::new(config)
+}
+
+/// A room's answer, built from its address alone: what a resolver of many rooms does.
+struct Rooms;
+
+impl DynamicNode for Rooms {
+    fn info(&self, request: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+        let room = request.to?.node()?;
+        Some(DiscoInfoResult {
+            node: None,
+            identities: vec![Identity::new("conference", "text", "en", room.as_str())],
+            features: ["http://jabber.org/protocol/muc".to_owned()].into(),
+            extensions: vec![],
+        })
+    }
+}
+
+/// A typed `disco#info` get from [`REQUESTER`] to `to`.
+fn info_get(to: &Jid, payload: &Element) -> Iq {
+    Iq::Get {
+        from: Some(Jid::new(REQUESTER).expect("JID")),
+        to: Some(to.clone()),
+        id: "bench-1".into(),
+        payload: payload.clone(),
+    }
+}
+
+/// Answering for many addresses: through the resolver, with the number of distinct addresses
+/// asked growing (time per answer and memory should not grow with it), and from registered
+/// static entities (bytes per entity).
+fn entities(rows: &mut Vec<Row>, now: Instant, scales: &[usize]) {
+    let payload: Element = format!("<query xmlns='{INFO}'/>").parse().expect("XML");
+    for &addresses in scales {
+        let rooms: Vec<Jid> = (0..addresses)
+            .map(|i| Jid::new(&format!("room{i}@{SERVICE}")).expect("JID"))
+            .collect();
+        let mut machine = component_machine();
+        machine.set_resolver(Resolver::dynamic(Rooms));
+        let requests = 100_000;
+        let mut next = 0;
+        let mut answer_batch = |machine: &mut DiscoMachine| {
+            for _ in 0..requests {
+                let to = &rooms[next % addresses];
+                next += 7_919;
+                let _ = machine.handle_iq(now, info_get(to, &payload));
+                black_box(machine.poll_transmit().map(Transmit::into_iq));
+            }
+        };
+        answer_batch(&mut machine); // every address asked once or more before counting bytes
+        let before = live_bytes();
+        let answer = measure(requests, || answer_batch(&mut machine));
+        let retained = (live_bytes() - before) as f64;
+        rows.push(Row {
+            workload: format!("resolver: {addresses} distinct addresses, per answer (Iq)"),
+            ns: answer,
+            floor: None,
+        });
+        println!(
+            "memory: resolver over {addresses} addresses: {retained:.0} bytes retained by {} more answers",
+            REPETITIONS * requests
+        );
+    }
+
+    // Registered static entities: what each costs, and answering one of them.
+    let count = 10_000;
+    let jids: Vec<Jid> = (0..count)
+        .map(|i| Jid::new(&format!("room{i}@{SERVICE}")).expect("JID"))
+        .collect();
+    let before = live_bytes();
+    let mut machine = component_machine();
+    for (i, jid) in jids.iter().enumerate() {
+        let mut root = StaticNode::new();
+        root.register_identity("conference", "text", format!("Room {i}"))
+            .expect("identity");
+        root.register_feature("http://jabber.org/protocol/muc")
+            .expect("feature");
+        machine.add_entity(jid.clone(), Entity::new(root));
+    }
+    while machine.poll_event().is_some() {}
+    let registered = live_bytes() - before;
+    let requests = 100_000;
+    let mut next = 0;
+    let answer = measure(requests, || {
+        for _ in 0..requests {
+            let to = &jids[next % count];
+            next += 7_919;
+            let _ = machine.handle_iq(now, info_get(to, &payload));
+            black_box(machine.poll_transmit().map(Transmit::into_iq));
+        }
+    });
+    let answered = live_bytes() - before;
+    rows.push(Row {
+        workload: format!("entities: {count} registered, per answer (Iq)"),
+        ns: answer,
+        floor: None,
+    });
+    println!(
+        "memory: {count} registered static entities: {:.0} bytes each, {:.0} with their built answers",
+        registered as f64 / count as f64,
+        answered as f64 / count as f64
+    );
+}
+
 /// A group of workloads: appends its rows; the scale groups run at the scales given.
 type Group = fn(&mut Vec<Row>, Instant, &[usize]);
 
@@ -479,7 +595,7 @@ const SCALES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 fn main() {
     // `cargo bench` passes `--bench`. Other arguments select, for profiling: group names
-    // (responder, requester, timers, cache) and scales (`cargo bench --bench disco -- timers 1000000`).
+    // (responder, requester, timers, cache, entities) and scales (`cargo bench --bench disco -- timers 1000000`).
     let arguments: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
@@ -495,11 +611,12 @@ fn main() {
     let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| *g == group);
     let now = Instant::now();
     let mut rows = Vec::new();
-    let all: [(&str, Group); 4] = [
+    let all: [(&str, Group); 5] = [
         ("responder", responder),
         ("requester", requester),
         ("timers", timers),
         ("cache", cache),
+        ("entities", entities),
     ];
     for (group, run) in all {
         if wanted(group) {

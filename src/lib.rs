@@ -79,8 +79,10 @@
 //!
 //! # Requester semantics
 //!
-//! * **Key.** The cache key is (kind, JID, node). A full JID and its bare JID are different
-//!   keys; JIDs compare as the `jid` crate normalises them.
+//! * **Key.** The cache key is (kind, JID, node, asking address). A full JID and its bare JID
+//!   are different keys; JIDs compare as the `jid` crate normalises them. The asking address is
+//!   the machine's own unless a component asks from another of its addresses
+//!   ([`QueryOptions::from`]).
 //! * **Cache.** A query whose key has a cached result completes from the cache, sending
 //!   nothing. Each kind has its own LRU bound ([`Config::info_cache_capacity`],
 //!   [`Config::items_cache_capacity`]).
@@ -104,8 +106,9 @@
 //!   forgets. A resumed stream needs nothing.
 //! * **Trust.** A reply counts only with an id the machine issued, from the entity asked (the
 //!   server may answer for the own account and domain without `from`, see
-//!   [`Config::own_jid`]), with a payload of the kind asked: a `disco#info` result needs at
-//!   least one identity, and an answer naming another node than the one asked is refused.
+//!   [`Config::own_jid`]), to the address that asked (when the request said one), with a
+//!   payload of the kind asked: a `disco#info` result needs at least one identity, and an
+//!   answer naming another node than the one asked is refused.
 //! * **Bounds.** Caches are LRU-bounded, requests in flight are limited
 //!   ([`Config::max_in_flight`], [`QueryError::TooManyRequests`]); nothing grows without bound.
 //!
@@ -162,7 +165,57 @@
 //!   query the machine does not know (an RSM `<set/>`) are ignored (XEP-0059). Nothing inside
 //!   the machine changes. A request whose `from` (or, for a component, `to`) is not a JID
 //!   cannot be answered: it is consumed and counted in [`Stats::requests_dropped`].
+//! * **Addresses.** A client answers whatever its server delivers from its one registry. A
+//!   component ([`Config::stamp_from`]) answers for the addresses it serves, each from its own
+//!   registry and from that address: its own ([`Config::own_jid`]), each registered
+//!   [`Entity`], and every address its [`Resolver`] answers for; any other address is
+//!   `item-not-found` (type `cancel`), as a MUC service answers for a room that does not exist.
+//!   A request to one entity never sees another's nodes.
 //! * **Speed.** A static node's answer is built once and reused until the node changes.
+//!
+//! # Serving many addresses
+//!
+//! ```
+//! use std::time::Instant;
+//! use xmpp_disco::{Config, DiscoMachine, DynamicNode, Entity, RequestContext, Resolver, StaticNode};
+//! use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+//! use xmpp_parsers::minidom::Element;
+//!
+//! /// Every `roomN@conference.capulet.example` exists; nothing is stored per room.
+//! struct Rooms;
+//!
+//! impl DynamicNode for Rooms {
+//!     fn info(&self, request: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+//!         let room = request.to?.node()?.as_str().strip_prefix("room")?;
+//!         Some(DiscoInfoResult {
+//!             node: None,
+//!             identities: vec![Identity::new("conference", "text", "en", format!("Room {room}"))],
+//!             features: Default::default(),
+//!             extensions: vec![],
+//!         })
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::default();
+//! config.own_jid = Some("conference.capulet.example".parse()?);
+//! config.stamp_from = true; // a component: it says which of its addresses answers
+//! let mut disco = DiscoMachine::new(config);
+//! let mut lobby = StaticNode::new();
+//! lobby.register_identity("conference", "text", "The lobby")?;
+//! disco.add_entity("lobby@conference.capulet.example".parse()?, Entity::new(lobby));
+//! disco.set_resolver(Resolver::dynamic(Rooms));
+//!
+//! let request: Element = "<iq xmlns='jabber:component:accept' type='get' id='q1' \
+//!       from='romeo@montague.example/orchard' to='room42@conference.capulet.example'>\
+//!       <query xmlns='http://jabber.org/protocol/disco#info'/></iq>".parse()?;
+//! let _ = disco.handle_stanza(Instant::now(), request);
+//! let answer = disco.poll_transmit().expect("an answer").into_element();
+//! assert_eq!(answer.attr("from"), Some("room42@conference.capulet.example"));
+//! assert_eq!(answer.attr("type"), Some("result"));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Stanza forms
 //!
@@ -215,7 +268,7 @@
 //! | `write` | writing: [`Transmit`] and its three forms; `write::payload` builds answers, `write::prepared` keeps their bytes |
 //! | `outbox` | what the machine produced and the host has not drained, and the [`Stats`] |
 //! | `requester` | queries to others: the cache (`lru`), requests in flight and their waiters (`numbered`), deadlines (`timers`), and the replies that complete them |
-//! | `responder` | answers to others: [`StaticNode`]s (`node`), mounts and the edit guard (`mount`), [`DynamicNode`]s (`dynamic`), deferred requests, the policy |
+//! | `responder` | answers to others: [`StaticNode`]s (`node`), mounts and the edit guard (`mount`), [`DynamicNode`]s (`dynamic`), the addresses answered for ([`Entity`], [`Resolver`]: `entity`), deferred requests, the policy |
 //! | `machine` | [`DiscoMachine`]: routes commands, stanzas and time to the two halves |
 //!
 //! [XEP-0030]: https://xmpp.org/extensions/xep-0030.html

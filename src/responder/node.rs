@@ -79,7 +79,14 @@ impl<L: Into<String>, N: Into<String>, const K: usize> From<[(Option<L>, N); K]>
 impl From<&str> for IdentityNames {
     /// One name without a language.
     fn from(name: &str) -> Self {
-        IdentityNames(BTreeMap::from([(None, name.to_owned())]))
+        IdentityNames::from(name.to_owned())
+    }
+}
+
+impl From<String> for IdentityNames {
+    /// One name without a language.
+    fn from(name: String) -> Self {
+        IdentityNames(BTreeMap::from([(None, name)]))
     }
 }
 
