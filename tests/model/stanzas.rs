@@ -1,12 +1,18 @@
-//! A machine with something of everything in it (requests in flight, primed entries, static,
-//! dynamic and deferred nodes, a policy), for feeding hostile stanzas to. The body of the
-//! `stanza` fuzz target: nothing a stanza says may make it panic, hang or grow without bound.
+//! A machine with something of everything in it (requests in flight, one asked from another
+//! address, primed entries, static, dynamic and deferred nodes, a registered entity, a resolver,
+//! a policy), for feeding hostile stanzas to. The body of the `stanza` fuzz target: nothing a
+//! stanza says may make it panic, hang or grow without bound.
 //!
 //! The requests in flight, so that seeds can answer them (`id` / `to`):
 //! `disco-0` info `capulet.example`, `disco-1` items `capulet.example`,
 //! `disco-2` info `juliet@capulet.example` (own account: may be answered without `from`),
 //! `disco-3` info `pubsub.capulet.example` node `princely_musings`,
-//! `disco-4` items `romeo@montague.example/orchard` node `music`.
+//! `disco-4` items `romeo@montague.example/orchard` node `music`,
+//! `disco-5` info `capulet.example` asked from `balcony@rooms.capulet.example`.
+//!
+//! Addresses answered: the own one, the entity `balcony@rooms.capulet.example` (its root and a
+//! deferred node `later`), and, through the resolver, any other address at
+//! `rooms.capulet.example`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +23,8 @@ use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_disco::{
-    Config, DiscoMachine, DynamicNode, Event, Node, QueryKind, QueryOptions, RequestContext,
-    ResponseError, StaticNode,
+    Config, DiscoMachine, DynamicNode, Entity, Event, Node, QueryKind, QueryOptions,
+    RequestContext, Resolver, ResponseError, StaticNode,
 };
 
 use super::forms::element_of;
@@ -31,6 +37,24 @@ pub const IN_FLIGHT: &[(bool, &str, Option<&str>)] = &[
     (false, "pubsub.capulet.example", Some("princely_musings")),
     (true, "romeo@montague.example/orchard", Some("music")),
 ];
+
+/// The registered entity, which also asks one query of its own.
+const BALCONY: &str = "balcony@rooms.capulet.example";
+
+/// Answers for every address at `rooms.capulet.example`, naming it by the address asked.
+struct Rooms;
+
+impl DynamicNode for Rooms {
+    fn info(&self, request: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+        let to = request.to?;
+        (to.domain().as_str() == "rooms.capulet.example").then(|| info(to.as_str()))
+    }
+
+    fn items(&self, request: &RequestContext<'_>) -> Option<Vec<Item>> {
+        let to = request.to?;
+        (to.domain().as_str() == "rooms.capulet.example" && request.node.is_none()).then(Vec::new)
+    }
+}
 
 struct Echo;
 
@@ -90,6 +114,15 @@ fn machine_stamping(base: Instant, stamp_from: bool) -> DiscoMachine {
         };
         result.expect("fixture query");
     }
+    // The same question as the first, asked from the entity: a request of its own.
+    machine
+        .query_info(
+            base,
+            &jid(IN_FLIGHT[0].1),
+            None,
+            QueryOptions::default().with_from(jid(BALCONY)),
+        )
+        .expect("fixture query");
     // Two more waiters on the first request, with different deadlines.
     let first = jid(IN_FLIGHT[0].1);
     for seconds in [1, 90] {
@@ -127,6 +160,15 @@ fn machine_stamping(base: Instant, stamp_from: bool) -> DiscoMachine {
     let _ = machine.mount("echo", Node::dynamic(Echo));
     let _ = machine.mount("broken", Node::dynamic(Broken));
     let _ = machine.mount("later", Node::Deferred);
+    let mut balcony = StaticNode::new();
+    balcony
+        .register_identity("conference", "text", "The balcony")
+        .expect("fixture");
+    machine.add_entity(jid(BALCONY), Entity::new(balcony));
+    if let Some(mut entity) = machine.entity_mut(&jid(BALCONY)) {
+        let _ = entity.mount("later", Node::Deferred);
+    }
+    machine.set_resolver(Resolver::dynamic(Rooms));
     machine.set_policy(|request| {
         request
             .from
@@ -284,7 +326,7 @@ pub fn feed(data: &[u8]) {
     // One stanza in: at most one answer out, and at most one completion per waiter.
     assert!(transmits.len() <= 1, "{transmits:?} sent for one received");
     assert!(
-        events.len() <= IN_FLIGHT.len() + 2 + 2,
+        events.len() <= IN_FLIGHT.len() + 1 + 2 + 2,
         "{events:?} for one stanza"
     );
     results_are_xmpp_parsers(&stanza, &events);
