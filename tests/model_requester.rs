@@ -37,10 +37,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Reply::WrongKind),
         1 => Just(Reply::WrongSender),
         1 => Just(Reply::NoFrom),
+        1 => Just(Reply::WrongAddressee),
     ];
     prop_oneof![
-        8 => (any::<bool>(), 0..JIDS.len(), 0..NODES.len(), prop::bool::weighted(0.15), deadline)
-            .prop_map(|(items, jid, node, fresh, deadline)| Op::Query { items, jid, node, fresh, deadline }),
+        8 => (any::<bool>(), 0..JIDS.len(), 0..NODES.len(), prop::bool::weighted(0.15), deadline, prop::bool::weighted(0.25))
+            .prop_map(|(items, jid, node, fresh, deadline, other)| Op::Query { items, jid, node, fresh, deadline, asker: usize::from(other) }),
         6 => (0usize..64, reply).prop_map(|(iq, how)| Op::Reply { iq, how }),
         3 => (0u64..40_000).prop_map(Op::Advance),
         2 => (0usize..64).prop_map(Op::Cancel),

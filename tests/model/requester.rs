@@ -31,6 +31,9 @@ pub const JIDS: &[&str] = &[
     "example.org",
 ];
 pub const NODES: &[Option<&str>] = &[None, Some("n")];
+/// Who asks: the machine's own address, or another address it speaks for
+/// ([`QueryOptions::from`]), whose answers are kept apart and must be addressed to it.
+pub const ASKERS: &[Option<&str>] = &[None, Some("lobby@svc.example")];
 pub const OWN: &str = "b@example.org/r";
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
@@ -49,6 +52,8 @@ pub enum Reply {
     WrongSender,
     /// A valid result without `from`.
     NoFrom,
+    /// A valid result addressed to another address than the one that asked.
+    WrongAddressee,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +71,8 @@ pub enum Op {
         node: usize,
         fresh: bool,
         deadline: Deadline,
+        /// Which of [`ASKERS`].
+        asker: usize,
     },
     /// Answers the `iq`-th request sent so far (modulo their number).
     Reply {
@@ -122,15 +129,17 @@ impl Op {
                     1 => Deadline::After(bytes.word()?),
                     _ => Deadline::Default,
                 },
+                asker: usize::from(bytes.below(4)? == 0),
             },
             3 | 4 => Op::Reply {
                 iq: usize::from(bytes.byte()?),
-                how: match bytes.below(8)? {
+                how: match bytes.below(9)? {
                     0 => Reply::Error,
                     1 => Reply::Malformed,
                     2 => Reply::WrongKind,
                     3 => Reply::WrongSender,
                     4 => Reply::NoFrom,
+                    5 => Reply::WrongAddressee,
                     _ => Reply::Result,
                 },
             },
@@ -215,7 +224,13 @@ pub enum Peek {
     Failed,
 }
 
-type Key = (QueryKind, String, Option<String>);
+/// (kind, JID, node, asking address): the machine's own when `None`.
+type Key = (QueryKind, String, Option<String>, Option<String>);
+
+/// The key of a question the host primes or peeks at: always the own address's.
+fn own_key(kind: QueryKind, jid: &str, node: Option<&str>) -> Key {
+    (kind, jid.to_owned(), node.map(str::to_owned), None)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -263,7 +278,7 @@ pub struct Model {
     items: Vec<(Key, Entry)>,
     tags: usize,
     pub expected: Vec<Expected>,
-    /// Requests the model expects to go out this step: (kind, to, node).
+    /// Requests the model expects to go out this step: (kind, to, node, from).
     pub sends: Vec<Key>,
     pub rejected: u64,
 }
@@ -385,8 +400,14 @@ impl Model {
         node: Option<&str>,
         fresh: bool,
         deadline: Deadline,
+        asker: Option<&str>,
     ) {
-        let key = (kind, jid.to_owned(), node.map(str::to_owned));
+        let key = (
+            kind,
+            jid.to_owned(),
+            node.map(str::to_owned),
+            asker.map(str::to_owned),
+        );
         let request = self.requests.len();
         self.requests.push(Request {
             deadline: match deadline {
@@ -469,15 +490,20 @@ impl Model {
 
     /// A reply to the `iq`-th request; returns the tag a result carries, if it is one.
     pub fn reply(&mut self, iq: usize, how: Reply) -> Option<String> {
+        let asked_from_another = self.iqs[iq].key.3.is_some();
         let accepted = self.iqs[iq].live
             && match how {
                 Reply::WrongSender => false,
                 Reply::NoFrom => {
                     ["b@example.org", "example.org"].contains(&self.iqs[iq].key.1.as_str())
                 }
+                // A client's own requests name no address, and its server delivers to it only
+                // what is its own: only a request that named its address checks the reply's.
+                Reply::WrongAddressee => !asked_from_another,
                 _ => true,
             };
-        let tag = matches!(how, Reply::Result | Reply::NoFrom).then(|| self.tag());
+        let tag = matches!(how, Reply::Result | Reply::NoFrom | Reply::WrongAddressee)
+            .then(|| self.tag());
         if !accepted {
             self.rejected += 1;
             return tag;
@@ -523,14 +549,14 @@ impl Model {
     pub fn set_cache(&mut self, jid: &str, node: Option<&str>) -> String {
         let tag = self.tag();
         self.insert(
-            (QueryKind::Info, jid.to_owned(), node.map(str::to_owned)),
+            own_key(QueryKind::Info, jid, node),
             Entry::Ready(tag.clone()),
         );
         tag
     }
 
     pub fn prime(&mut self, jid: &str, node: Option<&str>, lazy: bool) {
-        let key = (QueryKind::Info, jid.to_owned(), node.map(str::to_owned));
+        let key = own_key(QueryKind::Info, jid, node);
         let p = self.primes.len();
         self.primes.push(Prime {
             key: key.clone(),
@@ -588,7 +614,7 @@ impl Model {
     }
 
     pub fn peek(&self, kind: QueryKind, jid: &str, node: Option<&str>) -> Option<Peek> {
-        match self.entry(&(kind, jid.to_owned(), node.map(str::to_owned)))? {
+        match self.entry(&own_key(kind, jid, node))? {
             Entry::Ready(tag) => Some(Peek::Ready(tag.clone())),
             Entry::Failed => Some(Peek::Failed),
             Entry::Pending(_) => Some(Peek::Pending),
@@ -642,7 +668,8 @@ pub struct World {
     /// The machine's id of each request, by model index.
     requests: Vec<RequestId>,
     /// Each request sent: (id attribute, to attribute, kind), by model index.
-    sent: Vec<(String, String, QueryKind)>,
+    /// Every request sent: (id, to, kind, from).
+    sent: Vec<(String, String, QueryKind, Option<String>)>,
     primes: Vec<PrimeHandle>,
     completed: std::collections::BTreeSet<RequestId>,
     /// The pool, parsed once.
@@ -691,6 +718,7 @@ impl World {
                 node,
                 fresh,
                 deadline,
+                asker,
             } => {
                 let kind = if items {
                     QueryKind::Items
@@ -707,6 +735,9 @@ impl World {
                     Deadline::Never => options.without_timeout(),
                     Deadline::After(ms) => options.with_timeout(Duration::from_millis(ms)),
                 };
+                if let Some(asker) = ASKERS[asker] {
+                    options = options.with_from(Jid::new(asker).expect("asker JID"));
+                }
                 let to = &self.jids[jid];
                 let id = match kind {
                     QueryKind::Info => self.machine.query_info(now, to, NODES[node], options),
@@ -715,7 +746,8 @@ impl World {
                 .expect("pool nodes are valid");
                 self.requests.push(id);
                 let jid = self.jids[jid].as_str();
-                self.model.query(kind, jid, NODES[node], fresh, deadline);
+                self.model
+                    .query(kind, jid, NODES[node], fresh, deadline, ASKERS[asker]);
             }
             Op::Reply { iq, how } => {
                 if self.sent.is_empty() {
@@ -723,8 +755,8 @@ impl World {
                 }
                 let iq = iq % self.sent.len();
                 let tag = self.model.reply(iq, how);
-                let (id, to, kind) = self.sent[iq].clone();
-                let stanza = reply_stanza(&id, &to, kind, how, tag.as_deref());
+                let (id, to, kind, asker) = self.sent[iq].clone();
+                let stanza = reply_stanza(&id, &to, kind, how, tag.as_deref(), asker.as_deref());
                 let handled = self.machine.handle_stanza(now, stanza);
                 assert!(
                     handled.is_consumed(),
@@ -825,7 +857,7 @@ impl World {
                         self.requests.push(id);
                         let jid = self.jids[jid].as_str();
                         self.model
-                            .query(kind, jid, Some(text), fresh, Deadline::Default);
+                            .query(kind, jid, Some(text), fresh, Deadline::Default, None);
                     }
                     Err(refused) => assert!(!valid_node(text), "{text:?} refused: {refused}"),
                 }
@@ -861,9 +893,14 @@ impl World {
                 .and_then(|q| q.attr("node"))
                 .map(str::to_owned);
             let to = stanza.attr("to").unwrap_or_default().to_owned();
-            sends.push((kind, to.clone(), node));
-            self.sent
-                .push((stanza.attr("id").unwrap_or_default().to_owned(), to, kind));
+            let from = stanza.attr("from").map(str::to_owned);
+            sends.push((kind, to.clone(), node, from.clone()));
+            self.sent.push((
+                stanza.attr("id").unwrap_or_default().to_owned(),
+                to,
+                kind,
+                from,
+            ));
         }
         let expected_sends = std::mem::take(&mut self.model.sends);
         assert_eq!(sends, expected_sends, "requests sent after {op:?}");
@@ -999,12 +1036,25 @@ fn outcome(result: Result<String, QueryError>) -> Outcome {
     }
 }
 
-/// The stanza a reply of kind `how` to request `id` (sent to `to`) is.
-fn reply_stanza(id: &str, to: &str, kind: QueryKind, how: Reply, tag: Option<&str>) -> Element {
+/// The stanza a reply of kind `how` to request `id` (sent to `to`, from `asker` if it named
+/// its address) is.
+fn reply_stanza(
+    id: &str,
+    to: &str,
+    kind: QueryKind,
+    how: Reply,
+    tag: Option<&str>,
+    asker: Option<&str>,
+) -> Element {
     let from = match how {
         Reply::WrongSender => " from='mallory.example'".to_owned(),
         Reply::NoFrom => String::new(),
         _ => format!(" from='{to}'"),
+    };
+    let addressee = match (how, asker) {
+        (Reply::WrongAddressee, _) => " to='elsewhere@svc.example'".to_owned(),
+        (_, Some(asker)) => format!(" to='{asker}'"),
+        (_, None) => String::new(),
     };
     let tag = tag.unwrap_or("untagged");
     let payload = |kind: QueryKind| match kind {
@@ -1026,10 +1076,12 @@ fn reply_stanza(id: &str, to: &str, kind: QueryKind, how: Reply, tag: Option<&st
         ),
         Reply::Malformed => ("result", String::new()),
         Reply::WrongKind => ("result", payload(other)),
-        Reply::Result | Reply::WrongSender | Reply::NoFrom => ("result", payload(kind)),
+        Reply::Result | Reply::WrongSender | Reply::NoFrom | Reply::WrongAddressee => {
+            ("result", payload(kind))
+        }
     };
     element(&format!(
-        "<iq xmlns='jabber:client' type='{type_}' id='{id}'{from}>{body}</iq>"
+        "<iq xmlns='jabber:client' type='{type_}' id='{id}'{from}{addressee}>{body}</iq>"
     ))
 }
 
