@@ -119,7 +119,7 @@ impl DiscoMachine {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
-        self.query(now, QueryKind::Info, jid, node, options)
+        self.query(now, QueryKind::Info, jid, node, &options)
     }
 
     /// Asks `jid` (at `node`, if given) for its items. Same contract as
@@ -135,7 +135,7 @@ impl DiscoMachine {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
-        self.query(now, QueryKind::Items, jid, node, options)
+        self.query(now, QueryKind::Items, jid, node, &options)
     }
 
     fn query(
@@ -144,7 +144,7 @@ impl DiscoMachine {
         kind: QueryKind,
         jid: &Jid,
         node: Option<&str>,
-        options: QueryOptions,
+        options: &QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
         // Asking from the own address is asking without one: one key, one cache entry.
         let from = options
@@ -158,7 +158,7 @@ impl DiscoMachine {
         self.id_prefix?;
         Ok(self
             .requester
-            .query(&mut self.out, &self.config, now, kind, key, &options))
+            .query(&mut self.out, &self.config, now, kind, key, options))
     }
 
     /// Gives up waiting for query `id`: it completes with [`QueryError::Cancelled`]. Queries

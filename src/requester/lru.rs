@@ -35,12 +35,10 @@ const MAX_ENTRIES: usize = 1 << 30;
 
 struct Slot<V> {
     /// The JID's normalised text, then the node's, if any (never empty: an empty node is
-    /// refused before it gets here), then the asking address's, if any.
+    /// refused before it gets here, so the split below is unambiguous; see [`flat`] for a key
+    /// asked from another address).
     text: Box<str>,
-    /// The lengths of the two JIDs in `text`. The `jid` crate bounds a JID to 3,071 bytes
-    /// (three parts of at most 1,023), so 16 bits hold them and the slot stays 48 bytes.
-    jid_len: u16,
-    from_len: u16,
+    jid_len: u32,
     /// The low bits of the key's hash: its home in the index, and a cheap inequality test.
     hash: u32,
     /// Towards the most recently used end.
@@ -56,7 +54,7 @@ impl<V> Slot<V> {
         if self.hash != hash {
             return false;
         }
-        let Some((jid, node, from)) = self.parts() else {
+        let Some((jid, node)) = self.text.split_at_checked(self.jid_len as usize) else {
             return false;
         };
         // No node is tested as an empty rest, not compared with "": a zero-length `memcmp` at
@@ -67,17 +65,26 @@ impl<V> Slot<V> {
                 None => node.is_empty(),
                 Some(wanted) => node == wanted,
             }
-            && match key.from {
-                None => from.is_empty(),
-                Some(wanted) => from == wanted.as_str(),
-            }
     }
+}
 
-    /// The key's JID, node and asking address, as texts (empty when absent).
-    fn parts(&self) -> Option<(&str, &str, &str)> {
-        let (jid, rest) = self.text.split_at_checked(self.jid_len.into())?;
-        let (node, from) = rest.split_at_checked(rest.len().checked_sub(self.from_len.into())?)?;
-        Some((jid, node, from))
+/// Calls `with` with `key` as the cache stores it. A key asked from another address than the
+/// machine's own is stored as if its node were `node U+0000 asker`: no node holds U+0000 (XML
+/// cannot carry it, and nodes are checked), so no other key reads the same, and the probe of
+/// every usual key stays the two-part comparison above. (Storing the asker as a third part of
+/// the slot made every cache hit a third slower, 52 ns to 85, in `cargo bench --bench disco --
+/// requester`.)
+fn flat<R>(key: KeyRef<'_>, with: impl FnOnce(KeyRef<'_>) -> R) -> R {
+    match key.from {
+        None => with(key),
+        Some(from) => {
+            let node = [key.node.unwrap_or(""), "\0", from.as_str()].concat();
+            with(KeyRef {
+                jid: key.jid,
+                node: Some(&node),
+                from: None,
+            })
+        }
     }
 }
 
@@ -124,18 +131,14 @@ impl<V> Lru<V> {
         self.len
     }
 
-    /// The key's hash, folded to the bits the index uses. UTF-8 never holds the bytes 0xfe and
-    /// 0xff, so "JID [0xff node] [0xfe asking address]" names one key.
+    /// The key's hash, folded to the bits the index uses. A JID is UTF-8 and never holds the
+    /// byte 0xff, so "JID" or "JID 0xff node" names one key. (Keys come here [`flat`].)
     fn hash(&self, key: KeyRef<'_>) -> u32 {
         let mut hasher = self.hasher.build_hasher();
         hasher.write(key.jid.as_str().as_bytes());
         if let Some(node) = key.node {
             hasher.write_u8(0xff);
             hasher.write(node.as_bytes());
-        }
-        if let Some(from) = key.from {
-            hasher.write_u8(0xfe);
-            hasher.write(from.as_str().as_bytes());
         }
         let hash = hasher.finish();
         let folded = (hash ^ (hash >> 32)) as u32;
@@ -161,7 +164,7 @@ impl<V> Lru<V> {
         if self.len == 0 {
             return None;
         }
-        self.find_hashed(self.hash(key), key)
+        flat(key, |key| self.find_hashed(self.hash(key), key))
     }
 
     fn find_hashed(&self, hash: u32, key: KeyRef<'_>) -> Option<u32> {
@@ -198,6 +201,11 @@ impl<V> Lru<V> {
 
     /// [`insert`](Self::insert), also saying where the entry went.
     pub(crate) fn insert_at(&mut self, key: KeyRef<'_>, value: V) -> Inserted<V> {
+        flat(key, |key| self.insert_flat(key, value))
+    }
+
+    /// [`insert_at`](Self::insert_at) of a key as the cache stores it ([`flat`]).
+    fn insert_flat(&mut self, key: KeyRef<'_>, value: V) -> Inserted<V> {
         let hash = self.hash(key);
         if let Some(position) = self.find_hashed(hash, key) {
             self.touch(position);
@@ -221,16 +229,13 @@ impl<V> Lru<V> {
             None
         };
         let jid = key.jid.as_str();
-        let from = key.from.map_or("", |from| from.as_str());
-        let text = match (key.node, from.is_empty()) {
-            (None, true) => Box::from(jid),
-            (node, _) => [jid, node.unwrap_or(""), from].concat().into_boxed_str(),
+        let text = match key.node {
+            Some(node) => [jid, node].concat().into_boxed_str(),
+            None => Box::from(jid),
         };
         let slot = Slot {
             text,
-            // A length past 16 bits (no JID has one) would make the key never found, not wrong.
-            jid_len: u16::try_from(jid.len()).unwrap_or(u16::MAX),
-            from_len: u16::try_from(from.len()).unwrap_or(u16::MAX),
+            jid_len: u32::try_from(jid.len()).unwrap_or(u32::MAX),
             hash,
             newer: NIL,
             older: NIL,
