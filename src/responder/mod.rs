@@ -130,6 +130,16 @@ fn internal_server_error() -> ResponseBody {
     stanza_error(ErrorType::Cancel, DefinedCondition::InternalServerError)
 }
 
+/// The `from` of an answer to a request sent to `to`: the address asked, when the machine
+/// stamps its stanzas ([`Config::stamp_from`]); the server stamps a client's.
+fn answering_address(config: &Config, to: Option<Jid>) -> Option<Jid> {
+    if config.stamp_from {
+        to.or_else(|| config.own_jid.clone())
+    } else {
+        None
+    }
+}
+
 /// An answer a dynamic node or the host gave: a payload, `None` for "no such node", or text
 /// XML cannot carry.
 type HostAnswer = Result<Option<Element>, InvalidText>;
@@ -279,11 +289,6 @@ impl Responder {
             out.stats.requests_dropped += 1;
             return Handled::Consumed;
         };
-        let reply_from = if config.stamp_from {
-            to.clone().or_else(|| config.own_jid.clone())
-        } else {
-            None
-        };
         let incoming = IncomingRequest {
             set: head.type_ == IqType::Set,
             id: head.id,
@@ -292,7 +297,9 @@ impl Responder {
             request,
             lang: stanza.lang(),
         };
-        if let Some(body) = self.answer(out, config, &incoming, &reply_from) {
+        if let Some(body) = self.answer(out, config, &incoming) {
+            // The address asked moves into the answer: no copy of it on the usual path.
+            let reply_from = answering_address(config, incoming.to);
             self.send(out, incoming.from, reply_from, incoming.id.to_owned(), body);
         }
         Handled::Consumed
@@ -304,7 +311,6 @@ impl Responder {
         out: &mut Outbox,
         config: &Config,
         incoming: &IncomingRequest<'_>,
-        reply_from: &Option<Jid>,
     ) -> Option<ResponseBody> {
         let request = incoming.request;
         if incoming.set {
@@ -360,19 +366,14 @@ impl Responder {
                 if self.deferred.len() >= config.max_deferred {
                     return Some(resource_constraint());
                 }
-                self.defer(out, incoming, reply_from);
+                self.defer(out, config, incoming);
                 return None;
             }
         })
     }
 
     /// Hands a request for a deferred node to the host.
-    fn defer(
-        &mut self,
-        out: &mut Outbox,
-        incoming: &IncomingRequest<'_>,
-        reply_from: &Option<Jid>,
-    ) {
+    fn defer(&mut self, out: &mut Outbox, config: &Config, incoming: &IncomingRequest<'_>) {
         let number = self.next_deferred;
         self.next_deferred += 1;
         let node = incoming.request.node.map(str::to_owned);
@@ -382,7 +383,7 @@ impl Responder {
                 kind: incoming.request.kind,
                 node: node.clone(),
                 reply_to: incoming.from.clone(),
-                reply_from: reply_from.clone(),
+                reply_from: answering_address(config, incoming.to.clone()),
                 id: incoming.id.to_owned(),
             },
         );
