@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Deref;
 
 use xmpp_parsers::jid::Jid;
 
@@ -169,13 +170,15 @@ pub(crate) enum Answerer<'a> {
 /// Write access to an entity the machine answers for
 /// ([`DiscoMachine::entity_mut`](crate::DiscoMachine::entity_mut)): the same changes the
 /// machine makes to its own address, each raising
-/// [`Event::NodeChanged`](crate::Event::NodeChanged) with this entity's address.
+/// [`Event::NodeChanged`](crate::Event::NodeChanged) with this entity's address. Reading goes
+/// through `Deref` to the [`Entity`].
 ///
 /// ```
-/// use xmpp_disco::{DiscoMachine, Entity, Event, StaticNode};
+/// use xmpp_disco::xmpp_parsers::jid::Jid;
+/// use xmpp_disco::{DiscoMachine, Entity, StaticNode};
 ///
 /// let mut disco = DiscoMachine::default();
-/// let room: xmpp_disco::xmpp_parsers::jid::Jid = "balcony@conference.capulet.example".parse().unwrap();
+/// let room: Jid = "balcony@conference.capulet.example".parse().unwrap();
 /// disco.add_entity(room.clone(), Entity::new(StaticNode::new()));
 /// let mut entity = disco.entity_mut(&room).expect("added above");
 /// entity.root_mut().register_identity("conference", "text", "The balcony")?;
@@ -196,16 +199,6 @@ impl<'a> EntityMut<'a> {
     /// The entity's address.
     pub fn jid(&self) -> &Jid {
         self.jid
-    }
-
-    /// What the entity answers for requests without a node.
-    pub fn root(&self) -> &StaticNode {
-        self.entity.root()
-    }
-
-    /// The node mounted at `name`, if any.
-    pub fn node(&self, name: &str) -> Option<&Node> {
-        self.entity.node(name)
     }
 
     /// Changes the root, through a guard as for
@@ -243,6 +236,14 @@ impl<'a> EntityMut<'a> {
     /// [`RegistryError::NotMounted`] if nothing is mounted at `name`.
     pub fn unmount(&mut self, name: &str) -> Result<Node, RegistryError> {
         self.entity.unmount(Some(self.jid), self.out, name)
+    }
+}
+
+impl Deref for EntityMut<'_> {
+    type Target = Entity;
+
+    fn deref(&self) -> &Entity {
+        self.entity
     }
 }
 
