@@ -276,6 +276,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio-xmpp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-xmpp")))]
+pub mod client;
 mod config;
 mod error;
 mod event;

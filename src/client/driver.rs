@@ -1,0 +1,405 @@
+//! The task that drives a session's machine from tokio-xmpp's `StanzaStream`: stanzas in,
+//! stanzas out, timers, and the stream's lifecycle.
+//!
+//! The machine lives in [`Shared`], behind a mutex that is never held across an `.await`:
+//! the [`Disco`](super::Disco) handles call it from any task and wake the driver, which sends
+//! what the machine emitted and sleeps until its next deadline.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio_xmpp::stanzastream::{Event as StreamItem, StanzaStream, StreamEvent};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{FullJid, Jid};
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use super::events::{SessionEnd, SessionEvent};
+use super::login::LoginError;
+use crate::{DiscoMachine, Event, Handled, RequestId};
+
+/// The ids of the pings tokio-xmpp sends on its own to check a quiet connection; their
+/// answers reach the host's side of the stream and are nobody's business here.
+const LIVENESS_PROBE_PREFIX: &str = "xmpp-rs-stanzastream-liveness-probe";
+
+/// How long a clean close may take before the stream is simply dropped.
+const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the handles and the driver share.
+pub(crate) struct Shared {
+    pub(crate) machine: DiscoMachine,
+    /// The awaiting query of each request id the handles started.
+    waiting: HashMap<RequestId, oneshot::Sender<Event>>,
+    /// Stanzas the host gave [`Disco::send`](super::Disco::send) and refusals, sent by the
+    /// driver before the machine's own.
+    outgoing: Vec<Stanza>,
+    pub(crate) jid: FullJid,
+    pub(crate) ended: Option<SessionEnd>,
+    /// The host's side; dropped at the end so that [`Incoming`](super::Incoming) ends too.
+    events: Option<mpsc::UnboundedSender<SessionEvent>>,
+}
+
+impl Shared {
+    /// Tells the host. Once nobody reads [`Incoming`](super::Incoming), requests still get
+    /// their answer: an IQ `get` or `set` is refused.
+    fn report(&mut self, event: SessionEvent) {
+        let unheard = match &self.events {
+            Some(events) => events.send(event).err().map(|unread| unread.0),
+            None => Some(event),
+        };
+        if let Some(SessionEvent::Stanza(Stanza::Iq(iq))) = unheard {
+            self.outgoing.extend(refusal(iq).map(Stanza::from));
+        }
+    }
+}
+
+/// A session's state and the ways to reach its driver and host.
+pub(crate) struct Inner {
+    shared: Mutex<Shared>,
+    /// Wakes the driver after a handle changed the machine.
+    pub(crate) wake: Notify,
+}
+
+impl Inner {
+    pub(crate) fn new(
+        machine: DiscoMachine,
+        jid: FullJid,
+        events: mpsc::UnboundedSender<SessionEvent>,
+    ) -> Self {
+        Self {
+            shared: Mutex::new(Shared {
+                machine,
+                waiting: HashMap::new(),
+                outgoing: Vec::new(),
+                jid,
+                ended: None,
+                events: Some(events),
+            }),
+            wake: Notify::new(),
+        }
+    }
+
+    /// The shared state. A panic in a host's closure under the lock (say, in
+    /// [`Disco::with_machine`](super::Disco::with_machine)) leaves the machine as the closure
+    /// left it, which the machine's own checks keep consistent; the session goes on.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hands every completion to its awaiting query and every other report to the host.
+    /// Completions of `forget` (a query whose future was dropped) go nowhere.
+    pub(crate) fn dispatch(&self, shared: &mut Shared, forget: Option<RequestId>) {
+        while let Some(event) = shared.machine.poll_event() {
+            let id = event.request_id();
+            if id.is_some() && id == forget {
+                continue;
+            }
+            match id.and_then(|id| shared.waiting.remove(&id)) {
+                // A waiter that went away meanwhile has nothing left to tell.
+                Some(waiter) => drop(waiter.send(event)),
+                None => shared.report(SessionEvent::Disco(event)),
+            }
+        }
+    }
+
+    /// Registers the waiter of a query just started and delivers what is already due (a cache
+    /// hit completes at once).
+    pub(crate) fn wait_for(&self, shared: &mut Shared, id: RequestId) -> oneshot::Receiver<Event> {
+        let (waiter, completion) = oneshot::channel();
+        shared.waiting.insert(id, waiter);
+        self.dispatch(shared, None);
+        completion
+    }
+
+    /// Gives up on a query whose future was dropped before it completed.
+    pub(crate) fn abandon(&self, id: RequestId) {
+        let mut shared = self.lock();
+        if shared.waiting.remove(&id).is_some() {
+            shared.machine.cancel(id);
+            self.dispatch(&mut shared, Some(id));
+        }
+        drop(shared);
+        self.wake.notify_one();
+    }
+
+    fn report(&self, event: SessionEvent) {
+        self.lock().report(event);
+        // A refusal may have been queued.
+        self.wake.notify_one();
+    }
+
+    /// Answers an IQ `get` or `set` with `service-unavailable`; any other stanza is dropped.
+    pub(crate) fn refuse(&self, iq: Iq) {
+        if let Some(reply) = refusal(iq) {
+            self.lock().outgoing.push(reply.into());
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn queue(&self, stanza: Stanza) {
+        self.lock().outgoing.push(stanza);
+        self.wake.notify_one();
+    }
+
+    fn receive(&self, stanza: Stanza) {
+        let mut shared = self.lock();
+        let iq = match stanza {
+            Stanza::Iq(iq) => iq,
+            other => return shared.report(SessionEvent::Stanza(other)),
+        };
+        let unhandled = match shared.machine.handle_iq(now(), iq) {
+            Handled::Consumed => None,
+            Handled::Unhandled(iq) => Some(iq),
+        };
+        self.dispatch(&mut shared, None);
+        match unhandled {
+            Some(iq) if is_liveness_probe(&iq) => {}
+            Some(iq) => shared.report(SessionEvent::Stanza(Stanza::Iq(iq))),
+            None => {}
+        }
+    }
+
+    /// A new stream: nothing sent on the old one will be answered.
+    fn reset(&self, bound: Jid) {
+        let mut shared = self.lock();
+        shared.machine.stream_destroyed();
+        self.dispatch(&mut shared, None);
+        if let Ok(jid) = bound.try_into_full() {
+            shared.machine.set_own_jid(Jid::from(jid.clone()));
+            shared.jid = jid;
+        }
+        let jid = shared.jid.clone();
+        shared.report(SessionEvent::Reset { jid });
+    }
+
+    fn handle_timeout(&self) {
+        let mut shared = self.lock();
+        shared.machine.handle_timeout(now());
+        self.dispatch(&mut shared, None);
+    }
+
+    /// What to send now, and when to wake the machine next.
+    fn take_outgoing(&self) -> (Vec<Stanza>, Option<Instant>) {
+        let mut shared = self.lock();
+        let mut outgoing = std::mem::take(&mut shared.outgoing);
+        while let Some(transmit) = shared.machine.poll_transmit() {
+            outgoing.push(transmit.into_iq().into());
+        }
+        self.dispatch(&mut shared, None);
+        (outgoing, shared.machine.poll_timeout())
+    }
+
+    fn end(&self, reason: SessionEnd) {
+        let mut shared = self.lock();
+        shared.machine.stream_destroyed();
+        shared.ended = Some(reason);
+        shared.outgoing.clear();
+        self.dispatch(&mut shared, None);
+        // Queries started by the host itself through `with_machine` have been reported; the
+        // handles' waiters all had their completion. None is left waiting.
+        shared.waiting.clear();
+        shared.report(SessionEvent::Ended(reason));
+        shared.events = None;
+    }
+}
+
+/// The machine's clock. tokio's, so that a test with tokio's paused time drives it too.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+fn is_liveness_probe(iq: &Iq) -> bool {
+    match iq {
+        Iq::Result { id, .. } | Iq::Error { id, .. } => id.starts_with(LIVENESS_PROBE_PREFIX),
+        Iq::Get { .. } | Iq::Set { .. } => false,
+    }
+}
+
+/// RFC 6120 §8.2.3: every `get` and `set` gets an answer; one nobody handles is refused with
+/// `service-unavailable` (and no text: there is nothing to say beyond the condition).
+pub(crate) fn refusal(iq: Iq) -> Option<Iq> {
+    let (id, from) = match iq {
+        Iq::Get { id, from, .. } | Iq::Set { id, from, .. } => (id, from),
+        Iq::Result { .. } | Iq::Error { .. } => return None,
+    };
+    let error = StanzaError {
+        type_: ErrorType::Cancel,
+        by: None,
+        defined_condition: DefinedCondition::ServiceUnavailable,
+        texts: Default::default(),
+        other: None,
+    };
+    let reply = Iq::from_error(id, error);
+    Some(match from {
+        Some(from) => reply.with_to(from),
+        None => reply,
+    })
+}
+
+/// The driver's ways in: the host's commands and the connector's reports.
+pub(crate) struct Driver {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) stream: StanzaStream,
+    pub(crate) commands: mpsc::UnboundedReceiver<Command>,
+    pub(crate) reconnects: mpsc::UnboundedReceiver<LoginError>,
+    pub(crate) give_up_after: Option<Duration>,
+    /// Tells the connector to stop reconnecting.
+    pub(crate) ended: Arc<AtomicBool>,
+}
+
+/// What a handle asks of the driver.
+pub(crate) enum Command {
+    /// End the session; the sender is told once the stream is closed.
+    Close(oneshot::Sender<()>),
+}
+
+impl Driver {
+    pub(crate) async fn run(mut self) {
+        let mut suspended_since: Option<tokio::time::Instant> = None;
+        let mut closers = Vec::new();
+        let reason = loop {
+            let give_up_at = suspended_since
+                .zip(self.give_up_after)
+                .map(|(since, limit)| since + limit);
+            let lost = SessionEnd::Lost {
+                suspended_for: self.give_up_after.unwrap_or_default(),
+            };
+            let (outgoing, deadline) = self.inner.take_outgoing();
+            // tokio-xmpp takes stanzas while disconnected only up to its queue's depth; past
+            // it, sending waits for the next connection, and the bound and a close still hold.
+            tokio::select! {
+                sent = send_all(&self.stream, outgoing) => if !sent {
+                    break SessionEnd::StreamEnded;
+                },
+                command = self.commands.recv() => break ended_by(command, &mut closers),
+                () = sleep_until(give_up_at) => break lost,
+            }
+            tokio::select! {
+                item = self.stream.next() => match item {
+                    None => break SessionEnd::StreamEnded,
+                    Some(StreamItem::Stanza(stanza)) => self.inner.receive(stanza),
+                    Some(StreamItem::Stream(StreamEvent::Suspended)) => {
+                        suspended_since.get_or_insert_with(tokio::time::Instant::now);
+                        self.inner.report(SessionEvent::Suspended);
+                    }
+                    Some(StreamItem::Stream(StreamEvent::Resumed)) => {
+                        suspended_since = None;
+                        self.inner.report(SessionEvent::Resumed);
+                    }
+                    Some(StreamItem::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                        suspended_since = None;
+                        self.inner.reset(bound_jid);
+                    }
+                },
+                command = self.commands.recv() => break ended_by(command, &mut closers),
+                Some(error) = self.reconnects.recv() => {
+                    self.inner.report(SessionEvent::ReconnectFailed(error));
+                }
+                () = self.inner.wake.notified() => {}
+                () = sleep_until(deadline.map(tokio::time::Instant::from_std)) => {
+                    self.inner.handle_timeout();
+                }
+                () = sleep_until(give_up_at) => break lost,
+            }
+        };
+        self.ended.store(true, Ordering::Release);
+        self.inner.end(reason);
+        match reason {
+            SessionEnd::Closed | SessionEnd::Dropped => {
+                let _ = tokio::time::timeout(CLOSE_LIMIT, self.stream.close()).await;
+            }
+            // Nothing to close politely: the connection is gone.
+            SessionEnd::Lost { .. } | SessionEnd::StreamEnded => drop(self.stream),
+        }
+        // Later closers: every `close` waits for the end, whoever caused it.
+        while let Ok(Command::Close(closer)) = self.commands.try_recv() {
+            closers.push(closer);
+        }
+        for closer in closers {
+            let _ = closer.send(());
+        }
+    }
+}
+
+/// Every command ends the session: a close, or the last handle gone (`None`).
+fn ended_by(command: Option<Command>, closers: &mut Vec<oneshot::Sender<()>>) -> SessionEnd {
+    match command {
+        Some(Command::Close(closer)) => {
+            closers.push(closer);
+            SessionEnd::Closed
+        }
+        None => SessionEnd::Dropped,
+    }
+}
+
+/// Sends `outgoing`; `false` if tokio-xmpp's stream is gone. Its `send` panics on a dead
+/// worker instead of returning an error; that panic is the stream's end here, not the
+/// driver's.
+async fn send_all(stream: &StanzaStream, outgoing: Vec<Stanza>) -> bool {
+    for stanza in outgoing {
+        let sent = AssertUnwindSafe(stream.send(Box::new(stanza)))
+            .catch_unwind()
+            .await;
+        if sent.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmpp_parsers::ping::Ping;
+
+    #[test]
+    fn a_request_nobody_handles_is_refused_without_text() {
+        let asker = Jid::new("romeo@montague.example/garden").expect("a valid JID");
+        let request = Iq::from_get("ping-1", Ping).with_from(asker.clone());
+        let Some(Iq::Error { id, to, error, .. }) = refusal(request) else {
+            panic!("a get is answered with an error");
+        };
+        assert_eq!(id, "ping-1");
+        assert_eq!(to, Some(asker));
+        assert_eq!(error.type_, ErrorType::Cancel);
+        assert_eq!(
+            error.defined_condition,
+            DefinedCondition::ServiceUnavailable
+        );
+        assert!(error.texts.is_empty(), "no empty <text/>");
+    }
+
+    #[test]
+    fn answers_are_never_answered() {
+        assert!(refusal(Iq::empty_result(
+            Jid::new("example.org").expect("a JID"),
+            "r-1"
+        ))
+        .is_none());
+    }
+
+    #[test]
+    fn only_the_streams_own_pings_are_liveness_probes() {
+        let probe = Iq::empty_result(
+            Jid::new("example.org").expect("a JID"),
+            format!("{LIVENESS_PROBE_PREFIX}-7"),
+        );
+        let mine = Iq::empty_result(Jid::new("example.org").expect("a JID"), "host-7");
+        assert!(is_liveness_probe(&probe));
+        assert!(!is_liveness_probe(&mine));
+    }
+}

@@ -1,0 +1,102 @@
+//! What a session tells its host: the stanzas that are not the machine's, the machine's own
+//! reports nobody awaits, and the stream's lifecycle.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::FullJid;
+
+use super::login::LoginError;
+use crate::Event;
+
+/// Something the host of a [`Disco`](super::Disco) session should know, read from
+/// [`Incoming`].
+#[derive(Debug)]
+#[non_exhaustive]
+// Most events are stanzas, handed on as tokio-xmpp gave them: boxing them would add an
+// allocation to each to shrink the rare lifecycle events.
+#[allow(clippy::large_enum_variant)]
+pub enum SessionEvent {
+    /// A stanza that is not the machine's business: every message and presence, and the IQs
+    /// the machine handed back (requests in other namespaces, replies to IQs the host sent).
+    /// An IQ `get` or `set` among them must be answered; [`Disco::refuse`](super::Disco::refuse)
+    /// does it for the ones the host does not handle either.
+    Stanza(Stanza),
+    /// A report of the machine that no awaiting query takes: [`Event::DeferredRequest`] (answer
+    /// it through [`Disco::with_machine`](super::Disco::with_machine)),
+    /// [`Event::NodeChanged`], [`Event::PrimeRequested`], [`Event::InvalidAnswer`], and the
+    /// completions of queries the host started itself through `with_machine`.
+    Disco(Event),
+    /// The connection was lost. tokio-xmpp is reconnecting; queries keep waiting (each within
+    /// its own deadline), and the session ends if no new connection comes within
+    /// [`Login::give_up_after`](super::Login::give_up_after).
+    Suspended,
+    /// A reconnection attempt failed; tokio-xmpp tries again later (after 1 s, then twice as
+    /// long each time, up to 30 s).
+    ReconnectFailed(LoginError),
+    /// The stream came back without loss (XEP-0198 resumption): nothing to do, the cache and
+    /// the queries in flight are as they were.
+    Resumed,
+    /// The stream came back as a new one (the server could not resume it): the machine failed
+    /// every query in flight with [`QueryError::Disconnected`](crate::QueryError::Disconnected)
+    /// and cleared its cache. The server has forgotten the session's presence: send it again.
+    Reset {
+        /// The full JID the server bound this time.
+        jid: FullJid,
+    },
+    /// The session is over; the last event. Queries in flight completed with
+    /// [`QueryError::Disconnected`](crate::QueryError::Disconnected); later ones fail at once.
+    Ended(SessionEnd),
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// [`Disco::close`](super::Disco::close) was called.
+    #[error("the session was closed")]
+    Closed,
+    /// Every [`Disco`](super::Disco) handle was dropped.
+    #[error("every handle of the session was dropped")]
+    Dropped,
+    /// The connection was lost and did not come back within
+    /// [`Login::give_up_after`](super::Login::give_up_after).
+    #[error(
+        "the connection to the server was lost and did not come back within {suspended_for:?}"
+    )]
+    Lost {
+        /// How long the session waited for a new connection.
+        suspended_for: Duration,
+    },
+    /// tokio-xmpp's stream ended by itself (it does so only on a fatal error of its own).
+    #[error("the XMPP stream ended")]
+    StreamEnded,
+}
+
+/// The receiving half of a session: [`SessionEvent`]s, oldest first.
+///
+/// Read it as long as the session lives; once it is dropped, IQ requests nobody handles are
+/// refused with `service-unavailable` (RFC 6120 §8.2.3: every request gets an answer) and other
+/// stanzas are dropped. Implements `futures::Stream` as well.
+#[derive(Debug)]
+pub struct Incoming {
+    pub(crate) events: mpsc::UnboundedReceiver<SessionEvent>,
+}
+
+impl Incoming {
+    /// The next event; `None` after [`SessionEvent::Ended`].
+    pub async fn next(&mut self) -> Option<SessionEvent> {
+        self.events.recv().await
+    }
+}
+
+impl futures_util::Stream for Incoming {
+    type Item = SessionEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
+        self.events.poll_recv(cx)
+    }
+}

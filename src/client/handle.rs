@@ -1,0 +1,213 @@
+//! [`Disco`]: the handle through which any task asks, answers and configures.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+
+use super::driver::{now, Command, Inner};
+use super::events::SessionEnd;
+use crate::{DiscoMachine, Event, InvalidArgument, QueryError, QueryOptions, RequestId, Stats};
+
+/// Why an awaited query has no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AskError {
+    /// The machine refused the query at the call (an empty node, say); nothing was sent.
+    #[error(transparent)]
+    Invalid(#[from] InvalidArgument),
+    /// The query was sent (or answered from the cache) and failed: the entity's stanza error,
+    /// a deadline, a malformed reply, a new stream ([`QueryError::Disconnected`]), ...
+    #[error(transparent)]
+    Failed(#[from] QueryError),
+    /// The session had ended before the query was asked; nothing was sent.
+    #[error("the session has ended: {0}")]
+    Ended(SessionEnd),
+}
+
+/// One XMPP session's service discovery, usable from any task: cheap to clone, `Send` and
+/// `Sync`. Queries are awaited; the responder answers on the stream by itself.
+///
+/// The session lives while a handle does (or until [`close`](Self::close)); dropping the last
+/// one ends it.
+#[derive(Clone)]
+pub struct Disco {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Disco {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = self.inner.lock();
+        f.debug_struct("Disco")
+            .field("jid", &shared.jid)
+            .field("ended", &shared.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Disco {
+    /// Asks `jid` (at `node`, if given) for its identities, features and forms, and waits for
+    /// the answer: from the cache, shared with an identical query in flight, or from the
+    /// entity. See [`DiscoMachine::query_info`] for the whole contract.
+    ///
+    /// Dropping the future cancels the query (other queries aliased to its request keep
+    /// waiting).
+    ///
+    /// # Errors
+    ///
+    /// [`AskError`]: refused at the call, failed, or the session is over.
+    pub async fn query_info(
+        &self,
+        jid: &Jid,
+        node: Option<&str>,
+        options: QueryOptions,
+    ) -> Result<Arc<DiscoInfoResult>, AskError> {
+        let event = self
+            .ask(|machine| machine.query_info(now(), jid, node, options))?
+            .await?;
+        match event {
+            Event::Info { result, .. } => Ok(result?),
+            _ => Err(AskError::Failed(QueryError::Disconnected)),
+        }
+    }
+
+    /// Asks `jid` (at `node`, if given) for its items and waits for the answer. Same contract
+    /// as [`query_info`](Self::query_info).
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub async fn query_items(
+        &self,
+        jid: &Jid,
+        node: Option<&str>,
+        options: QueryOptions,
+    ) -> Result<Arc<DiscoItemsResult>, AskError> {
+        let event = self
+            .ask(|machine| machine.query_items(now(), jid, node, options))?
+            .await?;
+        match event {
+            Event::Items { result, .. } => Ok(result?),
+            _ => Err(AskError::Failed(QueryError::Disconnected)),
+        }
+    }
+
+    /// Starts a query under the lock and returns the future of its completion.
+    fn ask(
+        &self,
+        start: impl FnOnce(&mut DiscoMachine) -> Result<RequestId, InvalidArgument>,
+    ) -> Result<Completion, AskError> {
+        let mut shared = self.inner.lock();
+        if let Some(reason) = shared.ended {
+            return Err(AskError::Ended(reason));
+        }
+        let id = start(&mut shared.machine)?;
+        let receiver = self.inner.wait_for(&mut shared, id);
+        drop(shared);
+        self.inner.wake.notify_one();
+        Ok(Completion {
+            inner: Arc::clone(&self.inner),
+            id,
+            receiver: Some(receiver),
+        })
+    }
+
+    /// Runs `change` on the machine: register features, mount nodes, answer a
+    /// [deferred request](crate::Event::DeferredRequest), prime the cache, read
+    /// [`stats`](DiscoMachine::stats). What it makes the machine send goes out at once, and
+    /// the completions of queries it starts arrive as [`SessionEvent::Disco`](super::SessionEvent::Disco).
+    ///
+    /// The machine is locked meanwhile: keep `change` short and do not await in it.
+    pub fn with_machine<R>(&self, change: impl FnOnce(&mut DiscoMachine) -> R) -> R {
+        let mut shared = self.inner.lock();
+        let result = change(&mut shared.machine);
+        self.inner.dispatch(&mut shared, None);
+        drop(shared);
+        self.inner.wake.notify_one();
+        result
+    }
+
+    /// The machine's counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.lock().machine.stats()
+    }
+
+    /// The full JID the server bound (it may change on a [`Reset`](super::SessionEvent::Reset)).
+    pub fn jid(&self) -> FullJid {
+        self.inner.lock().jid.clone()
+    }
+
+    /// The JID of the server this session is logged in to.
+    pub fn server(&self) -> Jid {
+        Jid::from(BareJid::from_parts(None, self.jid().domain()))
+    }
+
+    /// Sends a stanza of the host's own (a presence, a message, an answer to an IQ the host
+    /// handles) on the session's stream, after what is already queued.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionEnd`] if the session is over; the stanza is dropped.
+    pub fn send(&self, stanza: impl Into<Stanza>) -> Result<(), SessionEnd> {
+        if let Some(reason) = self.inner.lock().ended {
+            return Err(reason);
+        }
+        self.inner.queue(stanza.into());
+        Ok(())
+    }
+
+    /// Answers an IQ `get` or `set` the host does not handle with `service-unavailable`
+    /// (RFC 6120 §8.2.3); a `result` or `error` is dropped.
+    pub fn refuse(&self, iq: Iq) {
+        self.inner.refuse(iq);
+    }
+
+    /// Ends the session: queries in flight complete with
+    /// [`QueryError::Disconnected`], the stream is closed cleanly (within 10 s), and
+    /// [`Incoming`](super::Incoming) gets [`SessionEvent::Ended`](super::SessionEvent::Ended).
+    /// Returns once that is done (at once if the session had already ended).
+    pub async fn close(&self) {
+        let (closed, done) = oneshot::channel();
+        if self.commands.send(Command::Close(closed)).is_ok() {
+            // An error here is a driver already gone: the session is over either way.
+            let _ = done.await;
+        }
+    }
+}
+
+/// A query's completion; dropping it before it resolves cancels the query.
+struct Completion {
+    inner: Arc<Inner>,
+    id: RequestId,
+    receiver: Option<oneshot::Receiver<Event>>,
+}
+
+impl std::future::Future for Completion {
+    type Output = Result<Event, AskError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let Some(receiver) = self.receiver.as_mut() else {
+            return std::task::Poll::Ready(Err(AskError::Ended(SessionEnd::Dropped)));
+        };
+        let outcome = std::task::ready!(std::pin::Pin::new(receiver).poll(cx));
+        self.receiver = None;
+        // The waiter is dropped only when the session ends: the machine has failed every
+        // query by then, so this is that failure.
+        std::task::Poll::Ready(outcome.map_err(|_| AskError::Failed(QueryError::Disconnected)))
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if self.receiver.is_some() {
+            self.inner.abandon(self.id);
+        }
+    }
+}
