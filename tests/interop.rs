@@ -4,8 +4,8 @@
 //! a plain `cargo test` (which says why) and run by that script with `--ignored`, which is what
 //! `.ci/run` does. Run by hand without the server, they fail with a message saying so.
 
-#[path = "../examples/network/session.rs"]
-mod session;
+#[path = "interop/proxy.rs"]
+mod proxy;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -13,12 +13,16 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use session::{Account, Session, Transport};
+use proxy::Proxy;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_xmpp::Stanza;
+use xmpp_disco::client::{AskError, Disco, Incoming, Login, Server, SessionEnd, SessionEvent};
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
+use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_disco::xmpp_parsers::stanza_error::DefinedCondition;
-use xmpp_disco::{Config, Node, QueryError, QueryKind, QueryOptions, StaticNode};
+use xmpp_disco::xmpp_parsers::version::VersionQuery;
+use xmpp_disco::{Event, Node, QueryError, QueryKind, QueryOptions, StaticNode};
 
 const NEEDS_SERVER: &str = "needs the Prosody that tests/interop/run.sh starts";
 /// Bound on every test, whatever it waits for.
@@ -35,19 +39,68 @@ fn server_address() -> String {
     })
 }
 
-fn account(user: &str) -> Account {
-    Account {
-        jid: BareJid::new(&format!("{user}@localhost")).expect("a valid JID"),
-        password: "secret".into(),
-        transport: Transport::Plaintext(server_address()),
-        timeout: Duration::from_secs(10),
+/// The ejabberd `tests/interop/run.sh` starts beside Prosody (it resumes streams: XEP-0198).
+fn ejabberd_address() -> String {
+    std::env::var("XMPP_DISCO_EJABBERD").unwrap_or_else(|_| {
+        panic!("XMPP_DISCO_EJABBERD is not set: this test needs the ejabberd that tests/interop/run.sh starts")
+    })
+}
+
+/// A login as `user@localhost` (password `secret`) to the server at `address` (`HOST:PORT`).
+fn login_to(address: &str, user: &str) -> Login {
+    let (host, port) = address.rsplit_once(':').expect("HOST:PORT");
+    Login::new(
+        BareJid::new(&format!("{user}@localhost")).expect("a valid JID"),
+        "secret",
+    )
+    .server(Server::Plaintext {
+        host: host.into(),
+        port: port.parse().expect("a port"),
+    })
+    .timeout(Duration::from_secs(10))
+}
+
+async fn connect(login: Login) -> (Disco, Incoming) {
+    login
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("the login failed: {e}"))
+}
+
+/// `user` online on Prosody; its host side ignores everything but refuses what it must.
+async fn online(user: &str) -> Disco {
+    let (disco, incoming) = connect(login_to(&server_address(), user)).await;
+    tokio::spawn(host(disco.clone(), incoming));
+    disco
+}
+
+/// The smallest correct host: answers deferred requests the way Bob publishes them, refuses
+/// the IQs it does not handle, and ignores the rest.
+async fn host(disco: Disco, mut incoming: Incoming) {
+    while let Some(event) = incoming.next().await {
+        match event {
+            SessionEvent::Stanza(Stanza::Iq(iq)) => disco.refuse(iq),
+            SessionEvent::Disco(Event::DeferredRequest {
+                handle, kind, node, ..
+            }) => {
+                let answered = disco.with_machine(|machine| match kind {
+                    QueryKind::Info => machine.respond_info(handle, deferred_answer(node)),
+                    QueryKind::Items => machine.respond_items(handle, Vec::new()),
+                });
+                answered.expect("a live handle");
+            }
+            _ => {}
+        }
     }
 }
 
-async fn online(user: &str) -> Session {
-    Session::connect(&account(user), Config::default())
-        .await
-        .unwrap_or_else(|e| panic!("{user} could not log in: {e}"))
+fn deferred_answer(node: Option<String>) -> DiscoInfoResult {
+    DiscoInfoResult {
+        node,
+        identities: vec![Identity::new("hierarchy", "leaf", "en", "Answered later")],
+        features: BTreeSet::from(["urn:xmpp:test:deferred".to_owned()]),
+        extensions: Vec::new(),
+    }
 }
 
 fn jid(text: &str) -> Jid {
@@ -67,24 +120,34 @@ fn bounded(test: impl Future<Output = ()>) {
         });
 }
 
-fn condition(result: Result<Arc<DiscoInfoResult>, QueryError>) -> DefinedCondition {
+fn condition<T: std::fmt::Debug>(result: Result<T, AskError>) -> DefinedCondition {
     match result {
-        Err(QueryError::Stanza(error)) => error.defined_condition.clone(),
+        Err(AskError::Failed(QueryError::Stanza(error))) => error.defined_condition.clone(),
         other => panic!("expected a stanza error, got {other:?}"),
     }
+}
+
+async fn info(disco: &Disco, jid: &Jid, node: Option<&str>) -> Arc<DiscoInfoResult> {
+    disco
+        .query_info(jid, node, QueryOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("no info from {jid} at {node:?}: {e}"))
+}
+
+async fn items(disco: &Disco, jid: &Jid, node: Option<&str>) -> Arc<DiscoItemsResult> {
+    disco
+        .query_items(jid, node, QueryOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("no items from {jid} at {node:?}: {e}"))
 }
 
 #[test]
 #[ignore = "needs the Prosody that tests/interop/run.sh starts"]
 fn server_info_and_items() {
     bounded(async {
-        let mut alice = online("alice").await;
+        let alice = online("alice").await;
         let server = alice.server();
-        let info = alice
-            .info(&server, None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let info = info(&alice, &server, None).await;
         assert!(
             info.identities
                 .iter()
@@ -112,22 +175,14 @@ fn server_info_and_items() {
         assert!(admins.values.contains(&"xmpp:admin@localhost".to_owned()));
         assert!(admins.values.contains(&"mailto:admin@localhost".to_owned()));
 
-        let items = alice
-            .items(&server, None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let items = items(&alice, &server, None).await;
         let conference = items
             .items
             .iter()
             .find(|item| item.jid == jid("conference.localhost"))
             .expect("the MUC component is listed");
         assert_eq!(conference.name.as_deref(), Some("Chatrooms"));
-        let muc = alice
-            .info(&conference.jid.clone(), None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let muc = self::info(&alice, &conference.jid, None).await;
         assert!(muc.features.contains("http://jabber.org/protocol/muc"));
         alice.close().await;
     });
@@ -137,25 +192,13 @@ fn server_info_and_items() {
 #[ignore = "needs the Prosody that tests/interop/run.sh starts"]
 fn a_cached_answer_sends_nothing() {
     bounded(async {
-        let mut alice = online("alice").await;
+        let alice = online("alice").await;
         let server = alice.server();
-        let first = alice
-            .info(&server, None)
-            .await
-            .expect("online")
-            .expect("an answer");
-        let sent = alice.machine.stats().requests_sent;
-        let again = alice
-            .info(&server, None)
-            .await
-            .expect("online")
-            .expect("an answer");
-        assert_eq!(
-            alice.machine.stats().requests_sent,
-            sent,
-            "nothing was sent"
-        );
-        assert_eq!(alice.machine.stats().cache_hits, 1);
+        let first = info(&alice, &server, None).await;
+        let sent = alice.stats().requests_sent;
+        let again = info(&alice, &server, None).await;
+        assert_eq!(alice.stats().requests_sent, sent, "nothing was sent");
+        assert_eq!(alice.stats().cache_hits, 1);
         assert!(Arc::ptr_eq(&first, &again), "the same answer, not a copy");
         alice.close().await;
     });
@@ -165,23 +208,25 @@ fn a_cached_answer_sends_nothing() {
 #[ignore = "needs the Prosody that tests/interop/run.sh starts"]
 fn concurrent_queries_share_one_iq() {
     bounded(async {
-        let mut alice = online("alice").await;
+        let alice = online("alice").await;
         let server = alice.server();
-        let ids: Vec<_> = (0..5)
+        // Five queries from five tasks, all started before any answer can arrive.
+        let tasks: Vec<_> = (0..5)
             .map(|_| {
-                alice
-                    .start_items(&server, None, QueryOptions::default())
-                    .expect("a valid query")
+                let alice = alice.clone();
+                let server = server.clone();
+                tokio::spawn(async move {
+                    alice
+                        .query_items(&server, None, QueryOptions::default())
+                        .await
+                })
             })
             .collect();
         let mut answers = Vec::new();
-        for id in ids {
-            match alice.completion(id).await.expect("online") {
-                xmpp_disco::Event::Items { result, .. } => answers.push(result.expect("items")),
-                other => panic!("unexpected {other:?}"),
-            }
+        for task in tasks {
+            answers.push(task.await.expect("the task ran").expect("items"));
         }
-        let stats = alice.machine.stats();
+        let stats = alice.stats();
         assert_eq!(stats.requests_sent, 1, "one IQ for five queries");
         assert_eq!(stats.aliased, 4);
         assert!(answers.iter().all(|a| Arc::ptr_eq(a, &answers[0])));
@@ -193,109 +238,71 @@ fn concurrent_queries_share_one_iq() {
 #[ignore = "needs the Prosody that tests/interop/run.sh starts"]
 fn errors_arrive_typed_and_are_not_cached() {
     bounded(async {
-        let mut alice = online("alice").await;
+        let alice = online("alice").await;
         let server = alice.server();
-        let unknown = alice
-            .info(&server, Some("no-such-node"))
-            .await
-            .expect("online");
+        let ask = QueryOptions::default;
+        let unknown = alice.query_info(&server, Some("no-such-node"), ask()).await;
         assert_eq!(condition(unknown), DefinedCondition::ItemNotFound);
 
         let offline = jid("bob@localhost/not-connected");
-        let result = alice.info(&offline, None).await.expect("online");
+        let result = alice.query_info(&offline, None, ask()).await;
         assert_eq!(condition(result), DefinedCondition::ServiceUnavailable);
         // Failures are never cached: asking again asks the network again.
-        let sent = alice.machine.stats().requests_sent;
-        let result = alice.info(&offline, None).await.expect("online");
+        let sent = alice.stats().requests_sent;
+        let result = alice.query_info(&offline, None, ask()).await;
         assert_eq!(condition(result), DefinedCondition::ServiceUnavailable);
-        assert_eq!(alice.machine.stats().requests_sent, sent + 1);
+        assert_eq!(alice.stats().requests_sent, sent + 1);
+
+        // A node the machine cannot ask for is refused at the call, nothing sent.
+        let refused = alice.query_info(&server, Some(""), ask()).await;
+        assert!(matches!(refused, Err(AskError::Invalid(_))), "{refused:?}");
         alice.close().await;
     });
 }
 
-/// `asker` asks `server`'s client for its info at `node` while `server` serves.
-async fn info_served(
-    asker: &mut Session,
-    server: &mut Session,
-    node: Option<&str>,
-) -> Result<Arc<DiscoInfoResult>, QueryError> {
-    let jid = Jid::from(server.jid.clone());
-    server
-        .run_until(asker.info(&jid, node))
-        .await
-        .expect("the answering client online")
-        .expect("the asking client online")
-}
-
-/// `asker` asks `server`'s client for its items at `node` while `server` serves.
-async fn items_served(
-    asker: &mut Session,
-    server: &mut Session,
-    node: Option<&str>,
-) -> Result<Arc<DiscoItemsResult>, QueryError> {
-    let jid = Jid::from(server.jid.clone());
-    server
-        .run_until(asker.items(&jid, node))
-        .await
-        .expect("the answering client online")
-        .expect("the asking client online")
-}
-
-/// Bob's responder: a bot at the root, a mounted static node with items, a deferred node.
-fn publish_bob(bob: &mut Session) {
-    let me = Jid::from(bob.jid.clone());
-    let mut root = bob.machine.root_mut();
-    root.set_identity_names(
-        "client",
-        "bot",
-        [(Some("en"), "Bob"), (Some("de"), "Robert")],
-    )
-    .expect("the default identity");
-    root.register_feature("urn:xmpp:test:root-feature")
-        .expect("a new feature");
-    root.set_items(vec![
-        Item {
-            jid: me.clone(),
-            node: Some(MOUNTED.into()),
-            name: Some("Mounted".into()),
-        },
-        Item {
-            jid: me.clone(),
-            node: Some(DEFERRED.into()),
-            name: None,
-        },
-    ])
-    .expect("valid items");
-    drop(root);
-    let mut node = StaticNode::new();
-    node.register_identity("hierarchy", "branch", [(None::<&str>, "Mounted node")])
-        .expect("an identity");
-    node.register_feature("urn:xmpp:test:node-feature")
-        .expect("a feature");
-    node.set_items(vec![Item {
-        jid: jid("localhost"),
-        node: None,
-        name: Some("The server".into()),
-    }])
-    .expect("a valid item");
-    bob.machine.mount(MOUNTED, node).expect("a valid name");
-    bob.machine
-        .mount(DEFERRED, Node::Deferred)
-        .expect("a valid name");
-    bob.answer_deferred_with(|machine, handle, kind, node| {
-        let answered = match kind {
-            QueryKind::Info => machine.respond_info(
-                handle,
-                DiscoInfoResult {
-                    node: node.map(str::to_owned),
-                    identities: vec![Identity::new("hierarchy", "leaf", "en", "Answered later")],
-                    features: BTreeSet::from(["urn:xmpp:test:deferred".to_owned()]),
-                    extensions: Vec::new(),
-                },
-            ),
-            QueryKind::Items => machine.respond_items(handle, Vec::new()),
-        };
-        answered.expect("a live handle");
+/// Bob's responder: a bot at the root, a mounted static node with items, a deferred node
+/// (answered by [`host`]).
+fn publish_bob(bob: &Disco) {
+    let me = Jid::from(bob.jid());
+    bob.with_machine(|machine| {
+        let mut root = machine.root_mut();
+        root.set_identity_names(
+            "client",
+            "bot",
+            [(Some("en"), "Bob"), (Some("de"), "Robert")],
+        )
+        .expect("the default identity");
+        root.register_feature("urn:xmpp:test:root-feature")
+            .expect("a new feature");
+        root.set_items(vec![
+            Item {
+                jid: me.clone(),
+                node: Some(MOUNTED.into()),
+                name: Some("Mounted".into()),
+            },
+            Item {
+                jid: me.clone(),
+                node: Some(DEFERRED.into()),
+                name: None,
+            },
+        ])
+        .expect("valid items");
+        drop(root);
+        let mut node = StaticNode::new();
+        node.register_identity("hierarchy", "branch", [(None::<&str>, "Mounted node")])
+            .expect("an identity");
+        node.register_feature("urn:xmpp:test:node-feature")
+            .expect("a feature");
+        node.set_items(vec![Item {
+            jid: jid("localhost"),
+            node: None,
+            name: Some("The server".into()),
+        }])
+        .expect("a valid item");
+        machine.mount(MOUNTED, node).expect("a valid name");
+        machine
+            .mount(DEFERRED, Node::Deferred)
+            .expect("a valid name");
     });
 }
 
@@ -303,13 +310,12 @@ fn publish_bob(bob: &mut Session) {
 #[ignore = "needs the Prosody that tests/interop/run.sh starts"]
 fn one_client_asks_another_whose_machine_answers() {
     bounded(async {
-        let mut bob = online("bob").await;
-        publish_bob(&mut bob);
-        let mut alice = online("alice").await;
+        let bob = online("bob").await;
+        publish_bob(&bob);
+        let bob_jid = Jid::from(bob.jid());
+        let alice = online("alice").await;
 
-        let root = info_served(&mut alice, &mut bob, None)
-            .await
-            .expect("an answer");
+        let root = info(&alice, &bob_jid, None).await;
         let names: BTreeSet<_> = root
             .identities
             .iter()
@@ -333,29 +339,21 @@ fn one_client_asks_another_whose_machine_answers() {
         assert!(root.features.contains("urn:xmpp:test:root-feature"));
         assert_eq!(root.node, None);
 
-        let items = items_served(&mut alice, &mut bob, None)
-            .await
-            .expect("an answer");
-        let nodes: Vec<_> = items.items.iter().map(|i| i.node.as_deref()).collect();
+        let listed = items(&alice, &bob_jid, None).await;
+        let nodes: Vec<_> = listed.items.iter().map(|i| i.node.as_deref()).collect();
         assert_eq!(nodes, [Some(MOUNTED), Some(DEFERRED)]);
 
         // The mounted node: its own answer, with the node attribute mirrored.
-        let mounted = info_served(&mut alice, &mut bob, Some(MOUNTED))
-            .await
-            .expect("an answer");
+        let mounted = info(&alice, &bob_jid, Some(MOUNTED)).await;
         assert_eq!(mounted.node.as_deref(), Some(MOUNTED));
         assert!(mounted.features.contains("urn:xmpp:test:node-feature"));
         assert!(!mounted.features.contains("urn:xmpp:test:root-feature"));
-        let mounted_items = items_served(&mut alice, &mut bob, Some(MOUNTED))
-            .await
-            .expect("an answer");
+        let mounted_items = items(&alice, &bob_jid, Some(MOUNTED)).await;
         assert_eq!(mounted_items.node.as_deref(), Some(MOUNTED));
         assert_eq!(mounted_items.items[0].jid, jid("localhost"));
 
         // The deferred node: answered by Bob's host code when asked.
-        let deferred = info_served(&mut alice, &mut bob, Some(DEFERRED))
-            .await
-            .expect("an answer");
+        let deferred = info(&alice, &bob_jid, Some(DEFERRED)).await;
         assert_eq!(deferred.node.as_deref(), Some(DEFERRED));
         assert_eq!(
             deferred.identities[0].name.as_deref(),
@@ -363,12 +361,78 @@ fn one_client_asks_another_whose_machine_answers() {
         );
 
         // An unknown node on a client: item-not-found, from Bob's machine.
-        let unknown = info_served(&mut alice, &mut bob, Some("urn:xmpp-disco:test:missing")).await;
+        let unknown = alice
+            .query_info(
+                &bob_jid,
+                Some("urn:xmpp-disco:test:missing"),
+                QueryOptions::default(),
+            )
+            .await;
         assert_eq!(condition(unknown), DefinedCondition::ItemNotFound);
 
-        let stats = bob.machine.stats();
+        let stats = bob.stats();
         assert_eq!(stats.requests_answered, 5, "{stats:?}");
         assert_eq!(stats.requests_refused, 1, "{stats:?}");
+        alice.close().await;
+        bob.close().await;
+    });
+}
+
+/// Sends Bob an IQ that is not disco from Alice and returns the error Alice receives.
+async fn ask_version(alice: &Disco, incoming: &mut Incoming, bob: &Jid) -> Iq {
+    let request = Iq::from_get("version-1", VersionQuery).with_to(bob.clone());
+    alice.send(request).expect("alice online");
+    loop {
+        match incoming.next().await.expect("alice online") {
+            SessionEvent::Stanza(Stanza::Iq(iq)) if iq.id() == "version-1" => return iq,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn requests_that_are_not_disco_are_handed_back_and_refused_without_text() {
+    bounded(async {
+        let (alice, mut alice_incoming) = connect(login_to(&server_address(), "alice")).await;
+        let (bob, mut bob_incoming) = connect(login_to(&server_address(), "bob")).await;
+        let bob_jid = Jid::from(bob.jid());
+
+        // Bob's host gets the version request (not the machine's) and refuses it.
+        let refuse = tokio::spawn(async move {
+            loop {
+                match bob_incoming.next().await {
+                    Some(SessionEvent::Stanza(Stanza::Iq(iq))) => {
+                        bob.refuse(iq);
+                        return (bob, bob_incoming);
+                    }
+                    Some(_) => {}
+                    None => panic!("bob's session ended"),
+                }
+            }
+        });
+        let reply = ask_version(&alice, &mut alice_incoming, &bob_jid).await;
+        let (bob, bob_incoming) = refuse.await.expect("bob's host ran");
+        let Iq::Error { error, .. } = reply else {
+            panic!("expected an error, got {reply:?}");
+        };
+        assert_eq!(
+            error.defined_condition,
+            DefinedCondition::ServiceUnavailable
+        );
+        assert!(error.texts.is_empty(), "no empty <text/>: {error:?}");
+
+        // Nobody reading Bob's side any more: the session refuses by itself.
+        drop(bob_incoming);
+        let Iq::Error { error, .. } = ask_version(&alice, &mut alice_incoming, &bob_jid).await
+        else {
+            panic!("expected an error");
+        };
+        assert_eq!(
+            error.defined_condition,
+            DefinedCondition::ServiceUnavailable
+        );
+        assert!(error.texts.is_empty(), "{error:?}");
         alice.close().await;
         bob.close().await;
     });
@@ -404,21 +468,20 @@ fn slixmpp(target: &Jid, node: &str) -> tokio::process::Child {
 #[ignore = "needs the Prosody that tests/interop/run.sh starts"]
 fn slixmpp_and_the_machine_understand_each_other() {
     bounded(async {
-        let mut bob = online("bob").await;
-        publish_bob(&mut bob);
-        let bob_jid = Jid::from(bob.jid.clone());
+        let bob = online("bob").await;
+        publish_bob(&bob);
+        let bob_jid = Jid::from(bob.jid());
         let mut peer = slixmpp(&bob_jid, MOUNTED);
         let stdout = peer.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
 
-        // Bob serves while slixmpp asks; every line it prints is a fact it parsed.
+        // Bob's session answers while slixmpp asks; every line it prints is a fact it parsed.
         let mut facts = Vec::new();
         let mut slix_jid = None;
         loop {
-            let line = bob
-                .run_until(lines.next_line())
+            let line = lines
+                .next_line()
                 .await
-                .expect("bob online")
                 .expect("readable output")
                 .expect("slixmpp printed `asked` before exiting");
             if let Some(full) = line.strip_prefix("online ") {
@@ -451,11 +514,7 @@ fn slixmpp_and_the_machine_understand_each_other() {
 
         // And the other way round: the machine asks slixmpp's own responder.
         let slix = slix_jid.expect("slixmpp said where it is online");
-        let info = bob
-            .info(&slix, None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let info = info(&bob, &slix, None).await;
         assert!(
             info.identities.iter().any(|i| i.category == "client"),
             "{info:?}"
@@ -469,11 +528,7 @@ fn slixmpp_and_the_machine_understand_each_other() {
                 info.features
             );
         }
-        let items = bob
-            .items(&slix, None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let items = items(&bob, &slix, None).await;
         assert!(items.items.is_empty(), "{items:?}");
 
         drop(peer.stdin.take()); // lets the peer log out
@@ -499,40 +554,24 @@ fn component_address() -> Jid {
 fn the_component_example_answers_for_itself_and_every_room() {
     bounded(async {
         let service = component_address();
-        let mut alice = online("alice").await;
+        let alice = online("alice").await;
         let server = alice.server();
-        let items = alice
-            .items(&server, None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let items = items(&alice, &server, None).await;
         assert!(
             items.items.iter().any(|item| item.jid == service),
             "the server lists the component: {:?}",
             items.items
         );
-        let info = alice
-            .info(&service, None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let info = info(&alice, &service, None).await;
         assert!(info
             .identities
             .iter()
             .any(|i| i.category == "conference" && i.type_ == "text"));
-        let rooms = alice
-            .items(&service, None)
-            .await
-            .expect("online")
-            .expect("an answer");
+        let rooms = self::items(&alice, &service, None).await;
         assert_eq!(rooms.items.len(), 100, "the example lists 100 rooms");
         for number in [0, 99, 9_999] {
             let room = jid(&format!("room{number}@{service}"));
-            let info = alice
-                .info(&room, None)
-                .await
-                .expect("online")
-                .expect("an answer");
+            let info = self::info(&alice, &room, None).await;
             assert_eq!(
                 info.identities[0].name.as_deref(),
                 Some(format!("Room {number}").as_str())
@@ -545,9 +584,208 @@ fn the_component_example_answers_for_itself_and_every_room() {
         // Past the last room, and an address that is no room: nobody's.
         for missing in ["room10000", "nobody"] {
             let room = jid(&format!("{missing}@{service}"));
-            let answer = alice.info(&room, None).await.expect("online");
+            let answer = alice.query_info(&room, None, QueryOptions::default()).await;
             assert_eq!(condition(answer), DefinedCondition::ItemNotFound, "{room}");
         }
         alice.close().await;
+    });
+}
+
+// ------------------------------------------------------------------ the stream's lifecycle
+
+/// The next lifecycle event of a session (stanzas and the machine's reports are skipped).
+async fn lifecycle(incoming: &mut Incoming) -> SessionEvent {
+    loop {
+        match incoming.next().await.expect("the session reports its end") {
+            SessionEvent::Stanza(_) | SessionEvent::Disco(_) => {}
+            other => return other,
+        }
+    }
+}
+
+/// Starts an info query in a task of its own and returns once the machine has sent its IQ.
+async fn in_flight(
+    disco: &Disco,
+    target: Jid,
+) -> tokio::task::JoinHandle<Result<Arc<DiscoInfoResult>, AskError>> {
+    let sent = disco.stats().requests_sent;
+    let asker = disco.clone();
+    let task = tokio::spawn(async move {
+        asker
+            .query_info(&target, None, QueryOptions::default())
+            .await
+    });
+    while disco.stats().requests_sent == sent {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    task
+}
+
+/// A relay to the server at `address`, and `user` logged in through it.
+async fn through_proxy(
+    address: &str,
+    user: &str,
+    limit: Option<Duration>,
+) -> (Proxy, Disco, Incoming) {
+    let proxy = Proxy::start(address).await;
+    let mut login = login_to(&format!("127.0.0.1:{}", proxy.port()), user);
+    if let Some(limit) = limit {
+        login = login.give_up_after(limit);
+    }
+    let (disco, incoming) = connect(login).await;
+    (proxy, disco, incoming)
+}
+
+/// Loses the connection while a query to `target` is in flight (its IQ sent, no answer let
+/// through), by `lose` (cut: the relay accepts again; stop: it never does), and waits until the
+/// session says so. Returns the query.
+async fn lose_connection(
+    proxy: &Proxy,
+    lose: fn(&Proxy),
+    disco: &Disco,
+    incoming: &mut Incoming,
+    target: Jid,
+) -> tokio::task::JoinHandle<Result<Arc<DiscoInfoResult>, AskError>> {
+    proxy.freeze();
+    let waiting = in_flight(disco, target).await;
+    lose(proxy);
+    let suspended = lifecycle(incoming).await;
+    assert!(
+        matches!(suspended, SessionEvent::Suspended),
+        "{suspended:?}"
+    );
+    waiting
+}
+
+fn assert_disconnected(result: Result<Arc<DiscoInfoResult>, AskError>) {
+    assert!(
+        matches!(result, Err(AskError::Failed(QueryError::Disconnected))),
+        "{result:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn one_login_is_one_connection() {
+    bounded(async {
+        let (proxy, alice, _incoming) = through_proxy(&server_address(), "alice", None).await;
+        info(&alice, &alice.server(), None).await;
+        assert_eq!(proxy.connections(), 1, "one login, one connection");
+        alice.close().await;
+    });
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn a_new_stream_fails_the_queries_in_flight_and_clears_the_cache() {
+    bounded(async {
+        // This Prosody does not resume streams: a lost connection comes back as a new stream.
+        let (proxy, alice, mut incoming) = through_proxy(&server_address(), "alice", None).await;
+        let server = alice.server();
+        info(&alice, &server, None).await;
+
+        let muc = jid("conference.localhost");
+        let waiting = lose_connection(&proxy, Proxy::cut, &alice, &mut incoming, muc).await;
+        let SessionEvent::Reset { jid } = lifecycle(&mut incoming).await else {
+            panic!("expected a new stream");
+        };
+        assert_eq!(alice.jid(), jid);
+        assert_disconnected(waiting.await.expect("the task ran"));
+        let sent = alice.stats().requests_sent;
+        info(&alice, &server, None).await;
+        assert_eq!(
+            alice.stats().requests_sent,
+            sent + 1,
+            "the cache was cleared"
+        );
+        assert_eq!(proxy.connections(), 2);
+        alice.close().await;
+    });
+}
+
+#[test]
+#[ignore = "needs the ejabberd that tests/interop/run.sh starts"]
+fn a_resumed_stream_keeps_the_cache_and_the_queries_in_flight() {
+    bounded(async {
+        let (proxy, alice, mut incoming) = through_proxy(&ejabberd_address(), "alice", None).await;
+        let server = alice.server();
+        let before = info(&alice, &server, None).await;
+
+        let muc = jid("conference.localhost");
+        let waiting = lose_connection(&proxy, Proxy::cut, &alice, &mut incoming, muc).await;
+        let resumed = lifecycle(&mut incoming).await;
+        assert!(matches!(resumed, SessionEvent::Resumed), "{resumed:?}");
+
+        // The query sent before the cut is answered after the resumption.
+        let muc = waiting.await.expect("the task ran").expect("an answer");
+        assert!(muc.features.contains("http://jabber.org/protocol/muc"));
+        // And the cache is as it was.
+        let sent = alice.stats().requests_sent;
+        let after = info(&alice, &server, None).await;
+        assert_eq!(alice.stats().requests_sent, sent, "answered from the cache");
+        assert!(Arc::ptr_eq(&before, &after));
+        assert_eq!(proxy.connections(), 2);
+        alice.close().await;
+    });
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn a_server_that_does_not_come_back_ends_the_session_within_its_bound() {
+    bounded(async {
+        let limit = Duration::from_secs(2);
+        let (proxy, alice, mut incoming) =
+            through_proxy(&server_address(), "alice", Some(limit)).await;
+        let server = alice.server();
+
+        let lost = tokio::time::Instant::now();
+        let waiting =
+            lose_connection(&proxy, Proxy::stop, &alice, &mut incoming, server.clone()).await;
+        // More queries than tokio-xmpp queues while disconnected: sending them waits for a
+        // connection that never comes, and the bound still holds.
+        let stranded: Vec<_> = (0..40)
+            .map(|n| {
+                let alice = alice.clone();
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let node = format!("node-{n}");
+                    alice
+                        .query_info(&server, Some(&node), QueryOptions::default())
+                        .await
+                })
+            })
+            .collect();
+        let ended = loop {
+            match lifecycle(&mut incoming).await {
+                SessionEvent::ReconnectFailed(error) => {
+                    assert!(
+                        error.to_string().contains("connection refused"),
+                        "said in words: {error}"
+                    );
+                }
+                other => break other,
+            }
+        };
+        let waited = lost.elapsed();
+        assert!(
+            matches!(ended, SessionEvent::Ended(SessionEnd::Lost { suspended_for }) if suspended_for == limit),
+            "{ended:?}"
+        );
+        assert!(
+            waited >= limit && waited < limit * 3,
+            "ended after {waited:?}"
+        );
+        assert_disconnected(waiting.await.expect("the task ran"));
+        for query in stranded {
+            assert_disconnected(query.await.expect("the task ran"));
+        }
+        let later = alice
+            .query_info(&server, None, QueryOptions::default())
+            .await;
+        assert!(
+            matches!(later, Err(AskError::Ended(SessionEnd::Lost { .. }))),
+            "{later:?}"
+        );
+        assert!(incoming.next().await.is_none(), "nothing after the end");
     });
 }

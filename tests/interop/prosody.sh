@@ -19,32 +19,8 @@ usage() {
     exit 2
 }
 
-port_is_free() {
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# The server is ready when a stream header gets <stream:features> back.
-wait_ready() {
-    local port=$1 pid=$2
-    for _ in $(seq 1 100); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "prosody exited during startup" >&2
-            return 1
-        fi
-        local answer
-        answer=$(
-            { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || exit 0
-            printf "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" >&3
-            timeout 1 cat <&3 2>/dev/null || true
-        )
-        if [[ $answer == *"stream:features"* ]]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "prosody did not answer a stream header on port $port within 10 s" >&2
-    return 1
-}
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 
 start() {
     local dir port component_port component_config=""
@@ -104,7 +80,7 @@ CONFIG
     prosody -F --config "$dir/prosody.cfg.lua" >"$dir/stdout.log" 2>&1 &
     local pid=$!
     echo "$pid" >"$dir/server.pid"
-    if ! wait_ready "$port" "$pid"; then
+    if ! wait_ready prosody "$port" 10 "$pid"; then
         tail -n 20 "$dir/prosody.log" "$dir/stdout.log" >&2 || true
         stop "$dir"
         exit 1
@@ -113,18 +89,9 @@ CONFIG
 }
 
 stop() {
-    local dir pid
+    local dir
     dir=$(realpath -m "$1")
-    [[ -f $dir/server.pid ]] || return 0
-    pid=$(cat "$dir/server.pid")
-    if kill "$pid" 2>/dev/null; then
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$dir/server.pid"
+    stop_by_pid_file "$dir/server.pid" 5
 }
 
 case "${1:-}" in

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Runs the interop suite for real: installs and starts a Prosody on loopback, installs slixmpp
-# into a virtual environment, starts the component example (`examples/component.rs`) on the
-# server's component port, runs `cargo test --features tokio-xmpp --test interop -- --ignored`
-# and slixmpp's check of the component (`slixmpp_component.py`) against them, and stops the
-# component and the server on every exit, failed or not.
+# Runs the interop suite for real: installs and starts a Prosody and an ejabberd on loopback,
+# installs slixmpp into a virtual environment, starts the component example
+# (`examples/component.rs`) on Prosody's component port, runs
+# `cargo test --features tokio-xmpp --test interop -- --ignored`, slixmpp's check of the
+# component (`slixmpp_component.py`) and the scripted checks of the network example
+# (`network_example.sh`, which stops and restarts Prosody) against them, and stops the
+# component and both servers on every exit, failed or not.
 #
 #   tests/interop/run.sh [extra arguments for the test binary]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v prosody >/dev/null; then
-    echo "== installing prosody"
+missing=()
+command -v prosody >/dev/null || missing+=(prosody)
+command -v ejabberdctl >/dev/null || missing+=(ejabberd)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "== installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 venv=target/interop-venv
@@ -22,37 +27,46 @@ if ! "$venv/bin/python" -c "import slixmpp" 2>/dev/null; then
     "$venv/bin/pip" install -q slixmpp==1.17.0
 fi
 
-# Free ports on loopback (a busy one is only logged by Prosody, not fatal): client, component.
+# Free ports on loopback (a busy one is only logged by Prosody, not fatal): Prosody's client
+# and component ports, ejabberd's client port.
 ports=()
 for candidate in $(seq 15222 15299); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
         ports+=("$candidate")
-        [[ ${#ports[@]} -eq 2 ]] && break
+        [[ ${#ports[@]} -eq 3 ]] && break
     fi
 done
-[[ ${#ports[@]} -eq 2 ]] || { echo "no two free ports in 15222-15299" >&2; exit 1; }
+[[ ${#ports[@]} -eq 3 ]] || { echo "no three free ports in 15222-15299" >&2; exit 1; }
 port=${ports[0]}
 component_port=${ports[1]}
+ejabberd_port=${ports[2]}
 
 # The component is a build of its own: tokio-xmpp's component feature changes xmpp-parsers'
 # stanza namespace for everything built with it (see Cargo.toml).
 echo "== building the component example"
 cargo build --features component --example component
 component_binary="${CARGO_TARGET_DIR:-target}/debug/examples/component"
+echo "== building the network example"
+cargo build --features tokio-xmpp --example network
+network_binary="${CARGO_TARGET_DIR:-target}/debug/examples/network"
 
 work=$(mktemp -d)
+chmod 755 "$work" # ejabberd runs as its own user and needs to reach its directory
 component_pid=""
 cleanup() {
     if [[ -n $component_pid ]]; then
         kill "$component_pid" 2>/dev/null || true
         wait "$component_pid" 2>/dev/null || true
     fi
-    tests/interop/prosody.sh stop "$work"
+    tests/interop/prosody.sh stop "$work/prosody"
+    tests/interop/ejabberd.sh stop "$work/ejabberd"
     rm -rf "$work"
 }
 trap cleanup EXIT
 echo "== starting prosody on 127.0.0.1:$port (components on $component_port)"
-tests/interop/prosody.sh start "$work" "$port" "$component_port"
+tests/interop/prosody.sh start "$work/prosody" "$port" "$component_port"
+echo "== starting ejabberd on 127.0.0.1:$ejabberd_port"
+tests/interop/ejabberd.sh start "$work/ejabberd" "$ejabberd_port"
 
 echo "== starting the component example as rooms.localhost"
 "$component_binary" rooms.localhost secret --server "127.0.0.1:$component_port" --serve 1800 \
@@ -72,8 +86,11 @@ cat "$work/component.log"
 
 echo "== interop tests"
 XMPP_DISCO_SERVER="127.0.0.1:$port" XMPP_DISCO_PYTHON="$PWD/$venv/bin/python" \
-    XMPP_DISCO_COMPONENT=rooms.localhost \
+    XMPP_DISCO_COMPONENT=rooms.localhost XMPP_DISCO_EJABBERD="127.0.0.1:$ejabberd_port" \
     timeout 900 cargo test --features tokio-xmpp --test interop -- --ignored "$@"
 
 echo "== slixmpp discovers the component and its rooms"
 timeout 120 "$venv/bin/python" tests/interop/slixmpp_component.py 127.0.0.1 "$port" 10000 100
+
+echo "== the network example as a user runs it (stops and restarts Prosody)"
+tests/interop/network_example.sh "$work/prosody" "$port" "$network_binary"

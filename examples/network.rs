@@ -1,18 +1,17 @@
 //! The main job on a real XMPP network: log in through tokio-xmpp, walk the server's disco
 //! tree, find its services by feature, and answer disco queries for the connected client, all
-//! through one `DiscoMachine`.
+//! through the crate's tokio-xmpp integration (`xmpp_disco::client`).
 //!
 //! ```text
 //! cargo run --features tokio-xmpp --example network -- JID PASSWORD [--server HOST:PORT] [--plaintext]
 //!                                              [--timeout SECONDS] [--serve SECONDS]
 //! ```
 //!
-//! Without `--server` the server is found through the JID's DNS SRV records; STARTTLS is used
-//! unless `--plaintext` is given (only for a test server on loopback). Every wait is bounded by
-//! `--timeout` (default 10 s); errors are printed and the exit status is 1. With `--serve`, the
-//! client stays online that long afterwards, answering disco queries from its responder.
-
-mod session;
+//! Without `--server` the server is found through the JID's DNS SRV records; `HOST` is a name
+//! or an IP address. STARTTLS is used unless `--plaintext` is given (only for a test server on
+//! loopback). Every wait is bounded by `--timeout` (default 10 s): logging in, each query, and
+//! a lost connection, which ends the program with status 1 if it has not come back by then.
+//! With `--serve`, the client stays online that long afterwards, answering disco queries.
 
 use std::collections::BTreeSet;
 use std::error::Error;
@@ -20,10 +19,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use session::{Account, Session, SessionError, Transport};
+use futures_util::future::join_all;
+use tokio_xmpp::Stanza;
+use xmpp_disco::client::{AskError, Disco, Incoming, Login, Server, SessionEnd, SessionEvent};
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_disco::{Config, DiscoMachine, Node, QueryError, QueryKind, QueryOptions, StaticNode};
+use xmpp_disco::xmpp_parsers::presence::Presence;
+use xmpp_disco::{Config, DiscoMachine, Event, Node, QueryKind, QueryOptions, StaticNode};
 
 const USAGE: &str = "usage: network JID PASSWORD [--server HOST:PORT] [--plaintext] \
                      [--timeout SECONDS] [--serve SECONDS]";
@@ -45,7 +47,7 @@ const EXAMPLE_NODE: &str = "urn:xmpp-disco:example";
 const UPTIME_NODE: &str = "urn:xmpp-disco:example:uptime";
 
 struct Arguments {
-    account: Account,
+    login: Login,
     serve: Duration,
 }
 
@@ -74,28 +76,32 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
             _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
         }
     }
-    let transport = match (server, plaintext) {
-        (Some(address), true) => Transport::Plaintext(address),
+    let host_port = |address: &str| {
+        address
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+            .ok_or(format!("--server takes HOST:PORT, not {address:?}"))
+    };
+    let server = match (server, plaintext) {
+        (Some(address), true) => {
+            let (host, port) = host_port(&address)?;
+            Server::Plaintext { host, port }
+        }
         (None, true) => return Err("--plaintext needs --server".into()),
         (Some(address), false) => {
-            let (host, port) = address
-                .rsplit_once(':')
-                .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
-                .ok_or(format!("--server takes HOST:PORT, not {address:?}"))?;
-            Transport::StartTls(Some((host, port)))
+            let (host, port) = host_port(&address)?;
+            Server::StartTls { host, port }
         }
-        (None, false) => Transport::StartTls(None),
+        (None, false) => Server::Published,
     };
-    let password = password.clone();
-    Ok(Arguments {
-        account: Account {
-            jid,
-            password,
-            transport,
-            timeout,
-        },
-        serve,
-    })
+    let mut config = Config::default();
+    config.default_timeout = Some(timeout);
+    let login = Login::new(jid, password.clone())
+        .server(server)
+        .timeout(timeout)
+        .give_up_after(timeout)
+        .config(config);
+    Ok(Arguments { login, serve })
 }
 
 /// What this client answers when asked: a bot with one extra node listing the server.
@@ -128,27 +134,49 @@ fn publish(machine: &mut DiscoMachine, me: &Jid, server: &Jid) -> Result<(), Box
     Ok(())
 }
 
-/// The deferred node's answer, computed when asked: how long this client has been online.
-fn answer_uptime(session: &mut Session) {
-    let online = Instant::now();
-    session.answer_deferred_with(move |machine, handle, kind, _node| {
-        let name = format!("online for {} s", online.elapsed().as_secs());
-        let answered = match kind {
-            QueryKind::Info => machine.respond_info(
-                handle,
-                DiscoInfoResult {
-                    node: Some(UPTIME_NODE.into()),
-                    identities: vec![Identity::new("hierarchy", "leaf", "en", name)],
-                    features: BTreeSet::new(),
-                    extensions: Vec::new(),
-                },
-            ),
-            QueryKind::Items => machine.respond_items(handle, Vec::new()),
-        };
-        if let Err(error) = answered {
-            eprintln!("warning: the uptime answer was not sent: {error}");
+/// The host's side of the stream, for as long as the session lives: answers the deferred
+/// node, refuses the IQs nobody handles, re-sends presence on a new stream, and says what
+/// happens to the connection. Returns how many IQs it refused and why the session ended.
+async fn host(disco: Disco, mut incoming: Incoming, online: Instant) -> (u64, SessionEnd) {
+    let mut refused = 0;
+    while let Some(event) = incoming.next().await {
+        match event {
+            SessionEvent::Stanza(Stanza::Iq(iq)) => {
+                refused += 1;
+                disco.refuse(iq);
+            }
+            SessionEvent::Disco(Event::DeferredRequest { handle, kind, .. }) => {
+                let name = format!("online for {} s", online.elapsed().as_secs());
+                let answered = disco.with_machine(|machine| match kind {
+                    QueryKind::Info => machine.respond_info(handle, uptime(name)),
+                    QueryKind::Items => machine.respond_items(handle, Vec::new()),
+                });
+                if let Err(error) = answered {
+                    eprintln!("warning: the uptime answer was not sent: {error}");
+                }
+            }
+            SessionEvent::Suspended => eprintln!("the connection was lost; reconnecting"),
+            SessionEvent::ReconnectFailed(error) => eprintln!("reconnecting failed: {error}"),
+            SessionEvent::Resumed => eprintln!("the stream was resumed; nothing was lost"),
+            SessionEvent::Reset { jid } => {
+                eprintln!("online again as {jid} (a new stream: queries in flight failed)");
+                // Only fails once the session is over, which the loop hears next.
+                let _ = disco.send(Presence::available());
+            }
+            SessionEvent::Ended(reason) => return (refused, reason),
+            _ => {}
         }
-    });
+    }
+    (refused, SessionEnd::Dropped)
+}
+
+fn uptime(name: String) -> DiscoInfoResult {
+    DiscoInfoResult {
+        node: Some(UPTIME_NODE.into()),
+        identities: vec![Identity::new("hierarchy", "leaf", "en", name)],
+        features: BTreeSet::new(),
+        extensions: Vec::new(),
+    }
 }
 
 fn identities(info: &DiscoInfoResult) -> String {
@@ -162,7 +190,7 @@ fn identities(info: &DiscoInfoResult) -> String {
         .join(", ")
 }
 
-fn describe(result: &Result<Arc<DiscoInfoResult>, QueryError>) -> String {
+fn describe(result: &Result<Arc<DiscoInfoResult>, AskError>) -> String {
     match result {
         Ok(info) => {
             let forms: Vec<_> = info
@@ -180,79 +208,64 @@ fn describe(result: &Result<Arc<DiscoInfoResult>, QueryError>) -> String {
     }
 }
 
-async fn walk(session: &mut Session) -> Result<(), SessionError> {
-    let server = session.server();
-    let info = session.start_info(&server, None, QueryOptions::default())?;
-    let items = session.start_items(&server, None, QueryOptions::default())?;
-    let info = session.completion(info).await?;
-    let items = session.completion(items).await?;
+fn label(item: &Item) -> String {
+    let node = item
+        .node
+        .as_deref()
+        .map(|n| format!(" node={n}"))
+        .unwrap_or_default();
+    let name = item
+        .name
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    format!("{}{node}{name}", item.jid)
+}
 
-    if let xmpp_disco::Event::Info { result, .. } = &info {
-        println!("{server}  {}", describe(result));
+async fn walk(disco: &Disco) -> Result<(), AskError> {
+    let server = disco.server();
+    let ask = QueryOptions::default;
+    let (info, items) = tokio::join!(
+        disco.query_info(&server, None, ask()),
+        disco.query_items(&server, None, ask()),
+    );
+    if let Err(AskError::Ended(reason)) = info {
+        return Err(AskError::Ended(reason));
     }
+    println!("{server}  {}", describe(&info));
     let items = match items {
-        xmpp_disco::Event::Items {
-            result: Ok(items), ..
-        } => items.items.clone(),
-        xmpp_disco::Event::Items {
-            result: Err(error), ..
-        } => {
+        Ok(items) => items.items.clone(),
+        Err(error) => {
             println!("└─ items: error: {error}");
             Vec::new()
         }
-        _ => Vec::new(),
     };
 
-    // Every item at once: the machine sends them all, then the answers arrive in any order.
-    // An item the machine cannot ask about (an empty node from a careless server) is shown
-    // with the reason instead.
-    let pending: Vec<_> = items
-        .iter()
-        .map(|item| {
-            let options = QueryOptions::default();
-            let id = session.start_info(&item.jid, item.node.as_deref(), options);
-            (item, id)
-        })
-        .collect();
-    let mut found = Vec::new();
-    for (index, (item, id)) in pending.iter().enumerate() {
-        let branch = if index + 1 == pending.len() {
+    // Every item at once: the session sends them all, the answers arrive in any order.
+    let infos = join_all(
+        items
+            .iter()
+            .map(|item| disco.query_info(&item.jid, item.node.as_deref(), ask())),
+    )
+    .await;
+    for (index, (item, info)) in items.iter().zip(&infos).enumerate() {
+        let branch = if index + 1 == items.len() {
             "└─"
         } else {
             "├─"
         };
-        let name = item
-            .name
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        let node = item
-            .node
-            .as_deref()
-            .map(|n| format!(" node={n}"))
-            .unwrap_or_default();
-        let id = match id {
-            Ok(id) => *id,
-            Err(not_asked) => {
-                println!("{branch} {}{node}{name}  not asked: {not_asked}", item.jid);
-                continue;
-            }
-        };
-        if let xmpp_disco::Event::Info { result, .. } = session.completion(id).await? {
-            println!("{branch} {}{node}{name}  {}", item.jid, describe(&result));
-            found.push((item.jid.clone(), result));
-        }
+        println!("{branch} {}  {}", label(item), describe(info));
     }
 
     // Finding services by feature asks nothing new: every answer is in the cache.
-    let sent_before = session.machine.stats().requests_sent;
+    let sent_before = disco.stats().requests_sent;
     println!();
     for (feature, what) in SERVICES {
         let mut providers = Vec::new();
-        for (jid, _) in &found {
-            if let Ok(info) = session.info(jid, None).await? {
+        for item in items.iter().filter(|item| item.node.is_none()) {
+            if let Ok(info) = disco.query_info(&item.jid, None, ask()).await {
                 if info.features.contains(*feature) {
-                    providers.push(jid.to_string());
+                    providers.push(item.jid.to_string());
                 }
             }
         }
@@ -263,7 +276,7 @@ async fn walk(session: &mut Session) -> Result<(), SessionError> {
         };
         println!("{what:<20} {providers}");
     }
-    let stats = session.machine.stats();
+    let stats = disco.stats();
     println!();
     println!(
         "{} IQs sent, {} answered from the cache ({} new while searching by feature), {} \
@@ -278,27 +291,38 @@ async fn walk(session: &mut Session) -> Result<(), SessionError> {
 }
 
 async fn run(arguments: Arguments) -> Result<(), Box<dyn Error>> {
-    let mut session = Session::connect(&arguments.account, Config::default()).await?;
-    println!("online as {}", session.jid);
-    let server = session.server();
-    publish(
-        &mut session.machine,
-        &Jid::from(session.jid.clone()),
-        &server,
-    )?;
-    answer_uptime(&mut session);
-    walk(&mut session).await?;
+    let (disco, incoming) = arguments.login.connect().await?;
+    let me = Jid::from(disco.jid());
+    println!("online as {me}");
+    let server = disco.server();
+    disco.with_machine(|machine| publish(machine, &me, &server))?;
+    disco.send(Presence::available())?;
+    let mut host = tokio::spawn(host(disco.clone(), incoming, Instant::now()));
+
+    walk(&disco).await?;
     if !arguments.serve.is_zero() {
         println!("answering disco queries for {:?}", arguments.serve);
-        session.serve_for(arguments.serve).await?;
-        let stats = session.machine.stats();
+        tokio::select! {
+            () = tokio::time::sleep(arguments.serve) => {}
+            ended = &mut host => {
+                let (_, reason) = ended?;
+                return Err(reason.into());
+            }
+        }
+    }
+    disco.close().await;
+    let (refused, reason) = host.await?;
+    let stats = disco.stats();
+    if !arguments.serve.is_zero() {
         println!(
-            "answered {} disco queries, refused {}, {} other IQs refused",
-            stats.requests_answered, stats.requests_refused, session.refused
+            "answered {} disco queries, refused {}, {refused} other IQs refused",
+            stats.requests_answered, stats.requests_refused
         );
     }
-    session.close().await;
-    Ok(())
+    match reason {
+        SessionEnd::Closed => Ok(()),
+        other => Err(other.into()),
+    }
 }
 
 fn main() -> ExitCode {

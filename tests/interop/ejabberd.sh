@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# A throwaway ejabberd on loopback for the interop tests: the server that resumes streams
+# (XEP-0198), beside the Prosody of prosody.sh, which does not.
+#
+#   ejabberd.sh start DIR PORT  write a config under DIR, start the server as the `ejabberd`
+#                               user, create the accounts and wait until it answers a stream
+#                               header
+#   ejabberd.sh stop DIR        stop the server started in DIR, by the pid it wrote there
+#                               (and the Erlang port mapper, if this script started it)
+#
+# The server serves the host `localhost` with a MUC service `conference.localhost`, stream
+# management with resumption, plaintext c2s on 127.0.0.1:PORT and nothing else. Accounts:
+# alice and bob, each with the password `secret`. The Erlang node is named after DIR's
+# basename, so that two runs on one machine do not meet.
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    exit 2
+}
+
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
+
+ctl() {
+    local dir=$1
+    shift
+    ejabberdctl --config-dir "$dir" --spool "$dir/db" --logs "$dir/logs" \
+        --node "$(cat "$dir/node")" "$@"
+}
+
+start() {
+    local dir port
+    dir=$(realpath -m "$1")
+    port=$2
+    command -v ejabberdctl >/dev/null || { echo "ejabberd is not installed (apt-get install ejabberd)" >&2; exit 1; }
+    port_is_free "$port" || { echo "port $port on 127.0.0.1 is busy" >&2; exit 1; }
+    mkdir -p "$dir/db" "$dir/logs"
+    echo "interop-$(basename "$dir")@localhost" >"$dir/node"
+    # (a zombie left by an earlier run does not count: it maps no ports)
+    ps -C epmd -o stat= | grep -qv '^Z' || touch "$dir/started-epmd"
+    cp /etc/ejabberd/inetrc "$dir/inetrc"
+    cat >"$dir/ejabberdctl.cfg" <<CONFIG
+EJABBERD_PID_PATH=$dir/ejabberd.pid
+EJABBERD_CONFIG_PATH=$dir/ejabberd.yml
+EJABBERD_BYPASS_WARNINGS=true
+CONFIG
+    cat >"$dir/ejabberd.yml" <<CONFIG
+# Written by tests/interop/ejabberd.sh for one test run.
+hosts:
+  - localhost
+loglevel: info
+certfiles: []
+listen:
+  -
+    port: $port
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: false
+    access: all
+    shaper: none
+access_rules:
+  local:
+    allow: all
+  c2s:
+    allow: all
+auth_method: internal
+modules:
+  mod_disco: {}
+  mod_ping: {}
+  mod_version: {}
+  mod_roster: {}
+  mod_stream_mgmt:
+    resume_timeout: 300
+  mod_muc:
+    host: conference.localhost
+    access: all
+    access_create: all
+CONFIG
+    # ejabberdctl runs the server as the ejabberd user, which must own its files.
+    chown -R ejabberd "$dir"
+    ctl "$dir" start
+    if ! wait_ready ejabberd "$port" 30; then
+        tail -n 20 "$dir/logs/ejabberd.log" >&2 || true
+        stop "$dir"
+        exit 1
+    fi
+    for user in alice bob; do
+        ctl "$dir" register "$user" localhost secret >/dev/null
+    done
+    echo "ejabberd $(cat "$dir/ejabberd.pid") ready on 127.0.0.1:$port"
+}
+
+stop() {
+    local dir
+    dir=$(realpath -m "$1")
+    stop_by_pid_file "$dir/ejabberd.pid" 10
+    if [[ -f $dir/started-epmd ]]; then
+        pkill -x epmd 2>/dev/null || true
+        rm -f "$dir/started-epmd"
+    fi
+}
+
+case "${1:-}" in
+    start) [[ $# -eq 3 ]] || usage; start "$2" "$3" ;;
+    stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
+    *) usage ;;
+esac
