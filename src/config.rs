@@ -65,6 +65,11 @@ pub struct Config {
     /// `item-not-found`. A client's server delivers only what is the client's, so a client
     /// answers every request it gets from its own registry.
     pub stamp_from: bool,
+    /// The most items one `disco#items` answer lists. `None` (the default): the whole list, as
+    /// XEP-0030 asks. With a limit, a request for a longer list without a result set
+    /// (XEP-0059) is answered its first page, with the `<set/>` that tells the requester there
+    /// is more; a request with one gets pages of at most this many items.
+    pub max_items_per_answer: Option<usize>,
 }
 
 impl Default for Config {
@@ -79,6 +84,7 @@ impl Default for Config {
             max_deferred: 256,
             stanza_namespace: StanzaNamespace::Client,
             stamp_from: false,
+            max_items_per_answer: None,
         }
     }
 }

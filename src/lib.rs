@@ -307,8 +307,8 @@ pub use query::{IdentityView, QueryKind};
 pub use read::Handled;
 pub use requester::Cached;
 pub use responder::{
-    DynamicNode, Entity, EntityMut, IdentityNames, Node, NodeMut, RequestContext, Resolver,
-    StaticNode,
+    DynamicNode, Entity, EntityMut, IdentityNames, ItemsPage, Node, NodeMut, RequestContext,
+    Resolver, StaticNode,
 };
 pub use stats::Stats;
 pub use write::Transmit;

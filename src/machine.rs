@@ -459,8 +459,12 @@ impl DiscoMachine {
         handle: ResponseHandle,
         info: DiscoInfoResult,
     ) -> Result<(), ResponseError> {
-        self.responder
-            .respond(&mut self.out, handle, DeferredAnswer::Info(info))
+        self.responder.respond(
+            &mut self.out,
+            &self.config,
+            handle,
+            DeferredAnswer::Info(info),
+        )
     }
 
     /// Answers a deferred `disco#items` request.
@@ -474,8 +478,12 @@ impl DiscoMachine {
         handle: ResponseHandle,
         items: Vec<Item>,
     ) -> Result<(), ResponseError> {
-        self.responder
-            .respond(&mut self.out, handle, DeferredAnswer::Items(items))
+        self.responder.respond(
+            &mut self.out,
+            &self.config,
+            handle,
+            DeferredAnswer::Items(items),
+        )
     }
 
     /// Answers a deferred request with a stanza error.
@@ -490,8 +498,12 @@ impl DiscoMachine {
         handle: ResponseHandle,
         error: StanzaError,
     ) -> Result<(), ResponseError> {
-        self.responder
-            .respond(&mut self.out, handle, DeferredAnswer::Error(error))
+        self.responder.respond(
+            &mut self.out,
+            &self.config,
+            handle,
+            DeferredAnswer::Error(error),
+        )
     }
 
     // ---------------------------------------------------------------- input

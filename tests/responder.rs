@@ -152,7 +152,7 @@ fn a_mounted_node_answers_with_its_node_mirrored() {
             "<iq xmlns='jabber:client' type='result' id='m1' to='{ROMEO}'>\
              <query xmlns='{INFO}' node='music'>\
              <identity category='hierarchy' type='branch' name='Music'/>\
-             <feature var='{INFO}'/></query></iq>"
+             <feature var='{INFO}'/><feature var='{RSM}'/></query></iq>"
         ))
     );
     let items = answer(&mut h, get(ITEMS, Some("music"), ROMEO, "m2"));
@@ -311,17 +311,29 @@ fn a_changed_node_is_answered_as_it_is_now() {
         .filter_map(|c| c.attr("var"))
         .collect();
     assert_eq!(features, vec![INFO, "urn:xmpp:ping"]);
+    // The same answer again is the same stanza (built once, reused).
+    assert_eq!(answer(&mut h, get(INFO, None, ROMEO, "c2")), second);
     h.machine
         .root_mut()
         .push_item(item("a.example", None, None))
         .unwrap();
+    assert!(
+        matches!(h.machine.poll_event(), Some(Event::NodeChanged { .. })),
+        "a first item is a change of the info: the node now pages its items"
+    );
     let items = answer(&mut h, get(ITEMS, None, ROMEO, "c3"));
     assert_eq!(
         items.get_child("query", ITEMS).unwrap().children().count(),
         1
     );
-    // The same answer again is the same stanza (built once, reused).
-    assert_eq!(answer(&mut h, get(INFO, None, ROMEO, "c2")), second);
+    let third = answer(&mut h, get(INFO, None, ROMEO, "c4"));
+    let features: Vec<_> = third
+        .get_child("query", INFO)
+        .unwrap()
+        .children()
+        .filter_map(|c| c.attr("var"))
+        .collect();
+    assert_eq!(features, vec![INFO, RSM, "urn:xmpp:ping"]);
 }
 
 #[test]
@@ -811,7 +823,8 @@ fn a_query_holding_text_is_a_bad_request_and_unknown_children_are_ignored() {
         answer(&mut h, request),
         error_answer("t2", "modify", "bad-request")
     );
-    // Layout is not text, and a child the responder does not know (RSM here) is ignored.
+    // Layout is not text; an empty list is an empty answer even when a page is asked for
+    // (XEP-0059 §2.3).
     let request = element(&format!(
         "<iq xmlns='jabber:client' type='get' id='t3' from='{ROMEO}'><query xmlns='{ITEMS}'>\n           <set xmlns='http://jabber.org/protocol/rsm'><max>10</max></set>\n</query></iq>"
     ));

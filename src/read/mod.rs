@@ -13,6 +13,7 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_parsers::minidom::{Element, NSChoice, Node};
 use xmpp_parsers::ns;
+use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::error::{MalformedReply, TextField};
@@ -80,6 +81,58 @@ pub(crate) struct DiscoRequest<'a> {
     /// False for a query no disco answer can be given to: more than one payload, an empty
     /// `node` (XEP-0030 §3.3), or text in the query (XEP-0030 requests are empty).
     pub(crate) well_formed: bool,
+    /// The request's RSM `<set/>` (XEP-0059), read by [`parse_page`] when the answer is built.
+    pub(crate) page: Option<&'a Element>,
+}
+
+/// Reads an RSM `<set/>` of a `disco#items` request. Unknown children are ignored, as XEP-0059
+/// asks; what XEP-0059 defines must make sense: `max` and `index` are non-negative integers (a
+/// `max` too large to represent is "no limit"), `before` and `after` are not both given, and
+/// `index` is given alone.
+///
+/// # Errors
+///
+/// The stanza error condition's cause, for a `bad-request`.
+pub(crate) fn parse_page(set: &Element) -> Result<SetQuery, &'static str> {
+    let mut page = SetQuery {
+        max: None,
+        after: None,
+        before: None,
+        index: None,
+    };
+    for child in set.children().filter(|child| child.ns() == ns::RSM) {
+        let text = child.text();
+        let (slot, value) = match child.name() {
+            "max" => (&mut page.max, count(&text).ok_or("max is not a count")?),
+            "index" => (&mut page.index, count(&text).ok_or("index is not a count")?),
+            "after" => {
+                page.after = Some(text);
+                continue;
+            }
+            "before" => {
+                page.before = Some(text);
+                continue;
+            }
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    if page.after.is_some() && page.before.is_some() {
+        return Err("after and before together");
+    }
+    if page.index.is_some() && (page.after.is_some() || page.before.is_some()) {
+        return Err("index with after or before");
+    }
+    Ok(page)
+}
+
+/// A non-negative integer; one past `usize::MAX` is `usize::MAX` (so "no limit" for `max`).
+fn count(text: &str) -> Option<usize> {
+    let digits = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(usize::MAX))
 }
 
 /// An address on a received stanza that is not a JID: nothing can be sent back to it.
@@ -263,10 +316,15 @@ fn query_request(query: &Element, single_payload: bool) -> Option<DiscoRequest<'
     // building its own stanzas can bring one in).
     let node_ok =
         node.is_none_or(|node| !node.is_empty() && text::check(TextField::Node, node).is_ok());
+    let page = match kind {
+        QueryKind::Items => query.get_child("set", ns::RSM),
+        QueryKind::Info => None,
+    };
     Some(DiscoRequest {
         kind,
         node,
         well_formed: single_payload && node_ok && !holds_text,
+        page,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_parsers::jid::Jid;
+use xmpp_parsers::rsm::{SetQuery, SetResult};
 
 use crate::query::QueryKind;
 
@@ -62,4 +63,26 @@ pub trait DynamicNode: Send {
         let _ = request;
         Some(Vec::new())
     }
+
+    /// The `disco#items` answer to a request for one page of the list (XEP-0059), or `None`
+    /// for "no such node" (or, for a node answering its own pages, for an `after` or `before`
+    /// id it does not know: both are `item-not-found`). By default the machine takes the page out of
+    /// [`items`](Self::items); a node whose list is long or costly to build answers
+    /// [`ItemsPage::Page`] instead, building only the page.
+    fn items_page(&self, request: &RequestContext<'_>, page: &SetQuery) -> Option<ItemsPage> {
+        let _ = page;
+        self.items(request).map(ItemsPage::Whole)
+    }
+}
+
+/// A [`DynamicNode`]'s answer to a request for one page of its items.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemsPage {
+    /// The whole list: the machine answers the page asked for out of it, with page ids of its
+    /// own.
+    Whole(Vec<Item>),
+    /// The page, and the `<set/>` that places it in the whole list (XEP-0059: `first` with its
+    /// index and `last` when the page holds items, and the list's `count`), with page ids the
+    /// node understands when they come back in `after` or `before`.
+    Page(Vec<Item>, SetResult),
 }

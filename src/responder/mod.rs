@@ -10,6 +10,7 @@ mod dynamic;
 mod entity;
 mod mount;
 mod node;
+mod page;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
@@ -26,14 +28,15 @@ use crate::event::Event;
 use crate::ids::ResponseHandle;
 use crate::outbox::Outbox;
 use crate::query::QueryKind;
-use crate::read::{DiscoRequest, Handled, IqType, Received};
+use crate::read::{self, DiscoRequest, Handled, IqType, Received};
 use crate::text;
 use crate::write::payload;
 use crate::write::prepared::Prepared;
 use crate::write::{Outgoing, OutgoingResponse, ResponseBody};
 
-pub use dynamic::{DynamicNode, RequestContext};
+pub use dynamic::{DynamicNode, ItemsPage, RequestContext};
 pub use entity::{Entity, EntityMut, Resolver};
+use mount::AnswerCache;
 pub use mount::{Node, NodeMut};
 pub use node::{IdentityNames, StaticNode};
 
@@ -58,6 +61,8 @@ struct IncomingRequest<'a> {
 struct Pending {
     kind: QueryKind,
     node: Option<String>,
+    /// The page asked for, which the machine takes out of the host's list.
+    page: Option<SetQuery>,
     reply_to: Option<Jid>,
     reply_from: Option<Jid>,
     id: String,
@@ -153,8 +158,55 @@ fn typed_info(node: Option<&str>, info: Option<DiscoInfoResult>) -> HostAnswer {
     }
 }
 
-fn typed_items(node: Option<&str>, items: Option<Vec<Item>>) -> HostAnswer {
-    items.map_or(Ok(None), |items| checked(payload::items(node, &items)))
+/// The payload of the items a dynamic node or the host gave, or of the page asked for out of
+/// them, each page holding at most `limit` items; an unknown page id is "no such node".
+fn typed_items(
+    node: Option<&str>,
+    items: Option<Vec<Item>>,
+    page: Option<&SetQuery>,
+    limit: Option<usize>,
+) -> HostAnswer {
+    let Some(items) = items else {
+        return Ok(None);
+    };
+    match page::select(&items, page, limit) {
+        Ok(None) => checked(payload::items(node, &items)),
+        Ok(Some(page)) => checked(payload::page(node, &items[page.range], &page.set)),
+        Err(page::UnknownId) => Ok(None),
+    }
+}
+
+/// The items payload a dynamic node's answer to a page request makes.
+fn typed_page(
+    node: Option<&str>,
+    answer: Option<ItemsPage>,
+    page: &SetQuery,
+    limit: Option<usize>,
+) -> HostAnswer {
+    match answer {
+        Some(ItemsPage::Page(items, set)) => checked(payload::page(node, &items, &set)),
+        Some(ItemsPage::Whole(items)) => typed_items(node, Some(items), Some(page), limit),
+        None => Ok(None),
+    }
+}
+
+/// The items answer of a static node: its built answer when the whole list is asked for and
+/// fits, otherwise the page, built from the items it holds (no copy of the rest).
+fn static_items(
+    name: Option<&str>,
+    node: &StaticNode,
+    cache: &mut AnswerCache,
+    page: Option<&SetQuery>,
+    limit: Option<usize>,
+) -> ResponseBody {
+    match page::select(node.items(), page, limit) {
+        Ok(None) => ResponseBody::Result(Arc::clone(cache.items(name, node))),
+        Ok(Some(page)) => {
+            let items = node.items().get(page.range).unwrap_or_default();
+            ResponseBody::Result(Prepared::new(payload::page(name, items, &page.set)))
+        }
+        Err(page::UnknownId) => item_not_found(),
+    }
 }
 
 /// The answer a host's payload makes: a result, or `item-not-found` for "no such node".
@@ -316,9 +368,13 @@ impl Responder {
         if incoming.set {
             return Some(service_unavailable());
         }
+        let Ok(page) = request.page.map(read::parse_page).transpose() else {
+            return Some(bad_request());
+        };
         if !request.well_formed {
             return Some(bad_request());
         }
+        let limit = config.max_items_per_answer;
         let context = RequestContext {
             from: incoming.from.as_ref(),
             to: incoming.to.as_ref(),
@@ -339,14 +395,20 @@ impl Responder {
                     .map_or_else(item_not_found, |payload| {
                         ResponseBody::Result(Arc::clone(payload))
                     }),
-                QueryKind::Items => {
-                    ResponseBody::Result(Arc::clone(cache.items(request.node, node)))
-                }
+                QueryKind::Items => static_items(request.node, node, cache, page.as_ref(), limit),
             },
             Answerer::Dynamic(dynamic) => {
                 let answer = match request.kind {
                     QueryKind::Info => typed_info(request.node, dynamic.info(&context)),
-                    QueryKind::Items => typed_items(request.node, dynamic.items(&context)),
+                    QueryKind::Items => match &page {
+                        Some(page) => typed_page(
+                            request.node,
+                            dynamic.items_page(&context, page),
+                            page,
+                            limit,
+                        ),
+                        None => typed_items(request.node, dynamic.items(&context), None, limit),
+                    },
                 };
                 match answer {
                     Ok(payload) => found(payload),
@@ -366,14 +428,20 @@ impl Responder {
                 if self.deferred.len() >= config.max_deferred {
                     return Some(resource_constraint());
                 }
-                self.defer(out, config, incoming);
+                self.defer(out, config, incoming, page);
                 return None;
             }
         })
     }
 
     /// Hands a request for a deferred node to the host.
-    fn defer(&mut self, out: &mut Outbox, config: &Config, incoming: &IncomingRequest<'_>) {
+    fn defer(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        incoming: &IncomingRequest<'_>,
+        page: Option<SetQuery>,
+    ) {
         let number = self.next_deferred;
         self.next_deferred += 1;
         let node = incoming.request.node.map(str::to_owned);
@@ -382,6 +450,7 @@ impl Responder {
             Pending {
                 kind: incoming.request.kind,
                 node: node.clone(),
+                page,
                 reply_to: incoming.from.clone(),
                 reply_from: answering_address(config, incoming.to.clone()),
                 id: incoming.id.to_owned(),
@@ -401,6 +470,7 @@ impl Responder {
     pub(crate) fn respond(
         &mut self,
         out: &mut Outbox,
+        config: &Config,
         handle: ResponseHandle,
         answer: DeferredAnswer,
     ) -> Result<(), ResponseError> {
@@ -419,7 +489,8 @@ impl Responder {
                 Ok(typed_info(node, Some(info)).map_err(invalid)?)
             }
             (QueryKind::Items, DeferredAnswer::Items(items)) => {
-                Ok(typed_items(node, Some(items)).map_err(invalid)?)
+                let (page, limit) = (pending.page.as_ref(), config.max_items_per_answer);
+                Ok(typed_items(node, Some(items), page, limit).map_err(invalid)?)
             }
             (expected, _) => return Err(ResponseError::WrongKind { handle, expected }),
         };

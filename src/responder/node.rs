@@ -109,6 +109,8 @@ pub(crate) struct InfoSnapshot {
     identities: Vec<IdentityEntry>,
     features: Vec<String>,
     forms: Vec<DataForm>,
+    /// Whether the node had items: it then advertises RSM.
+    has_items: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +178,7 @@ impl StaticNode {
             identities: self.identities.clone(),
             features: self.features.clone(),
             forms: self.forms.clone(),
+            has_items: !self.items.is_empty(),
         }
     }
 
@@ -184,6 +187,7 @@ impl StaticNode {
         self.identities == snapshot.identities
             && self.features == snapshot.features
             && self.forms == snapshot.forms
+            && self.items.is_empty() != snapshot.has_items
     }
 
     /// Adds the feature `var`.
@@ -332,11 +336,18 @@ impl StaticNode {
         !self.identities.is_empty()
     }
 
-    /// Every feature, `disco#info` included, in sorted order.
+    /// Every feature, in sorted order: the registered ones, `disco#info`, and result set
+    /// management (XEP-0059, `http://jabber.org/protocol/rsm`) while the node has items, since
+    /// the machine answers their list one page at a time when asked.
     pub fn features(&self) -> impl Iterator<Item = &str> {
         let registered = self.features.iter().map(String::as_str);
-        // disco#info sorts among the others so that the list stays sorted.
-        let mut all: Vec<&str> = std::iter::once(ns::DISCO_INFO).chain(registered).collect();
+        let pages = (!self.items.is_empty() && !self.features.iter().any(|f| f == ns::RSM))
+            .then_some(ns::RSM);
+        // The implied features sort among the others so that the list stays sorted.
+        let mut all: Vec<&str> = std::iter::once(ns::DISCO_INFO)
+            .chain(pages)
+            .chain(registered)
+            .collect();
         all.sort_unstable();
         all.into_iter()
     }

@@ -8,6 +8,7 @@ use xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_parsers::minidom::rxml::{xml_ncname, Namespace};
 use xmpp_parsers::minidom::{Element, ElementBuilder};
 use xmpp_parsers::ns;
+use xmpp_parsers::rsm::SetResult;
 
 use crate::query::IdentityView;
 
@@ -67,6 +68,14 @@ pub(crate) fn typed_info(node: Option<&str>, answer: &DiscoInfoResult) -> Elemen
         features.sort_unstable();
     }
     info(node, identities, features.into_iter(), &answer.extensions)
+}
+
+/// The `disco#items` payload of one page of a list: `items` and the `<set/>` (XEP-0059) that
+/// places them in the whole list, `node` mirrored.
+pub(crate) fn page(node: Option<&str>, items: &[Item], set: &SetResult) -> Element {
+    let mut payload = self::items(node, items);
+    payload.append_child(Element::from(set.clone()));
+    payload
 }
 
 /// The `disco#items` payload listing `items`, `node` mirrored.

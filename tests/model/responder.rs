@@ -367,7 +367,7 @@ impl World {
             None => &entity.root,
             Some(name) => entity.mounted.get(name)?,
         };
-        Some((node.identities.clone(), node.features.clone()))
+        Some((node.identities.clone(), advertised(node)))
     }
 
     fn model(&mut self, node: usize) -> Option<&mut ModelNode> {
@@ -831,7 +831,7 @@ impl World {
                 ));
             }
         }
-        let mut features: Vec<String> = model.features.iter().cloned().collect();
+        let mut features: Vec<String> = advertised(model).into_iter().collect();
         features.push(INFO.to_owned());
         features.sort();
         Answer::Info {
@@ -1057,6 +1057,16 @@ fn node_of(op: &Op) -> usize {
 }
 
 /// The node an operation changes, by name (`None`: the root).
+/// The features a node advertises besides `disco#info`: the registered ones, and result set
+/// management (XEP-0059) while it has items.
+fn advertised(node: &ModelNode) -> BTreeSet<String> {
+    let mut features = node.features.clone();
+    if !node.items.is_empty() {
+        features.insert(xmpp_disco::xmpp_parsers::ns::RSM.to_owned());
+    }
+    features
+}
+
 fn target_of(op: &Op) -> Option<&str> {
     match op {
         Op::MountText { name } => Some(name),

@@ -18,6 +18,7 @@ pub use forms::element_of;
 
 pub const INFO: &str = "http://jabber.org/protocol/disco#info";
 pub const ITEMS: &str = "http://jabber.org/protocol/disco#items";
+pub const RSM: &str = "http://jabber.org/protocol/rsm";
 
 pub fn jid(s: &str) -> Jid {
     Jid::new(s).expect("test JID")

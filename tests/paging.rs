@@ -1,0 +1,456 @@
+//! Result set management (XEP-0059) on the responder's `disco#items` answers: every rule, stanza
+//! in and stanza out, for static, dynamic, deferred, entity and resolver nodes.
+
+mod support;
+
+use support::*;
+use xmpp_disco::xmpp_parsers::disco::{DiscoItemsResult, Item};
+use xmpp_disco::xmpp_parsers::minidom::Element;
+use xmpp_disco::xmpp_parsers::rsm::{First, SetQuery, SetResult};
+use xmpp_disco::{
+    Config, DynamicNode, Entity, Event, ItemsPage, Node, RequestContext, Resolver, StaticNode,
+};
+
+const ROMEO: &str = "romeo@montague.example/orchard";
+const SERVICE: &str = "rooms.capulet.example";
+
+fn room(n: usize) -> Item {
+    Item {
+        jid: jid(&format!("room{n}@{SERVICE}")),
+        node: None,
+        name: Some(format!("Room {n}")),
+    }
+}
+
+fn rooms(count: usize) -> Vec<Item> {
+    (0..count).map(room).collect()
+}
+
+/// A machine whose root lists `count` rooms.
+fn listing(count: usize, config: Config) -> Harness {
+    let mut h = Harness::with_config(config);
+    h.machine
+        .root_mut()
+        .set_items(rooms(count))
+        .expect("valid items");
+    let _ = h.machine.poll_event();
+    h
+}
+
+/// An items request for the root of `to` (the machine itself when `None`) with `set` inside.
+fn request(id: &str, to: Option<&str>, set: &str) -> Element {
+    let to = to.map(|to| format!(" to='{to}'")).unwrap_or_default();
+    element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='{id}' from='{ROMEO}'{to}>\
+         <query xmlns='{ITEMS}'><set xmlns='{RSM}'>{set}</set></query></iq>"
+    ))
+}
+
+fn ask(h: &mut Harness, stanza: Element) -> Element {
+    assert!(h.feed(0, stanza).is_consumed());
+    h.sent_one()
+}
+
+/// The answer's items and `<set/>`.
+fn page(answer: &Element) -> (Vec<Item>, Option<SetResult>) {
+    assert_eq!(answer.attr("type"), Some("result"), "{answer:?}");
+    let query = answer
+        .get_child("query", ITEMS)
+        .expect("a disco#items query")
+        .clone();
+    let parsed = DiscoItemsResult::try_from(query).expect("valid items");
+    (parsed.items, parsed.rsm)
+}
+
+fn condition(answer: &Element) -> String {
+    assert_eq!(answer.attr("type"), Some("error"), "{answer:?}");
+    let error = answer
+        .get_child("error", "jabber:client")
+        .expect("<error/>");
+    let condition = error.children().next().expect("a condition");
+    format!(
+        "{} {}",
+        error.attr("type").unwrap_or_default(),
+        condition.name()
+    )
+}
+
+fn names(items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| item.name.clone().unwrap_or_default())
+        .collect()
+}
+
+fn first(set: &SetResult) -> &First {
+    set.first.as_ref().expect("a first item")
+}
+
+#[test]
+fn a_list_is_read_forwards_page_by_page_with_first_last_and_count() {
+    let mut h = listing(10, Config::default());
+    let mut read = Vec::new();
+    let mut after = String::new();
+    for (number, expected) in [(0, 4), (1, 4), (2, 2)] {
+        let set = if number == 0 {
+            "<max>4</max>".to_owned()
+        } else {
+            format!("<max>4</max><after>{after}</after>")
+        };
+        let (items, set) = page(&ask(&mut h, request("p", None, &set)));
+        let set = set.expect("a page carries a <set/>");
+        assert_eq!(items.len(), expected);
+        assert_eq!(set.count, Some(10));
+        assert_eq!(first(&set).index, Some(read.len()));
+        after = set.last.clone().expect("a last item");
+        assert_ne!(first(&set).item, after, "two items, two ids");
+        read.extend(items);
+    }
+    assert_eq!(read, rooms(10), "every item once, in order");
+}
+
+#[test]
+fn before_reads_backwards_and_an_empty_before_is_the_last_page() {
+    let mut h = listing(10, Config::default());
+    let (items, set) = page(&ask(&mut h, request("b1", None, "<max>3</max><before/>")));
+    assert_eq!(names(&items), ["Room 7", "Room 8", "Room 9"]);
+    let set = set.expect("a <set/>");
+    assert_eq!(first(&set).index, Some(7));
+    let before = first(&set).item.clone();
+    let (items, set) = page(&ask(
+        &mut h,
+        request(
+            "b2",
+            None,
+            &format!("<max>3</max><before>{before}</before>"),
+        ),
+    ));
+    assert_eq!(names(&items), ["Room 4", "Room 5", "Room 6"]);
+    assert_eq!(first(&set.expect("a <set/>")).index, Some(4));
+}
+
+#[test]
+fn an_index_starts_a_page_anywhere_and_past_the_end_is_an_empty_page() {
+    let mut h = listing(10, Config::default());
+    let (items, set) = page(&ask(
+        &mut h,
+        request("i1", None, "<max>5</max><index>8</index>"),
+    ));
+    assert_eq!(names(&items), ["Room 8", "Room 9"]);
+    assert_eq!(first(&set.expect("a <set/>")).index, Some(8));
+    let (items, set) = page(&ask(
+        &mut h,
+        request("i2", None, "<max>5</max><index>12</index>"),
+    ));
+    assert!(items.is_empty());
+    assert_eq!(
+        set,
+        Some(SetResult {
+            first: None,
+            last: None,
+            count: Some(10)
+        }),
+        "no first or last on an empty page"
+    );
+}
+
+#[test]
+fn max_zero_asks_for_the_count_only() {
+    let mut h = listing(10, Config::default());
+    let (items, set) = page(&ask(&mut h, request("z", None, "<max>0</max>")));
+    assert!(items.is_empty());
+    assert_eq!(
+        set,
+        Some(SetResult {
+            first: None,
+            last: None,
+            count: Some(10)
+        })
+    );
+}
+
+#[test]
+fn an_id_naming_no_item_is_item_not_found() {
+    let mut h = listing(10, Config::default());
+    for set in [
+        "<after>room3</after>",
+        "<before>3.0000000000000000</before>",
+        "<after/>",
+    ] {
+        assert_eq!(
+            condition(&ask(&mut h, request("u", None, set))),
+            "cancel item-not-found",
+            "{set}"
+        );
+    }
+}
+
+#[test]
+fn ids_stay_valid_while_the_list_does_not_change_and_not_after() {
+    let mut h = listing(10, Config::default());
+    let (_, set) = page(&ask(&mut h, request("s1", None, "<max>4</max>")));
+    let last = set.expect("a <set/>").last.expect("a last item");
+    // An edit of something else keeps the ids.
+    h.machine
+        .root_mut()
+        .register_feature("urn:example:unrelated")
+        .expect("a new feature");
+    let again = format!("<max>4</max><after>{last}</after>");
+    let (items, _) = page(&ask(&mut h, request("s2", None, &again)));
+    assert_eq!(names(&items), ["Room 4", "Room 5", "Room 6", "Room 7"]);
+    // A room gone from before the page: the id now names another item's place.
+    let mut fewer = rooms(10);
+    fewer.remove(0);
+    h.machine.root_mut().set_items(fewer).expect("valid items");
+    assert_eq!(
+        condition(&ask(&mut h, request("s3", None, &again))),
+        "cancel item-not-found"
+    );
+}
+
+#[test]
+fn malformed_sets_are_bad_requests() {
+    let mut h = listing(10, Config::default());
+    for set in [
+        "<max>-1</max>",
+        "<max>ten</max>",
+        "<max/>",
+        "<index>-3</index>",
+        "<after>0.0</after><before>1.0</before>",
+        "<index>2</index><after>0.0</after>",
+    ] {
+        assert_eq!(
+            condition(&ask(&mut h, request("m", None, set))),
+            "modify bad-request",
+            "{set}"
+        );
+    }
+}
+
+#[test]
+fn a_huge_max_is_the_whole_list_and_unknown_children_are_ignored() {
+    let mut h = listing(10, Config::default());
+    let huge = "<max>99999999999999999999999999</max><unknown>x</unknown>";
+    let (items, set) = page(&ask(&mut h, request("h", None, huge)));
+    assert_eq!(items, rooms(10));
+    assert_eq!(set.expect("a <set/>").count, Some(10));
+}
+
+#[test]
+fn a_configured_largest_answer_pages_long_lists_even_unasked() {
+    let mut config = Config::default();
+    config.max_items_per_answer = Some(3);
+    let mut h = listing(10, config);
+    // No <set/>: the first page, with the <set/> that says there is more.
+    let plain = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='l1' from='{ROMEO}'><query xmlns='{ITEMS}'/></iq>"
+    ));
+    let (items, set) = page(&ask(&mut h, plain));
+    assert_eq!(names(&items), ["Room 0", "Room 1", "Room 2"]);
+    assert_eq!(set.expect("a <set/>").count, Some(10));
+    // A larger max is capped.
+    let (items, _) = page(&ask(&mut h, request("l2", None, "<max>8</max>")));
+    assert_eq!(items.len(), 3);
+}
+
+#[test]
+fn a_list_within_the_largest_answer_is_answered_whole_without_a_set() {
+    let mut config = Config::default();
+    config.max_items_per_answer = Some(10);
+    let mut h = listing(10, config);
+    let plain = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='w' from='{ROMEO}'><query xmlns='{ITEMS}'/></iq>"
+    ));
+    let (items, set) = page(&ask(&mut h, plain));
+    assert_eq!(items, rooms(10));
+    assert_eq!(set, None, "XEP-0030's whole list");
+}
+
+#[test]
+fn a_node_with_items_advertises_rsm_and_one_without_does_not() {
+    let mut h = listing(2, Config::default());
+    let info = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='f1' from='{ROMEO}'><query xmlns='{INFO}'/></iq>"
+    ));
+    let features = |answer: &Element| -> Vec<String> {
+        answer
+            .get_child("query", INFO)
+            .expect("a disco#info query")
+            .children()
+            .filter_map(|c| c.attr("var").map(str::to_owned))
+            .collect()
+    };
+    let with_items = ask(&mut h, info.clone());
+    assert_eq!(features(&with_items), [INFO, RSM]);
+    h.machine
+        .root_mut()
+        .set_items(Vec::new())
+        .expect("no items");
+    assert!(matches!(
+        h.machine.poll_event(),
+        Some(Event::NodeChanged { .. })
+    ));
+    assert_eq!(features(&ask(&mut h, info)), [INFO]);
+}
+
+/// Builds only the page asked for: its ids are its own.
+struct Numbers;
+
+impl DynamicNode for Numbers {
+    fn info(
+        &self,
+        _: &RequestContext<'_>,
+    ) -> Option<xmpp_disco::xmpp_parsers::disco::DiscoInfoResult> {
+        None
+    }
+
+    fn items(&self, _: &RequestContext<'_>) -> Option<Vec<Item>> {
+        Some(rooms(6))
+    }
+
+    fn items_page(&self, request: &RequestContext<'_>, page: &SetQuery) -> Option<ItemsPage> {
+        if request.node != Some("numbers") {
+            return None;
+        }
+        let start: usize = match &page.after {
+            Some(after) => after.strip_prefix('n')?.parse::<usize>().ok()? + 1,
+            None => 0,
+        };
+        let end = (start + page.max.unwrap_or(2)).min(1_000_000);
+        let items: Vec<Item> = (start..end).map(room).collect();
+        let set = SetResult {
+            first: Some(First {
+                index: Some(start),
+                item: format!("n{start}"),
+            }),
+            last: Some(format!("n{}", end - 1)),
+            count: Some(1_000_000),
+        };
+        Some(ItemsPage::Page(items, set))
+    }
+}
+
+#[test]
+fn a_dynamic_node_answers_its_own_pages_or_has_the_machine_page_its_list() {
+    let mut h = Harness::new();
+    h.machine
+        .mount("numbers", Node::dynamic(Numbers))
+        .expect("a valid name");
+    h.machine
+        .mount("six", Node::dynamic(Numbers))
+        .expect("a valid name");
+    let node_request = |id: &str, node: &str, set: &str| {
+        element(&format!(
+            "<iq xmlns='jabber:client' type='get' id='{id}' from='{ROMEO}'>\
+             <query xmlns='{ITEMS}' node='{node}'><set xmlns='{RSM}'>{set}</set></query></iq>"
+        ))
+    };
+    let (items, set) = page(&ask(
+        &mut h,
+        node_request("d1", "numbers", "<max>2</max><after>n499</after>"),
+    ));
+    assert_eq!(names(&items), ["Room 500", "Room 501"]);
+    let set = set.expect("the node's own <set/>");
+    assert_eq!(
+        (first(&set).item.as_str(), set.count),
+        ("n500", Some(1_000_000))
+    );
+    // The same node mounted elsewhere answers "no such node" to a page request there:
+    // item-not-found, as for any node saying so.
+    assert_eq!(
+        condition(&ask(&mut h, node_request("d2", "six", "<max>2</max>"))),
+        "cancel item-not-found"
+    );
+}
+
+/// Pages nothing itself: the machine takes the page out of its list.
+struct Six;
+
+impl DynamicNode for Six {
+    fn info(
+        &self,
+        _: &RequestContext<'_>,
+    ) -> Option<xmpp_disco::xmpp_parsers::disco::DiscoInfoResult> {
+        None
+    }
+
+    fn items(&self, _: &RequestContext<'_>) -> Option<Vec<Item>> {
+        Some(rooms(6))
+    }
+}
+
+#[test]
+fn a_dynamic_node_without_its_own_paging_is_paged_by_the_machine() {
+    let mut h = Harness::new();
+    h.machine
+        .mount("six", Node::dynamic(Six))
+        .expect("a valid name");
+    let stanza = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='d3' from='{ROMEO}'>\
+         <query xmlns='{ITEMS}' node='six'><set xmlns='{RSM}'><max>2</max><before/></set></query></iq>"
+    ));
+    let (items, set) = page(&ask(&mut h, stanza));
+    assert_eq!(names(&items), ["Room 4", "Room 5"]);
+    assert_eq!(set.expect("a <set/>").count, Some(6));
+}
+
+#[test]
+fn a_deferred_node_is_answered_whole_by_the_host_and_paged_by_the_machine() {
+    let mut h = Harness::new();
+    h.machine
+        .mount("later", Node::Deferred)
+        .expect("a valid name");
+    let stanza = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='q1' from='{ROMEO}'>\
+         <query xmlns='{ITEMS}' node='later'><set xmlns='{RSM}'><max>2</max><index>3</index></set></query></iq>"
+    ));
+    assert!(h.feed(0, stanza).is_consumed());
+    let handle = std::iter::from_fn(|| h.machine.poll_event())
+        .find_map(|event| match event {
+            Event::DeferredRequest { handle, .. } => Some(handle),
+            _ => None,
+        })
+        .expect("a deferred request");
+    h.machine
+        .respond_items(handle, rooms(10))
+        .expect("a live handle");
+    let (items, set) = page(&h.sent_one());
+    assert_eq!(names(&items), ["Room 3", "Room 4"]);
+    assert_eq!(first(&set.expect("a <set/>")).index, Some(3));
+}
+
+#[test]
+fn entities_and_the_resolver_page_like_the_own_address() {
+    let mut config = Config::default();
+    config.own_jid = Some(jid(SERVICE));
+    config.stamp_from = true;
+    let mut h = Harness::with_config(config);
+    let mut directory = StaticNode::new();
+    directory
+        .register_identity("conference", "text", "Rooms")
+        .expect("an identity");
+    directory.set_items(rooms(5)).expect("valid items");
+    h.machine
+        .add_entity(jid(&format!("directory@{SERVICE}")), Entity::new(directory));
+    let (items, _) = page(&ask(
+        &mut h,
+        request(
+            "e1",
+            Some(&format!("directory@{SERVICE}")),
+            "<max>2</max><index>1</index>",
+        ),
+    ));
+    assert_eq!(names(&items), ["Room 1", "Room 2"]);
+
+    h.machine.set_resolver(Resolver::dynamic(Six));
+    let (items, set) = page(&ask(
+        &mut h,
+        request(
+            "e2",
+            Some(&format!("anyroom@{SERVICE}")),
+            "<max>4</max><before/>",
+        ),
+    ));
+    assert_eq!(names(&items), ["Room 2", "Room 3", "Room 4", "Room 5"]);
+    assert_eq!(set.expect("a <set/>").count, Some(6));
+}
