@@ -70,6 +70,17 @@ pub struct Config {
     /// (XEP-0059) is answered its first page, with the `<set/>` that tells the requester there
     /// is more; a request with one gets pages of at most this many items.
     pub max_items_per_answer: Option<usize>,
+    /// How many items [`query_item_list`](crate::DiscoMachine::query_item_list) asks for per
+    /// page (the RSM `<max/>`; the responder may answer fewer). Default: 100.
+    pub list_page_size: usize,
+    /// The most pages one whole-list query reads before completing with what it has
+    /// ([`ItemList::complete`](crate::ItemList) `false`). Default: 1000.
+    pub max_list_pages: usize,
+    /// The most items one whole-list query keeps. Default: 100,000.
+    pub max_list_items: usize,
+    /// How many whole item lists the cache holds (besides `items_cache_capacity` single
+    /// answers). Default: 64.
+    pub list_cache_capacity: usize,
 }
 
 impl Default for Config {
@@ -85,6 +96,10 @@ impl Default for Config {
             stanza_namespace: StanzaNamespace::Client,
             stamp_from: false,
             max_items_per_answer: None,
+            list_page_size: 100,
+            max_list_pages: 1000,
+            max_list_items: 100_000,
+            list_cache_capacity: 64,
         }
     }
 }

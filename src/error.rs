@@ -185,6 +185,8 @@ pub enum TextField {
     ErrorLang,
     /// A stanza error's application-specific condition.
     ErrorCondition,
+    /// A page id (`after` or `before`) of a page query (XEP-0059).
+    PageId,
 }
 
 impl fmt::Display for TextField {
@@ -205,6 +207,7 @@ impl fmt::Display for TextField {
             TextField::ErrorText => "error text",
             TextField::ErrorLang => "error text's xml:lang",
             TextField::ErrorCondition => "error condition",
+            TextField::PageId => "page id",
         })
     }
 }

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
+
+use crate::query::ItemList;
 use xmpp_parsers::jid::Jid;
 
 use crate::error::{InvalidText, QueryError};
@@ -32,6 +34,14 @@ pub enum Event {
         id: RequestId,
         /// The entity's answer, or why there is none.
         result: Result<Arc<DiscoItemsResult>, QueryError>,
+    },
+    /// A [`query_item_list`](crate::DiscoMachine::query_item_list) completed: every page was
+    /// read (or a bound was reached), or one failed.
+    ItemList {
+        /// The query this completes.
+        id: RequestId,
+        /// The whole list, or why there is none (the first page that failed).
+        result: Result<Arc<ItemList>, QueryError>,
     },
     /// A query now waits on a lazy primed entry
     /// ([`DiscoMachine::prime_info_lazy`](crate::DiscoMachine::prime_info_lazy)): the host
@@ -89,7 +99,9 @@ impl Event {
     /// The request this event completes, if it is a completion.
     pub fn request_id(&self) -> Option<RequestId> {
         match self {
-            Event::Info { id, .. } | Event::Items { id, .. } => Some(*id),
+            Event::Info { id, .. } | Event::Items { id, .. } | Event::ItemList { id, .. } => {
+                Some(*id)
+            }
             Event::PrimeRequested { .. }
             | Event::NodeChanged { .. }
             | Event::DeferredRequest { .. }

@@ -303,7 +303,7 @@ pub use event::Event;
 pub use ids::{PrimeHandle, RequestId, ResponseHandle};
 pub use machine::DiscoMachine;
 pub use options::{QueryOptions, Timeout};
-pub use query::{IdentityView, QueryKind};
+pub use query::{IdentityView, ItemList, QueryKind};
 pub use read::Handled;
 pub use requester::Cached;
 pub use responder::{

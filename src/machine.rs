@@ -8,6 +8,7 @@ use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::Config;
@@ -18,9 +19,9 @@ use crate::event::Event;
 use crate::ids::{PrimeHandle, RequestId, ResponseHandle};
 use crate::options::QueryOptions;
 use crate::outbox::Outbox;
-use crate::query::{Answer, QueryKind};
+use crate::query::{Answer, Ask, QueryKind};
 use crate::read::{Handled, IqType, Received};
-use crate::requester::{Cached, KeyRef, Requester};
+use crate::requester::{Cached, KeyRef, Query, Requester};
 use crate::responder::{
     DeferredAnswer, Entity, EntityMut, Node, NodeMut, RequestContext, Resolver, Responder,
     StaticNode,
@@ -119,7 +120,7 @@ impl DiscoMachine {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
-        self.query(now, QueryKind::Info, jid, node, &options)
+        self.query(now, Ask::Info, jid, node, &options, None)
     }
 
     /// Asks `jid` (at `node`, if given) for its items. Same contract as
@@ -135,16 +136,70 @@ impl DiscoMachine {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
-        self.query(now, QueryKind::Items, jid, node, &options)
+        self.query(now, Ask::Items, jid, node, &options, None)
+    }
+
+    /// Asks `jid` (at `node`, if given) for one page of its items (XEP-0059): `page` says which
+    /// (`max`, and `after`, `before` or `index`). Completed by [`Event::Items`], whose
+    /// `rsm` is the responder's `<set/>` (`first`, `last`, `count`) when it pages. A page is a
+    /// snapshot: it is always asked for, never cached, never shared with another query, and
+    /// never taken for the whole list.
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info), and [`InvalidArgument::Text`] if `after` or `before`
+    /// holds a character XML cannot carry.
+    pub fn query_items_page(
+        &mut self,
+        now: Instant,
+        jid: &Jid,
+        node: Option<&str>,
+        page: SetQuery,
+        options: QueryOptions,
+    ) -> Result<RequestId, InvalidArgument> {
+        for id in [&page.after, &page.before].into_iter().flatten() {
+            text::check(TextField::PageId, id)?;
+        }
+        self.query(now, Ask::Page, jid, node, &options, Some(page))
+    }
+
+    /// Reads the whole item list of `jid` (at `node`, if given), one page after the other
+    /// (XEP-0059: [`Config::list_page_size`] items asked for at a time, each page after the
+    /// last one's `<last/>`). Completed once, by [`Event::ItemList`], with every item, each
+    /// (JID, node) once, and whether the list is [complete](crate::ItemList::complete) or was cut by a
+    /// bound ([`Config::max_list_pages`], [`Config::max_list_items`], or the options'
+    /// [`with_max_pages`](QueryOptions::with_max_pages) and
+    /// [`with_max_items`](QueryOptions::with_max_items)). The responder's `count` is never
+    /// trusted to stop: the list ends at an empty or short page, a page of repeats, or a page
+    /// id seen before. A responder that does not page answers the whole list at once, and that
+    /// is the list.
+    ///
+    /// An error on any page fails the query (and is not cached). A read list is cached and
+    /// shared like any query, under its own key: a single page or a plain `query_items` answer
+    /// is never taken for it, nor it for them. Every page is a request in flight until
+    /// answered; the query's deadline bounds the whole read.
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub fn query_item_list(
+        &mut self,
+        now: Instant,
+        jid: &Jid,
+        node: Option<&str>,
+        options: QueryOptions,
+    ) -> Result<RequestId, InvalidArgument> {
+        self.query(now, Ask::List, jid, node, &options, None)
     }
 
     fn query(
         &mut self,
         now: Instant,
-        kind: QueryKind,
+        kind: Ask,
         jid: &Jid,
         node: Option<&str>,
         options: &QueryOptions,
+        page: Option<SetQuery>,
     ) -> Result<RequestId, InvalidArgument> {
         // Asking from the own address is asking without one: one key, one cache entry.
         let from = options
@@ -156,9 +211,13 @@ impl DiscoMachine {
             ..key(jid, node)?
         };
         self.id_prefix?;
-        Ok(self
-            .requester
-            .query(&mut self.out, &self.config, now, kind, key, options))
+        Ok(self.requester.query(
+            &mut self.out,
+            &self.config,
+            now,
+            Query { kind, key, page },
+            options,
+        ))
     }
 
     /// Gives up waiting for query `id`: it completes with [`QueryError::Cancelled`]. Queries

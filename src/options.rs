@@ -31,6 +31,12 @@ pub struct QueryOptions {
     /// answers to each asking address apart, and a reply counts only when it is addressed to
     /// the address that asked. A client's server refuses stanzas from addresses not its own.
     pub from: Option<Jid>,
+    /// For [`query_item_list`](crate::DiscoMachine::query_item_list): the most pages to read,
+    /// instead of [`Config::max_list_pages`](crate::Config::max_list_pages).
+    pub max_pages: Option<usize>,
+    /// For [`query_item_list`](crate::DiscoMachine::query_item_list): the most items to keep,
+    /// instead of [`Config::max_list_items`](crate::Config::max_list_items).
+    pub max_items: Option<usize>,
 }
 
 impl QueryOptions {
@@ -66,6 +72,22 @@ impl QueryOptions {
     /// ```
     pub fn with_from(mut self, from: Jid) -> Self {
         self.from = Some(from);
+        self
+    }
+
+    /// Reads at most `pages` pages of a whole item list. A list aliased to one already being
+    /// read keeps that one's bounds.
+    #[must_use]
+    pub fn with_max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = Some(pages);
+        self
+    }
+
+    /// Keeps at most `items` items of a whole item list. A list aliased to one already being
+    /// read keeps that one's bounds.
+    #[must_use]
+    pub fn with_max_items(mut self, items: usize) -> Self {
+        self.max_items = Some(items);
         self
     }
 }

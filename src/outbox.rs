@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use crate::error::QueryError;
 use crate::event::Event;
 use crate::ids::RequestId;
-use crate::query::{Answer, QueryKind};
+use crate::query::{Answer, Ask};
 use crate::stats::Stats;
 use crate::write::Outgoing;
 
@@ -47,7 +47,7 @@ impl Outbox {
     /// Queues the completion of request `id`, a query of `kind`.
     pub(crate) fn complete(
         &mut self,
-        kind: QueryKind,
+        kind: Ask,
         id: RequestId,
         outcome: Result<Answer, QueryError>,
     ) {
@@ -60,11 +60,19 @@ impl Outbox {
                 id,
                 result: Ok(items),
             },
-            (Err(error), QueryKind::Info) => Event::Info {
+            (Ok(Answer::List(list)), _) => Event::ItemList {
+                id,
+                result: Ok(list),
+            },
+            (Err(error), Ask::Info) => Event::Info {
                 id,
                 result: Err(error),
             },
-            (Err(error), QueryKind::Items) => Event::Items {
+            (Err(error), Ask::Items | Ask::Page) => Event::Items {
+                id,
+                result: Err(error),
+            },
+            (Err(error), Ask::List) => Event::ItemList {
                 id,
                 result: Err(error),
             },

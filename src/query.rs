@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_parsers::ns;
 
 /// Which of the two disco queries.
@@ -25,25 +25,71 @@ impl QueryKind {
     }
 }
 
+/// What the requester asks: the two disco queries, one page of an item list (XEP-0059), or a
+/// whole list read page by page. Each has its own cache: a page is never taken for the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    Info,
+    Items,
+    Page,
+    List,
+}
+
+impl Ask {
+    /// The disco query that goes on the wire.
+    pub(crate) fn query(self) -> QueryKind {
+        match self {
+            Ask::Info => QueryKind::Info,
+            Ask::Items | Ask::Page | Ask::List => QueryKind::Items,
+        }
+    }
+}
+
+impl From<QueryKind> for Ask {
+    fn from(kind: QueryKind) -> Self {
+        match kind {
+            QueryKind::Info => Ask::Info,
+            QueryKind::Items => Ask::Items,
+        }
+    }
+}
+
+/// A whole item list, read one page after the other (XEP-0059) by
+/// [`DiscoMachine::query_item_list`](crate::DiscoMachine::query_item_list).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ItemList {
+    /// The node the list is of (`None`: the entity's root).
+    pub node: Option<String>,
+    /// Every item, in the order the pages gave them, each (JID, node) once.
+    pub items: Vec<Item>,
+    /// `false` when a bound cut the list short ([`Config::max_list_pages`](crate::Config),
+    /// [`Config::max_list_items`](crate::Config), or the query's own): there may be more.
+    pub complete: bool,
+    /// How many pages were read.
+    pub pages: usize,
+}
+
 /// A parsed, validated disco answer, shared by every waiter it completes.
 #[derive(Debug, Clone)]
 pub(crate) enum Answer {
     Info(Arc<DiscoInfoResult>),
     Items(Arc<DiscoItemsResult>),
+    List(Arc<ItemList>),
 }
 
 impl Answer {
     pub(crate) fn info(&self) -> Option<Arc<DiscoInfoResult>> {
         match self {
             Answer::Info(info) => Some(Arc::clone(info)),
-            Answer::Items(_) => None,
+            Answer::Items(_) | Answer::List(_) => None,
         }
     }
 
     pub(crate) fn items(&self) -> Option<Arc<DiscoItemsResult>> {
         match self {
             Answer::Items(items) => Some(Arc::clone(items)),
-            Answer::Info(_) => None,
+            Answer::Info(_) | Answer::List(_) => None,
         }
     }
 }

@@ -3,12 +3,15 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use support::*;
 use xmpp_disco::xmpp_parsers::disco::{DiscoItemsResult, Item};
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::rsm::{First, SetQuery, SetResult};
 use xmpp_disco::{
-    Config, DynamicNode, Entity, Event, ItemsPage, Node, RequestContext, Resolver, StaticNode,
+    Config, DynamicNode, Entity, Event, ItemsPage, Node, QueryOptions, RequestContext, Resolver,
+    StaticNode,
 };
 
 const ROMEO: &str = "romeo@montague.example/orchard";
@@ -453,4 +456,333 @@ fn entities_and_the_resolver_page_like_the_own_address() {
     ));
     assert_eq!(names(&items), ["Room 2", "Room 3", "Room 4", "Room 5"]);
     assert_eq!(set.expect("a <set/>").count, Some(6));
+}
+
+// ---------------------------------------------------------------- the requester's side
+
+const MUC: &str = "conference.example.org";
+
+/// The `<set/>` a page request carries: (max, after, before, index) as written.
+fn asked(request: &Element) -> (Option<String>, Option<String>, Option<String>) {
+    let set = request
+        .get_child("query", ITEMS)
+        .and_then(|query| query.get_child("set", RSM))
+        .expect("the request carries a <set/>");
+    let part = |name: &str| set.get_child(name, RSM).map(Element::text);
+    (part("max"), part("after"), part("before"))
+}
+
+/// A result answering `request` with rooms `numbers` and a `<set/>` naming the last one
+/// (`last`), with a `count` that may lie.
+fn rooms_page(request: &Element, numbers: std::ops::Range<usize>, last: Option<&str>) -> Element {
+    let items: String = numbers
+        .map(|n| format!("<item jid='room{n}@{MUC}'/>"))
+        .collect();
+    let set = match last {
+        Some(last) => format!("<set xmlns='{RSM}'><last>{last}</last><count>3</count></set>"),
+        None => String::new(),
+    };
+    items_reply(request, &format!("{items}{set}"))
+}
+
+fn list_config(page_size: usize) -> Config {
+    let mut config = Config::default();
+    config.list_page_size = page_size;
+    config
+}
+
+#[test]
+fn a_whole_list_is_read_page_after_page_and_completes_once() {
+    let mut h = Harness::with_config(list_config(2));
+    let id = h.list(0, MUC, None, QueryOptions::default());
+    let first = h.sent_one();
+    assert_eq!(asked(&first), (Some("2".into()), None, None));
+    h.feed_consumed(1, rooms_page(&first, 0..2, Some("p1")));
+    assert!(h.completions().is_empty(), "one completion, at the end");
+    let second = h.sent_one();
+    assert_ne!(
+        second.attr("id"),
+        first.attr("id"),
+        "each page its own IQ id"
+    );
+    assert_eq!(asked(&second), (Some("2".into()), Some("p1".into()), None));
+    h.feed_consumed(2, rooms_page(&second, 2..4, Some("p2")));
+    let third = h.sent_one();
+    // A short page ends the list, whatever `count` (3) said all along.
+    h.feed_consumed(3, rooms_page(&third, 4..5, Some("p3")));
+    assert!(h.sent().is_empty(), "no fourth page");
+    let outcome = h.completion_of(id);
+    let list = outcome.list();
+    assert_eq!(list.items.len(), 5);
+    assert!(list.complete);
+    assert_eq!(list.pages, 3);
+    assert_eq!(h.machine.stats().requests_sent, 3);
+    h.assert_all_completed();
+}
+
+#[test]
+fn a_read_list_is_cached_and_shared_under_its_own_key() {
+    let mut h = Harness::with_config(list_config(10));
+    let first = h.list(0, MUC, None, QueryOptions::default());
+    let aliased = h.list(0, MUC, None, QueryOptions::default());
+    let request = h.sent_one();
+    h.feed_consumed(1, rooms_page(&request, 0..3, None));
+    let done = h.completions();
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].0, first);
+    assert_eq!(done[1].0, aliased);
+    assert!(Arc::ptr_eq(done[0].1.list(), done[1].1.list()));
+    // Cached: no IQ.
+    let again = h.list(2, MUC, None, QueryOptions::default());
+    h.assert_quiet_but(again);
+    // A plain items query is not answered from the list, nor is a page.
+    h.items(3, MUC, None, QueryOptions::default());
+    let plain = h.sent_one();
+    assert!(plain
+        .get_child("query", ITEMS)
+        .unwrap()
+        .get_child("set", RSM)
+        .is_none());
+    h.feed_consumed(4, items_reply(&plain, "<item jid='one@example.org'/>"));
+    assert_eq!(h.completions().len(), 1);
+    // And the list is not answered from the plain query's cache entry.
+    let list_again = h.list(5, MUC, None, QueryOptions::default());
+    assert_eq!(h.completion_of(list_again).list().items.len(), 3);
+    h.assert_all_completed();
+}
+
+trait QuietBut {
+    fn assert_quiet_but(&mut self, id: xmpp_disco::RequestId);
+}
+
+impl QuietBut for Harness {
+    /// Nothing sent; only `id` completed, from the cache.
+    fn assert_quiet_but(&mut self, id: xmpp_disco::RequestId) {
+        let sent = self.sent();
+        assert!(sent.is_empty(), "{sent:?}");
+        let done = self.completions();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].0, id);
+    }
+}
+
+#[test]
+fn an_error_on_any_page_fails_the_list_and_is_not_cached() {
+    let mut h = Harness::with_config(list_config(2));
+    let id = h.list(0, MUC, None, QueryOptions::default());
+    let first = h.sent_one();
+    h.feed_consumed(1, rooms_page(&first, 0..2, Some("p1")));
+    let second = h.sent_one();
+    h.feed_consumed(2, error_reply(&second, "cancel", "item-not-found", None));
+    assert!(matches!(
+        h.completion_of(id).error(),
+        xmpp_disco::QueryError::Stanza(_)
+    ));
+    h.list(3, MUC, None, QueryOptions::default());
+    assert_eq!(h.sent().len(), 1, "asked again: the failure was not cached");
+}
+
+#[test]
+fn a_responder_going_round_in_circles_or_without_end_is_cut() {
+    let mut h = Harness::with_config(list_config(2));
+    let circling = h.list(0, MUC, None, QueryOptions::default());
+    let first = h.sent_one();
+    h.feed_consumed(1, rooms_page(&first, 0..2, Some("p1")));
+    let second = h.sent_one();
+    h.feed_consumed(2, rooms_page(&second, 0..2, Some("p1")));
+    h.assert_quiet_but_completion(circling, 2, true);
+
+    let endless = h.list(
+        3,
+        "other.example.org",
+        None,
+        QueryOptions::default().with_max_pages(4),
+    );
+    for page in 0..4 {
+        let request = h.sent_one();
+        let ids = page * 2..page * 2 + 2;
+        h.feed_consumed(4, rooms_page(&request, ids, Some(&format!("q{page}"))));
+    }
+    h.assert_quiet_but_completion(endless, 8, false);
+}
+
+trait Completion {
+    fn assert_quiet_but_completion(
+        &mut self,
+        id: xmpp_disco::RequestId,
+        items: usize,
+        complete: bool,
+    );
+}
+
+impl Completion for Harness {
+    fn assert_quiet_but_completion(
+        &mut self,
+        id: xmpp_disco::RequestId,
+        items: usize,
+        complete: bool,
+    ) {
+        assert!(self.sent().is_empty(), "no more pages asked");
+        let outcome = self.completion_of(id);
+        let list = outcome.list();
+        assert_eq!(
+            (list.items.len(), list.complete),
+            (items, complete),
+            "{list:?}"
+        );
+    }
+}
+
+#[test]
+fn the_item_bound_cuts_a_list_and_repeats_are_kept_once() {
+    let mut h = Harness::with_config(list_config(4));
+    let id = h.list(0, MUC, None, QueryOptions::default().with_max_items(6));
+    let first = h.sent_one();
+    h.feed_consumed(1, rooms_page(&first, 0..4, Some("p1")));
+    let second = h.sent_one();
+    // Two repeats and two new: kept once each; then the bound.
+    h.feed_consumed(2, rooms_page(&second, 2..6, Some("p2")));
+    let third = h.sent_one();
+    h.feed_consumed(3, rooms_page(&third, 6..10, Some("p3")));
+    h.assert_quiet_but_completion(id, 6, false);
+}
+
+#[test]
+fn cancelling_a_list_abandons_it_and_a_late_page_is_rejected() {
+    let mut h = Harness::with_config(list_config(2));
+    let id = h.list(0, MUC, None, QueryOptions::default());
+    let first = h.sent_one();
+    h.feed_consumed(1, rooms_page(&first, 0..2, Some("p1")));
+    let second = h.sent_one();
+    assert!(h.machine.cancel(id));
+    assert!(matches!(
+        h.completion_of(id).error(),
+        xmpp_disco::QueryError::Cancelled
+    ));
+    h.feed_consumed(2, rooms_page(&second, 2..4, Some("p2")));
+    // A late answer to the first page's id too.
+    h.feed_consumed(3, rooms_page(&first, 0..2, Some("p1")));
+    h.assert_quiet();
+    assert_eq!(h.machine.stats().replies_rejected, 2);
+}
+
+#[test]
+fn a_deadline_and_the_end_of_the_stream_complete_a_list_being_read() {
+    let mut h = Harness::with_config(list_config(2));
+    let timed = h.list(
+        0,
+        MUC,
+        None,
+        QueryOptions::default().with_timeout(std::time::Duration::from_secs(5)),
+    );
+    let first = h.sent_one();
+    h.feed_consumed(1_000, rooms_page(&first, 0..2, Some("p1")));
+    let _second = h.sent_one();
+    h.tick(5_000);
+    assert!(matches!(
+        h.completion_of(timed).error(),
+        xmpp_disco::QueryError::Timeout
+    ));
+
+    let cut = h.list(6_000, "other.example.org", None, QueryOptions::default());
+    let request = h.sent_one();
+    h.feed_consumed(6_001, rooms_page(&request, 0..2, Some("p1")));
+    let _next = h.sent_one();
+    h.machine.stream_destroyed();
+    assert!(matches!(
+        h.completion_of(cut).error(),
+        xmpp_disco::QueryError::Disconnected
+    ));
+    h.assert_all_completed();
+}
+
+#[test]
+fn a_single_page_is_asked_every_time_with_its_set_in_and_out() {
+    let mut h = Harness::new();
+    let page = SetQuery {
+        max: Some(2),
+        after: None,
+        before: Some(String::new()),
+        index: None,
+    };
+    let id = h.page(0, MUC, None, page.clone());
+    let request = h.sent_one();
+    assert_eq!(
+        asked(&request),
+        (Some("2".into()), None, Some(String::new()))
+    );
+    h.feed_consumed(1, rooms_page(&request, 8..10, Some("p9")));
+    let outcome = h.completion_of(id);
+    let set = outcome.items().rsm.clone().expect("the answer's <set/>");
+    assert_eq!(set.last.as_deref(), Some("p9"));
+    // Never cached, never aliased.
+    h.page(2, MUC, None, page.clone());
+    h.page(2, MUC, None, page);
+    assert_eq!(h.sent().len(), 2);
+    // And not taken for the whole list either.
+    h.items(3, MUC, None, QueryOptions::default());
+    assert_eq!(h.sent().len(), 1);
+}
+
+#[test]
+fn a_page_id_xml_cannot_carry_is_refused_at_the_call() {
+    let mut h = Harness::new();
+    let page = SetQuery {
+        max: Some(2),
+        after: Some("bad\u{1}id".into()),
+        before: None,
+        index: None,
+    };
+    let refused =
+        h.machine
+            .query_items_page(h.at(0), &jid(MUC), None, page, QueryOptions::default());
+    assert!(
+        matches!(refused, Err(xmpp_disco::InvalidArgument::Text(_))),
+        "{refused:?}"
+    );
+    h.assert_quiet();
+}
+
+/// `stanza` as if sent from `from` (the requester's address going to our responder), or, with
+/// `None`, as if from the responder's address (its answer coming back to our requester).
+fn readdressed(stanza: &Element, from: Option<&str>) -> Element {
+    let mut payload = Vec::new();
+    for child in stanza.children() {
+        child.write_to(&mut payload).expect("writable");
+    }
+    let payload = String::from_utf8(payload).expect("UTF-8");
+    let from = from.unwrap_or("juliet@capulet.example/balcony");
+    element(&format!(
+        "<iq xmlns='jabber:client' type='{}' id='{}' from='{from}'>{payload}</iq>",
+        stanza.attr("type").unwrap_or_default(),
+        stanza.attr("id").unwrap_or_default(),
+    ))
+}
+
+#[test]
+fn our_responder_and_our_requester_read_a_long_list_together() {
+    let mut config = Config::default();
+    config.max_items_per_answer = Some(7);
+    let mut server = listing(100, config);
+    let mut h = Harness::with_config(list_config(10));
+    let id = h.list(
+        0,
+        "juliet@capulet.example/balcony",
+        None,
+        QueryOptions::default(),
+    );
+    for _ in 0..20 {
+        let sent = h.sent();
+        let Some(request) = sent.into_iter().next() else {
+            break;
+        };
+        let answer = ask(&mut server, readdressed(&request, Some(ROMEO)));
+        let answer = readdressed(&answer, None);
+        h.feed_consumed(1, answer);
+    }
+    let outcome = h.completion_of(id);
+    let list = outcome.list();
+    assert_eq!(list.items, rooms(100));
+    assert!(list.complete);
+    assert_eq!(list.pages, 15, "fourteen pages of 7, the last one short");
 }

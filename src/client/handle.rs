@@ -7,10 +7,13 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::rsm::SetQuery;
 
 use super::driver::{now, Command, Inner};
 use super::events::SessionEnd;
-use crate::{DiscoMachine, Event, InvalidArgument, QueryError, QueryOptions, RequestId, Stats};
+use crate::{
+    DiscoMachine, Event, InvalidArgument, ItemList, QueryError, QueryOptions, RequestId, Stats,
+};
 
 /// Why an awaited query has no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -66,13 +69,12 @@ impl Disco {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<Arc<DiscoInfoResult>, AskError> {
-        let event = self
-            .ask(|machine| machine.query_info(now(), jid, node, options))?
-            .await?;
-        match event {
-            Event::Info { result, .. } => Ok(result?),
-            _ => Err(AskError::Failed(QueryError::Disconnected)),
-        }
+        let start = |machine: &mut DiscoMachine| machine.query_info(now(), jid, node, options);
+        self.ask_for(start, |event| match event {
+            Event::Info { result, .. } => Some(result),
+            _ => None,
+        })
+        .await
     }
 
     /// Asks `jid` (at `node`, if given) for its items and waits for the answer. Same contract
@@ -87,13 +89,59 @@ impl Disco {
         node: Option<&str>,
         options: QueryOptions,
     ) -> Result<Arc<DiscoItemsResult>, AskError> {
-        let event = self
-            .ask(|machine| machine.query_items(now(), jid, node, options))?
-            .await?;
-        match event {
-            Event::Items { result, .. } => Ok(result?),
-            _ => Err(AskError::Failed(QueryError::Disconnected)),
-        }
+        let start = |machine: &mut DiscoMachine| machine.query_items(now(), jid, node, options);
+        self.ask_for(start, items).await
+    }
+
+    /// Reads the whole item list of `jid` (at `node`, if given), page after page (XEP-0059),
+    /// and waits for it. See [`DiscoMachine::query_item_list`] for the whole contract.
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub async fn query_item_list(
+        &self,
+        jid: &Jid,
+        node: Option<&str>,
+        options: QueryOptions,
+    ) -> Result<Arc<ItemList>, AskError> {
+        let start = |machine: &mut DiscoMachine| machine.query_item_list(now(), jid, node, options);
+        self.ask_for(start, |event| match event {
+            Event::ItemList { result, .. } => Some(result),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Asks `jid` (at `node`, if given) for one page of its items (XEP-0059) and waits for it;
+    /// the answer's `rsm` places it in the whole list. See
+    /// [`DiscoMachine::query_items_page`].
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub async fn query_items_page(
+        &self,
+        jid: &Jid,
+        node: Option<&str>,
+        page: SetQuery,
+        options: QueryOptions,
+    ) -> Result<Arc<DiscoItemsResult>, AskError> {
+        let start =
+            |machine: &mut DiscoMachine| machine.query_items_page(now(), jid, node, page, options);
+        self.ask_for(start, items).await
+    }
+
+    /// Starts a query, waits for its completion and takes its result out with `take`.
+    async fn ask_for<T>(
+        &self,
+        start: impl FnOnce(&mut DiscoMachine) -> Result<RequestId, InvalidArgument>,
+        take: fn(Event) -> Option<Result<Arc<T>, QueryError>>,
+    ) -> Result<Arc<T>, AskError> {
+        let event = self.ask(start)?.await?;
+        // Only the query's own kind of completion carries its id.
+        let result = take(event).unwrap_or(Err(QueryError::Disconnected));
+        Ok(result?)
     }
 
     /// Starts a query under the lock and returns the future of its completion.
@@ -176,6 +224,14 @@ impl Disco {
             // An error here is a driver already gone: the session is over either way.
             let _ = done.await;
         }
+    }
+}
+
+/// The result of an items completion (a plain items query or one page).
+fn items(event: Event) -> Option<Result<Arc<DiscoItemsResult>, QueryError>> {
+    match event {
+        Event::Items { result, .. } => Some(result),
+        _ => None,
     }
 }
 

@@ -12,6 +12,7 @@
 //! answer is not cached" and "failure is not cached" their meaning.
 
 mod key;
+mod list;
 mod lru;
 mod numbered;
 mod timers;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use xmpp_parsers::jid::Jid;
+use xmpp_parsers::rsm::SetQuery;
 
 use crate::config::Config;
 use crate::error::QueryError;
@@ -27,12 +29,13 @@ use crate::event::Event;
 use crate::ids::{PrimeHandle, RequestId};
 use crate::options::{QueryOptions, Timeout};
 use crate::outbox::Outbox;
-use crate::query::{Answer, QueryKind};
+use crate::query::{Answer, Ask, QueryKind};
 use crate::read::{self, Handled, IqHead, IqType, Received, ReplyBody};
 use crate::write::{Outgoing, OutgoingQuery};
 
 use key::Key;
 pub(crate) use key::KeyRef;
+use list::{ListRead, Step};
 use lru::Lru;
 use numbered::Numbered;
 use timers::Timers;
@@ -66,7 +69,7 @@ enum Origin {
 }
 
 struct Source {
-    kind: QueryKind,
+    kind: Ask,
     key: Key,
     /// Where the cache entry for `key` was placed, pointing at this source; it still is the
     /// key's entry while it holds `Entry::Pending` with this source's number (numbers are never
@@ -77,12 +80,21 @@ struct Source {
     waiters: Vec<RequestId>,
     /// How many of `waiters` are still waiting.
     live: usize,
+    /// A whole list being read page by page: what the pages so far gave.
+    list: Option<Box<ListRead>>,
 }
 
 struct Waiter {
-    kind: QueryKind,
+    kind: Ask,
     source: u64,
     armed: bool,
+}
+
+/// What the host asked for: a kind, a key, and for a single page, which page.
+pub(crate) struct Query<'a> {
+    pub(crate) kind: Ask,
+    pub(crate) key: KeyRef<'a>,
+    pub(crate) page: Option<SetQuery>,
 }
 
 /// What [`Requester::match_reply`] made of a reply's envelope.
@@ -98,6 +110,10 @@ enum ReplyMatch {
 pub(crate) struct Requester {
     info: Lru<Entry>,
     items: Lru<Entry>,
+    /// Whole lists, each read page by page.
+    lists: Lru<Entry>,
+    /// Single pages: never cached nor aliased (capacity zero), each a snapshot of its own.
+    pages: Lru<Entry>,
     sources: Numbered<Source>,
     /// Keyed by [`RequestId`] numbers.
     waiters: Numbered<Waiter>,
@@ -113,6 +129,8 @@ impl Requester {
         Requester {
             info: Lru::new(config.info_cache_capacity),
             items: Lru::new(config.items_cache_capacity),
+            lists: Lru::new(config.list_cache_capacity),
+            pages: Lru::new(0),
             sources: Numbered::default(),
             waiters: Numbered::default(),
             timers: Timers::default(),
@@ -122,10 +140,12 @@ impl Requester {
         }
     }
 
-    fn cache(&mut self, kind: QueryKind) -> &mut Lru<Entry> {
+    fn cache(&mut self, kind: Ask) -> &mut Lru<Entry> {
         match kind {
-            QueryKind::Info => &mut self.info,
-            QueryKind::Items => &mut self.items,
+            Ask::Info => &mut self.info,
+            Ask::Items => &mut self.items,
+            Ask::Page => &mut self.pages,
+            Ask::List => &mut self.lists,
         }
     }
 
@@ -138,10 +158,10 @@ impl Requester {
         out: &mut Outbox,
         config: &Config,
         now: Instant,
-        kind: QueryKind,
-        key: KeyRef<'_>,
+        query: Query<'_>,
         options: &QueryOptions,
     ) -> RequestId {
+        let Query { kind, key, page } = query;
         let id = RequestId(self.next_request);
         self.next_request += 1;
         let deadline = match options.timeout {
@@ -187,21 +207,71 @@ impl Requester {
             return id;
         }
         let number = self.new_source(kind, key, Origin::Iq);
+        let page = match kind {
+            Ask::List => {
+                let list = ListRead::new(
+                    key.node,
+                    config.list_page_size,
+                    options.max_pages.unwrap_or(config.max_list_pages),
+                    options.max_items.unwrap_or(config.max_list_items),
+                );
+                let first = list.request(None);
+                if let Some(source) = self.sources.get_mut(number) {
+                    source.list = Some(Box::new(list));
+                }
+                Some(first)
+            }
+            Ask::Info | Ask::Items | Ask::Page => page,
+        };
         self.iqs_in_flight += 1;
-        out.stats.requests_sent += 1;
-        out.send(Outgoing::Query(OutgoingQuery {
-            kind,
-            to: key.jid.clone(),
-            from: key.from.map(|from| Arc::new(from.clone())),
-            id: format!("{}{}", config.id_prefix, number),
-            node: key.node.map(str::to_owned),
-        }));
+        self.send_query(out, config, number, page);
         self.attach(out, id, kind, number, deadline);
         id
     }
 
+    /// Sends the IQ of source `number` (asking for `page` of the list, if given).
+    fn send_query(&self, out: &mut Outbox, config: &Config, number: u64, page: Option<SetQuery>) {
+        let Some(source) = self.sources.get(number) else {
+            return;
+        };
+        out.stats.requests_sent += 1;
+        out.send(Outgoing::Query(OutgoingQuery {
+            kind: source.kind.query(),
+            to: source.key.jid.clone(),
+            from: source.key.from.clone().map(Arc::new),
+            id: format!("{}{}", config.id_prefix, number),
+            node: source.key.node.as_deref().map(str::to_owned),
+            page: page.map(Box::new),
+        }));
+    }
+
+    /// The next page of the list source `number` reads: the request goes on under a new
+    /// number (a new IQ id), so that a late or repeated answer to a page already read is
+    /// rejected like any reply to an id no longer awaited.
+    fn next_page(&mut self, out: &mut Outbox, config: &Config, number: u64, after: String) {
+        let Some(source) = self.sources.remove(number) else {
+            return;
+        };
+        let renumbered = self.next_source;
+        self.next_source += 1;
+        let cache = self.cache(source.kind);
+        if let Some(slot) = cached_slot(cache, source.slot, number) {
+            if let Some(entry) = cache.get_at(slot) {
+                *entry = Entry::Pending(renumbered);
+            }
+        }
+        for id in &source.waiters {
+            if let Some(waiter) = self.waiters.get_mut(id.0) {
+                waiter.source = renumbered;
+            }
+        }
+        let page = source.list.as_ref().map(|list| list.request(Some(after)));
+        self.sources.insert(renumbered, source);
+        self.send_query(out, config, renumbered, page);
+    }
+
     /// Creates a source for `key` and points the cache entry at it.
-    fn new_source(&mut self, kind: QueryKind, key: KeyRef<'_>, origin: Origin) -> u64 {
+    fn new_source(&mut self, kind: Ask, key: KeyRef<'_>, origin: Origin) -> u64 {
         let number = self.next_source;
         self.next_source += 1;
         let inserted = self.cache(kind).insert_at(key, Entry::Pending(number));
@@ -214,6 +284,7 @@ impl Requester {
                 origin,
                 waiters: Vec::new(),
                 live: 0,
+                list: None,
             },
         );
         self.forget_displaced(inserted.displaced);
@@ -224,7 +295,7 @@ impl Requester {
         &mut self,
         out: &mut Outbox,
         id: RequestId,
-        kind: QueryKind,
+        kind: Ask,
         number: u64,
         deadline: Option<Instant>,
     ) {
@@ -375,7 +446,7 @@ impl Requester {
             ReplyMatch::NotOurs => Handled::Unhandled(stanza),
             ReplyMatch::Rejected => Handled::Consumed,
             ReplyMatch::Accepted(number) => {
-                self.complete_reply(out, number, stanza.into_reply_body());
+                self.complete_reply(out, config, number, stanza.into_reply_body());
                 Handled::Consumed
             }
         }
@@ -412,13 +483,13 @@ impl Requester {
     }
 
     /// Completes request `number`, whose reply was accepted, with what the reply's body says.
-    fn complete_reply(&mut self, out: &mut Outbox, number: u64, body: ReplyBody) {
-        let Some(source) = self.sources.get(number) else {
+    fn complete_reply(&mut self, out: &mut Outbox, config: &Config, number: u64, body: ReplyBody) {
+        let Some(source) = self.sources.get_mut(number) else {
             return;
         };
         let outcome = match body {
             ReplyBody::Result(Ok(payload)) => {
-                read::parse_answer(source.kind, payload, source.key.node.as_deref())
+                read::parse_answer(source.kind.query(), payload, source.key.node.as_deref())
                     .map_err(QueryError::from)
             }
             ReplyBody::Result(Err(malformed)) | ReplyBody::Error(Err(malformed)) => {
@@ -429,6 +500,14 @@ impl Requester {
         if matches!(outcome, Err(QueryError::Malformed(_))) {
             out.stats.replies_malformed += 1;
         }
+        // A page of a whole list: the list goes on, or it is read. A failed page fails it.
+        let outcome = match (outcome, source.list.as_mut()) {
+            (Ok(Answer::Items(page)), Some(list)) => match list.take(&page) {
+                Step::Next(after) => return self.next_page(out, config, number, after),
+                Step::Done(list) => Ok(Answer::List(Arc::new(list))),
+            },
+            (outcome, _) => outcome,
+        };
         self.complete_source(out, number, outcome);
     }
 
@@ -476,7 +555,7 @@ impl Requester {
     }
 
     pub(crate) fn set_cached(&mut self, kind: QueryKind, key: KeyRef<'_>, answer: Answer) {
-        let displaced = self.cache(kind).insert(key, Entry::Ready(answer));
+        let displaced = self.cache(kind.into()).insert(key, Entry::Ready(answer));
         self.forget_displaced(displaced);
     }
 
@@ -485,7 +564,7 @@ impl Requester {
             lazy,
             requested: false,
         };
-        PrimeHandle(self.new_source(QueryKind::Info, key, origin))
+        PrimeHandle(self.new_source(Ask::Info, key, origin))
     }
 
     /// Resolves a pending primed entry; `false` if the handle is stale.
@@ -527,6 +606,7 @@ impl Requester {
         let mut displaced = Vec::new();
         self.info.drain(|entry| displaced.push(entry));
         self.items.drain(|entry| displaced.push(entry));
+        self.lists.drain(|entry| displaced.push(entry));
         for entry in displaced {
             self.forget_displaced(Some(entry));
         }
@@ -547,6 +627,7 @@ impl Requester {
         self.iqs_in_flight = 0;
         self.info.drain(drop);
         self.items.drain(drop);
+        self.lists.drain(drop);
     }
 }
 

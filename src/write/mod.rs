@@ -17,6 +17,7 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::rxml::{xml_ncname, Namespace};
 use xmpp_parsers::minidom::{Element, ElementBuilder};
 use xmpp_parsers::ns;
+use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::config::StanzaNamespace;
@@ -173,6 +174,8 @@ pub(crate) struct OutgoingQuery {
     pub(crate) from: Option<Arc<Jid>>,
     pub(crate) id: String,
     pub(crate) node: Option<String>,
+    /// The page asked for (XEP-0059), for an items query that reads a list page by page.
+    pub(crate) page: Option<Box<SetQuery>>,
 }
 
 impl OutgoingQuery {
@@ -180,6 +183,9 @@ impl OutgoingQuery {
         let mut query = Element::builder("query", self.kind.namespace());
         if let Some(node) = &self.node {
             query = query.attr(xml_ncname!("node").into(), node.as_str());
+        }
+        if let Some(page) = &self.page {
+            query = query.append(page_element(page));
         }
         query.build()
     }
@@ -211,7 +217,14 @@ impl OutgoingQuery {
             out.extend_from_slice(b"' node='");
             write_attribute_value(out, node);
         }
-        out.extend_from_slice(b"'/></iq>");
+        match &self.page {
+            None => out.extend_from_slice(b"'/></iq>"),
+            Some(page) => {
+                out.extend_from_slice(b"'>");
+                write_page(out, page);
+                out.extend_from_slice(b"</query></iq>");
+            }
+        }
     }
 
     fn into_iq(self) -> Iq {
@@ -364,6 +377,70 @@ fn write_attribute_value(out: &mut Vec<u8>, value: &str) {
     out.extend_from_slice(value.as_bytes().get(plain..).unwrap_or_default());
 }
 
+/// The RSM `<set/>` of a page request, each part present only if asked (an empty `before`:
+/// the last page).
+fn page_element(page: &SetQuery) -> Element {
+    let part = |name: &str, text: String| {
+        let element = Element::builder(name, ns::RSM);
+        if text.is_empty() {
+            element.build()
+        } else {
+            element.append(text).build()
+        }
+    };
+    let mut set = Element::builder("set", ns::RSM);
+    if let Some(max) = page.max {
+        set = set.append(part("max", max.to_string()));
+    }
+    if let Some(after) = &page.after {
+        set = set.append(part("after", after.clone()));
+    }
+    if let Some(before) = &page.before {
+        set = set.append(part("before", before.clone()));
+    }
+    if let Some(index) = page.index {
+        set = set.append(part("index", index.to_string()));
+    }
+    set.build()
+}
+
+/// [`page_element`] written by hand, the same parts in the same order.
+fn write_page(out: &mut Vec<u8>, page: &SetQuery) {
+    out.extend_from_slice(b"<set xmlns='");
+    out.extend_from_slice(ns::RSM.as_bytes());
+    out.extend_from_slice(b"'>");
+    let mut part = |name: &str, text: &str| {
+        out.push(b'<');
+        out.extend_from_slice(name.as_bytes());
+        if text.is_empty() {
+            out.extend_from_slice(b"/>");
+        } else {
+            out.push(b'>');
+            write_attribute_value(out, text);
+            out.extend_from_slice(b"</");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'>');
+        }
+    };
+    let (max, index) = (
+        page.max.map(|n| n.to_string()),
+        page.index.map(|n| n.to_string()),
+    );
+    if let Some(max) = &max {
+        part("max", max);
+    }
+    if let Some(after) = &page.after {
+        part("after", after);
+    }
+    if let Some(before) = &page.before {
+        part("before", before);
+    }
+    if let Some(index) = &index {
+        part("index", index);
+    }
+    out.extend_from_slice(b"</set>");
+}
+
 /// A stanza error as an element of the stanza namespace `namespace`.
 fn error_element(error: &StanzaError, namespace: &str) -> Element {
     let mut element = Element::builder("error", namespace)
@@ -440,6 +517,7 @@ mod tests {
             from: None,
             id: String::from("disco-7"),
             node: Some(String::from("rooms & halls")),
+            page: None,
         };
         let transmit = Transmit::new(StanzaNamespace::Client, Outgoing::Query(query.clone()));
         assert_eq!(

@@ -7,10 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use xmpp_disco::{Config, DiscoMachine, Event, Handled, QueryError, QueryOptions, RequestId};
+use xmpp_disco::{
+    Config, DiscoMachine, Event, Handled, ItemList, QueryError, QueryOptions, RequestId,
+};
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::rsm::SetQuery;
 
 #[path = "../model/forms.rs"]
 mod forms;
@@ -62,6 +65,7 @@ impl IntoStanza for &String {
 pub enum Outcome {
     Info(Result<Arc<DiscoInfoResult>, QueryError>),
     Items(Result<Arc<DiscoItemsResult>, QueryError>),
+    List(Result<Arc<ItemList>, QueryError>),
 }
 
 impl Outcome {
@@ -79,9 +83,18 @@ impl Outcome {
         }
     }
 
+    pub fn list(&self) -> &Arc<ItemList> {
+        match self {
+            Outcome::List(Ok(list)) => list,
+            other => panic!("expected an item list, got {other:?}"),
+        }
+    }
+
     pub fn error(&self) -> &QueryError {
         match self {
-            Outcome::Info(Err(error)) | Outcome::Items(Err(error)) => error,
+            Outcome::Info(Err(error)) | Outcome::Items(Err(error)) | Outcome::List(Err(error)) => {
+                error
+            }
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -149,6 +162,28 @@ impl Harness {
         self.issue(id)
     }
 
+    pub fn list(
+        &mut self,
+        ms: u64,
+        to: &str,
+        node: Option<&str>,
+        options: QueryOptions,
+    ) -> RequestId {
+        let id = self
+            .machine
+            .query_item_list(self.at(ms), &jid(to), node, options)
+            .expect("valid query");
+        self.issue(id)
+    }
+
+    pub fn page(&mut self, ms: u64, to: &str, node: Option<&str>, page: SetQuery) -> RequestId {
+        let id = self
+            .machine
+            .query_items_page(self.at(ms), &jid(to), node, page, QueryOptions::default())
+            .expect("valid query");
+        self.issue(id)
+    }
+
     /// Drains the stanzas the machine wants sent, each checked to say the same in all three
     /// forms.
     pub fn sent(&mut self) -> Vec<Element> {
@@ -172,6 +207,7 @@ impl Harness {
             let (id, outcome) = match event {
                 Event::Info { id, result } => (id, Outcome::Info(result)),
                 Event::Items { id, result } => (id, Outcome::Items(result)),
+                Event::ItemList { id, result } => (id, Outcome::List(result)),
                 other => {
                     self.others.push(other);
                     continue;
