@@ -4,15 +4,16 @@
 //!
 //! ```text
 //! cargo run --features component --example component -- JID SECRET [--server HOST:PORT]
-//!                                    [--rooms N] [--listed N] [--serve SECONDS]
+//!                                    [--rooms N] [--page N] [--serve SECONDS]
 //! ```
 //!
 //! `JID` is the component's address (`rooms.localhost`), `SECRET` the one the server's config
 //! gives it; the server is `127.0.0.1:5347` unless `--server` says otherwise. The service
 //! answers for rooms `room0@JID` .. `room{N-1}@JID` (default 10,000) through one
-//! [`Resolver`]: no room is registered, each answer is built when asked. Its items list the
-//! first `--listed` rooms (default 100; XEP-0030 lets a service list what it chooses). Any other
-//! address of the service is answered `item-not-found`. With `--serve` it stops after that many
+//! [`Resolver`]: no room is registered, each answer is built when asked. Its items list every
+//! room, at most `--page` in one answer (default 100): a request without a result set gets the
+//! first page and the `<set/>` that says how many there are, and a requester pages through the
+//! rest with XEP-0059. Any other address of the service is answered `item-not-found`. With `--serve` it stops after that many
 //! seconds (exit status 0); a lost connection ends it with status 1.
 //!
 //! tokio-xmpp's component support switches xmpp-parsers' stanza namespace for the whole build
@@ -37,7 +38,7 @@ use xmpp_disco::{
 };
 
 const USAGE: &str = "usage: component JID SECRET [--server HOST:PORT] [--rooms N] \
-                     [--listed N] [--serve SECONDS]";
+                     [--page N] [--serve SECONDS]";
 
 const MUC: &str = "http://jabber.org/protocol/muc";
 
@@ -46,7 +47,7 @@ struct Arguments {
     secret: String,
     server: (String, u16),
     rooms: u32,
-    listed: u32,
+    page: u32,
     serve: Option<Duration>,
 }
 
@@ -62,7 +63,7 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
         secret: secret.clone(),
         server: ("127.0.0.1".into(), 5347),
         rooms: 10_000,
-        listed: 100,
+        page: 100,
         serve: None,
     };
     let mut rest = rest.iter();
@@ -84,7 +85,7 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
                 arguments.server = (host.into(), port);
             }
             "--rooms" => arguments.rooms = number()?,
-            "--listed" => arguments.listed = number()?,
+            "--page" => arguments.page = number()?,
             "--serve" => arguments.serve = Some(Duration::from_secs(number()?.into())),
             _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
         }
@@ -159,6 +160,7 @@ fn machine(arguments: &Arguments) -> Result<DiscoMachine, Box<dyn std::error::Er
     config.own_jid = Some(Jid::from(arguments.jid.clone()));
     config.stamp_from = true;
     config.stanza_namespace = StanzaNamespace::ComponentAccept;
+    config.max_items_per_answer = usize::try_from(arguments.page).ok();
     let mut machine = DiscoMachine::new(config);
     let mut root = machine.root_mut();
     root.register_identity("conference", "text", "Rooms directory (xmpp-disco example)")?;
@@ -168,7 +170,7 @@ fn machine(arguments: &Arguments) -> Result<DiscoMachine, Box<dyn std::error::Er
         service: arguments.jid.clone(),
         count: arguments.rooms,
     };
-    let listed = (0..arguments.listed.min(arguments.rooms))
+    let listed = (0..arguments.rooms)
         .filter_map(|number| {
             Some(Item {
                 jid: rooms.address(number)?,
@@ -231,8 +233,8 @@ async fn run(arguments: Arguments) -> Result<(), Box<dyn std::error::Error>> {
         )?;
     let asked = machine.query_info(Instant::now(), &server, None, QueryOptions::default())?;
     println!(
-        "online as {}, answering for {} rooms ({} listed)",
-        arguments.jid, arguments.rooms, arguments.listed
+        "online as {}, answering for {} rooms (listed {} per page)",
+        arguments.jid, arguments.rooms, arguments.page
     );
 
     loop {

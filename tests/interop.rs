@@ -568,7 +568,28 @@ fn the_component_example_answers_for_itself_and_every_room() {
             .iter()
             .any(|i| i.category == "conference" && i.type_ == "text"));
         let rooms = self::items(&alice, &service, None).await;
-        assert_eq!(rooms.items.len(), 100, "the example lists 100 rooms");
+        assert_eq!(rooms.items.len(), 100, "one page of 100 rooms unasked");
+        let counted = rooms.rsm.as_ref().and_then(|set| set.count);
+        assert_eq!(
+            counted,
+            Some(10_000),
+            "and the <set/> that says there are more"
+        );
+        // The whole list, page after page.
+        let sent = alice.stats().requests_sent;
+        let all = alice
+            .query_item_list(&service, None, QueryOptions::default())
+            .await
+            .expect("every room");
+        assert!(all.complete);
+        let expected: Vec<_> = (0..10_000)
+            .map(|n| jid(&format!("room{n}@{service}")))
+            .collect();
+        let got: Vec<_> = all.items.iter().map(|item| item.jid.clone()).collect();
+        assert_eq!(got, expected, "every room once, in order");
+        // Pages of 100 (the example's largest answer), then the empty page after the last.
+        assert_eq!(all.pages, 101);
+        assert_eq!(alice.stats().requests_sent, sent + 101);
         for number in [0, 99, 9_999] {
             let room = jid(&format!("room{number}@{service}"));
             let info = self::info(&alice, &room, None).await;
@@ -787,5 +808,77 @@ fn a_server_that_does_not_come_back_ends_the_session_within_its_bound() {
             "{later:?}"
         );
         assert!(incoming.next().await.is_none(), "nothing after the end");
+    });
+}
+
+#[test]
+#[ignore = "needs the ejabberd that tests/interop/run.sh starts"]
+fn ejabberd_pages_its_rooms_and_the_whole_list_reads_them_all() {
+    bounded(async {
+        let mut config = xmpp_disco::Config::default();
+        config.list_page_size = 40;
+        let login = login_to(&ejabberd_address(), "bob").config(config);
+        let (bob, _incoming) = connect(login).await;
+        let service = jid("conference.localhost");
+        // More rooms than a page holds: joining one creates it.
+        const ROOMS: usize = 250;
+        for n in 0..ROOMS {
+            let room = jid(&format!("page{n}@conference.localhost/bob"));
+            bob.send(xmpp_disco::xmpp_parsers::presence::Presence::available().with_to(room))
+                .expect("bob online");
+        }
+        let mut listed = 0;
+        for _ in 0..100 {
+            let plain = bob
+                .query_items(&service, None, QueryOptions::fresh())
+                .await
+                .expect("the MUC's rooms");
+            listed = plain
+                .items
+                .iter()
+                .filter(|item| item.jid.as_str().starts_with("page"))
+                .count();
+            if listed == ROOMS {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(listed, ROOMS, "ejabberd created every room");
+
+        let page = bob
+            .query_items_page(
+                &service,
+                None,
+                xmpp_disco::xmpp_parsers::rsm::SetQuery {
+                    max: Some(40),
+                    after: None,
+                    before: None,
+                    index: None,
+                },
+                QueryOptions::default(),
+            )
+            .await
+            .expect("one page");
+        assert_eq!(page.items.len(), 40, "ejabberd pages with RSM");
+        let set = page.rsm.as_ref().expect("ejabberd's <set/>");
+        assert!(set.count.is_some_and(|count| count >= ROOMS), "{set:?}");
+
+        let sent = bob.stats().requests_sent;
+        let all = bob
+            .query_item_list(&service, None, QueryOptions::default())
+            .await
+            .expect("every room");
+        assert!(all.complete);
+        let pages_rooms: BTreeSet<_> = all
+            .items
+            .iter()
+            .filter(|item| item.jid.as_str().starts_with("page"))
+            .map(|item| item.jid.to_string())
+            .collect();
+        assert_eq!(pages_rooms.len(), ROOMS, "every room, once");
+        let pages = bob.stats().requests_sent - sent;
+        assert_eq!(pages, all.pages as u64);
+        assert!(all.pages >= ROOMS.div_ceil(40), "{} pages", all.pages);
+        bob.close().await;
     });
 }

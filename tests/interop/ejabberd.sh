@@ -8,8 +8,8 @@
 #   ejabberd.sh stop DIR        stop the server started in DIR, by the pid it wrote there
 #                               (and the Erlang port mapper, if this script started it)
 #
-# The server serves the host `localhost` with a MUC service `conference.localhost`, stream
-# management with resumption, plaintext c2s on 127.0.0.1:PORT and nothing else. Accounts:
+# The server serves the host `localhost` with a MUC service `conference.localhost` (which
+# lists every room and pages them with RSM), stream management with resumption, plaintext c2s on 127.0.0.1:PORT and nothing else. Accounts:
 # alice and bob, each with the password `secret`. The Erlang node is named after DIR's
 # basename, so that two runs on one machine do not meet.
 set -euo pipefail
@@ -76,6 +76,10 @@ modules:
     host: conference.localhost
     access: all
     access_create: all
+    # Every room in disco#items (the default lists at most 100), paged with RSM on request.
+    max_rooms_discoitems: 100000
+    # A test client creates more rooms than a page holds (the default allows a user 100).
+    max_user_conferences: 1000
 CONFIG
     # ejabberdctl runs the server as the ejabberd user, which must own its files.
     chown -R ejabberd "$dir"

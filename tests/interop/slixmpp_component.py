@@ -1,12 +1,13 @@
 """slixmpp, as a user of the test server, discovers the component example and its rooms.
 
-    python slixmpp_component.py HOST PORT ROOMS LISTED
+    python slixmpp_component.py HOST PORT ROOMS PAGE
 
 Logs in as slix@localhost over plaintext (a loopback test server only), finds the component
-`rooms.localhost` among the server's disco items, reads its info and its items (the LISTED
-first rooms), the info of the first, a middle and the last of its ROOMS rooms (each with a
-muc#roominfo form), and checks that a room past the last, and an address that is no room,
-are `item-not-found` from the address asked. Prints one line per check; exits 1 on the first
+`rooms.localhost` among the server's disco items, reads its info and its items (without a
+result set: the first PAGE rooms, and the RSM <set/> counting all ROOMS), pages through every
+one of its ROOMS rooms with slixmpp's own XEP-0059 client, reads the info of the first, a
+middle and the last room (each with a muc#roominfo form), and checks that a room past the
+last, and an address that is no room, are `item-not-found` from the address asked. Prints one line per check; exits 1 on the first
 that fails.
 """
 
@@ -29,6 +30,7 @@ class Check(slixmpp.ClientXMPP):
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0004")
         self.register_plugin("xep_0128")  # forms in disco#info
+        self.register_plugin("xep_0059")  # result set management
         self.add_event_handler("session_start", self.start)
         self.finished = asyncio.get_event_loop().create_future()
 
@@ -87,13 +89,26 @@ class Check(slixmpp.ClientXMPP):
                 and MUC in info["features"],
                 str(info),
             )
-            items = (await disco.get_items(jid=SERVICE))["disco_items"]["items"]
+            answer = (await disco.get_items(jid=SERVICE))["disco_items"]
+            items = answer["items"]
             expected = {f"room{n}@{SERVICE}" for n in range(self.listed)}
             got = {item[0] for item in items}  # slixmpp keeps items in a set
             self.expect(
-                f"the component lists its first {self.listed} rooms",
-                len(items) == self.listed and got == expected,
-                str(sorted(got)[:3]),
+                f"the component lists its first {self.listed} rooms and counts all {self.rooms}",
+                len(items) == self.listed
+                and got == expected
+                and answer["rsm"]["count"] == str(self.rooms),
+                f"{sorted(got)[:3]} count={answer['rsm']['count']}",
+            )
+            query = self.make_iq_get(queryxmlns="http://jabber.org/protocol/disco#items", ito=SERVICE)
+            paged, pages = set(), 0
+            async for page in self.plugin["xep_0059"].iterate(query, "disco_items", amount=self.listed):
+                pages += 1
+                paged.update(item[0] for item in page["disco_items"]["items"])
+            self.expect(
+                f"slixmpp's RSM client pages through all {self.rooms} rooms",
+                paged == {f"room{n}@{SERVICE}" for n in range(self.rooms)},
+                f"{len(paged)} rooms in {pages} pages",
             )
             for number in (0, self.rooms // 2, self.rooms - 1):
                 await self.room(number)
