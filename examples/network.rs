@@ -19,13 +19,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use tokio_xmpp::Stanza;
 use xmpp_disco::client::{AskError, Disco, Incoming, Login, Server, SessionEnd, SessionEvent};
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_disco::xmpp_parsers::presence::Presence;
-use xmpp_disco::{Config, DiscoMachine, Event, Node, QueryKind, QueryOptions, StaticNode};
+use xmpp_disco::{
+    Config, DiscoMachine, Event, Node, QueryKind, QueryOptions, ServiceFilter, StaticNode,
+};
 
 const USAGE: &str = "usage: network JID PASSWORD [--server HOST:PORT] [--plaintext] \
                      [--timeout SECONDS] [--serve SECONDS]";
@@ -208,67 +209,46 @@ fn describe(result: &Result<Arc<DiscoInfoResult>, AskError>) -> String {
     }
 }
 
-fn label(item: &Item) -> String {
-    let node = item
-        .node
-        .as_deref()
-        .map(|n| format!(" node={n}"))
-        .unwrap_or_default();
-    let name = item
-        .name
-        .as_deref()
-        .map(|n| format!(" ({n})"))
-        .unwrap_or_default();
-    format!("{}{node}{name}", item.jid)
+fn label(jid: &Jid, node: Option<&str>) -> String {
+    match node {
+        Some(node) => format!("{jid} node={node}"),
+        None => jid.to_string(),
+    }
 }
 
 async fn walk(disco: &Disco) -> Result<(), AskError> {
     let server = disco.server();
-    let ask = QueryOptions::default;
-    let (info, items) = tokio::join!(
-        disco.query_info(&server, None, ask()),
-        disco.query_items(&server, None, ask()),
-    );
-    if let Err(AskError::Ended(reason)) = info {
-        return Err(AskError::Ended(reason));
-    }
-    println!("{server}  {}", describe(&info));
-    let items = match items {
-        Ok(items) => items.items.clone(),
-        Err(error) => {
-            println!("└─ items: error: {error}");
-            Vec::new()
-        }
-    };
-
-    // Every item at once: the session sends them all, the answers arrive in any order.
-    let infos = join_all(
-        items
-            .iter()
-            .map(|item| disco.query_info(&item.jid, item.node.as_deref(), ask())),
-    )
-    .await;
-    for (index, (item, info)) in items.iter().zip(&infos).enumerate() {
-        let branch = if index + 1 == items.len() {
-            "└─"
-        } else {
-            "├─"
+    // The server and every item it lists, with their info: one walk, one level deep.
+    let walk = disco
+        .walk(&server, None, 1, 1000, QueryOptions::default())
+        .await?;
+    for (index, visited) in walk.entities.iter().enumerate() {
+        let branch = match index {
+            0 => "",
+            n if n + 1 == walk.entities.len() => "└─ ",
+            _ => "├─ ",
         };
-        println!("{branch} {}  {}", label(item), describe(info));
+        let info = visited.info.clone().map_err(AskError::from);
+        let label = label(&visited.jid, visited.node.as_deref());
+        println!("{branch}{label}  {}", describe(&info));
+        if let (0, Err(error)) = (index, &visited.items) {
+            println!("└─ items: error: {error}");
+        }
     }
 
     // Finding services by feature asks nothing new: every answer is in the cache.
     let sent_before = disco.stats().requests_sent;
     println!();
     for (feature, what) in SERVICES {
-        let mut providers = Vec::new();
-        for item in items.iter().filter(|item| item.node.is_none()) {
-            if let Ok(info) = disco.query_info(&item.jid, None, ask()).await {
-                if info.features.contains(*feature) {
-                    providers.push(item.jid.to_string());
-                }
-            }
-        }
+        let filter = ServiceFilter::feature(*feature);
+        let services = disco
+            .find_services(&server, None, filter, QueryOptions::default())
+            .await?;
+        let providers: Vec<String> = services
+            .found
+            .iter()
+            .map(|found| found.item.jid.to_string())
+            .collect();
         let providers = if providers.is_empty() {
             "none".to_owned()
         } else {

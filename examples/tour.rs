@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
-use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::{
-    Config, DiscoMachine, Event, InvalidArgument, QueryError, QueryOptions, RegistryError,
-    RequestId, StaticNode,
+    Config, DiscoMachine, Event, QueryError, QueryOptions, RegistryError, RequestId, ServiceFilter,
+    Services, StaticNode, Walk,
 };
 
 const SERVER: &str = "example.org";
@@ -257,64 +257,59 @@ impl Router {
             .expect("Juliet is in the world")
     }
 
-    fn info(&self, id: RequestId) -> Result<Arc<DiscoInfoResult>, QueryError> {
+    fn walked(&self, id: RequestId) -> Result<Arc<Walk>, QueryError> {
         match self.done.get(&id) {
-            Some(Event::Info { result, .. }) => result.clone(),
+            Some(Event::Walk { result, .. }) => result.clone(),
             _ => Err(QueryError::Cancelled),
         }
     }
 
-    fn items(&self, id: RequestId) -> Result<Arc<DiscoItemsResult>, QueryError> {
+    fn services(&self, id: RequestId) -> Result<Arc<Services>, QueryError> {
         match self.done.get(&id) {
-            Some(Event::Items { result, .. }) => result.clone(),
+            Some(Event::Services { result, .. }) => result.clone(),
             _ => Err(QueryError::Cancelled),
         }
     }
 }
 
-/// One entity (or node) of the tree and what Juliet learnt about it.
-struct Branch {
-    label: String,
-    /// `None` for an item that points back at an entity already in the tree.
-    info: Option<Result<Arc<DiscoInfoResult>, QueryError>>,
-    children: Vec<Branch>,
-}
-
-/// Walks the tree under `start`, `depth` levels deep: each entity's info and items are asked
-/// at once, then its children's. Items pointing at an entity already walked are listed, not
-/// asked about again.
-fn walk(
-    router: &mut Router,
-    start: Item,
-    depth: usize,
-    seen: &mut HashSet<(Jid, Option<String>)>,
-) -> Result<Branch, InvalidArgument> {
-    let options = QueryOptions::default().with_timeout(Duration::from_secs(5));
-    seen.insert((start.jid.clone(), start.node.clone()));
-    let now = router.now;
-    let juliet = router.juliet();
-    let info = juliet.query_info(now, &start.jid, start.node.as_deref(), options.clone())?;
-    let items = juliet.query_items(now, &start.jid, start.node.as_deref(), options)?;
-    router.settle(&[info, items]);
-    let mut children = Vec::new();
-    if let (true, Ok(items)) = (depth > 0, router.items(items)) {
-        for child in &items.items {
-            if seen.contains(&(child.jid.clone(), child.node.clone())) {
-                children.push(Branch {
-                    label: label(child),
-                    info: None,
-                    children: Vec::new(),
-                });
-            } else {
-                children.push(walk(router, child.clone(), depth - 1, seen)?);
-            }
+/// Prints the tree a walk found, from `entry` down: each entity under the item that led to it;
+/// an item pointing at an entity shown elsewhere (or not visited) is listed without details.
+fn print(walk: &Walk, at: usize, shown: &mut HashSet<usize>, prefix: &str, lead: (&str, &str)) {
+    let Some(entry) = walk.entities.get(at) else {
+        return;
+    };
+    shown.insert(at);
+    let description = describe(&Some(entry.info.clone()));
+    println!(
+        "{prefix}{}{}  {description}",
+        lead.0,
+        label_of(&entry.jid, entry.node.as_deref())
+    );
+    let Ok(items) = &entry.items else {
+        return;
+    };
+    let prefix = format!("{prefix}{}", lead.1);
+    for (index, item) in items.items.iter().enumerate() {
+        let lead = if index + 1 == items.items.len() {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
+        let child = walk.entities.iter().position(|visited| {
+            visited.jid == item.jid && visited.node == item.node && visited.depth == entry.depth + 1
+        });
+        match child.filter(|child| !shown.contains(child)) {
+            Some(child) => print(walk, child, shown, &prefix, lead),
+            None => println!("{prefix}{}{}", lead.0, label(item)),
         }
     }
-    Ok(Branch {
-        label: label(&start),
-        info: Some(router.info(info)),
-        children,
-    })
+}
+
+fn label_of(jid: &Jid, node: Option<&str>) -> String {
+    match node {
+        Some(node) => format!("{jid} node={node}"),
+        None => jid.to_string(),
+    }
 }
 
 fn label(item: &Item) -> String {
@@ -356,21 +351,6 @@ fn describe(info: &Option<Result<Arc<DiscoInfoResult>, QueryError>>) -> String {
     }
 }
 
-fn print(branch: &Branch, prefix: &str, last: bool, top: bool) {
-    let (lead, next) = match (top, last) {
-        (true, _) => ("", ""),
-        (false, true) => ("└─ ", "   "),
-        (false, false) => ("├─ ", "│  "),
-    };
-    let description = describe(&branch.info);
-    let gap = if description.is_empty() { "" } else { "  " };
-    println!("{prefix}{lead}{}{gap}{description}", branch.label);
-    let prefix = format!("{prefix}{next}");
-    for (index, child) in branch.children.iter().enumerate() {
-        print(child, &prefix, index + 1 == branch.children.len(), false);
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let mut router = Router {
@@ -383,54 +363,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while machine.poll_event().is_some() {}
     }
 
-    println!("1. Juliet walks the server's disco tree\n");
-    let tree = walk(
-        &mut router,
-        item(SERVER, None, None),
-        3,
-        &mut HashSet::new(),
-    )?;
-    print(&tree, "", true, true);
-
-    println!("\n2. She looks for services by feature while another part of her client asks the");
-    println!("   same questions: answers come from the cache, and what failed is asked again,");
-    println!("   once for both\n");
     let options = QueryOptions::default().with_timeout(Duration::from_secs(5));
-    let services: Vec<Jid> = tree
-        .children
-        .iter()
-        .filter_map(|branch| branch.label.split(' ').next().map(jid))
-        .collect();
-    let mut asked = Vec::new();
-    for service in &services {
-        let now = router.now;
-        let first = router
-            .juliet()
-            .query_info(now, service, None, options.clone())?;
-        let twin = router
-            .juliet()
-            .query_info(now, service, None, options.clone())?;
-        asked.push((service, first));
-        router.settle(&[first, twin]);
-    }
+    println!("1. Juliet walks the server's disco tree (one command: machine.walk)\n");
+    let server = jid(SERVER);
+    let walk = router
+        .juliet()
+        .walk(start, &server, None, 3, 100, options.clone())?;
+    router.settle(&[walk]);
+    let tree = router.walked(walk)?;
+    print(&tree, 0, &mut HashSet::new(), "", ("", ""));
+
+    println!("\n2. She looks for services by feature, three searches at once (find_services):");
+    println!("   answers come from the cache; what failed is asked again, once for all three\n");
+    let mut searches = Vec::new();
     for (feature, what) in [
         ("http://jabber.org/protocol/muc", "chat rooms"),
         ("urn:xmpp:http:upload:0", "file upload"),
         ("http://jabber.org/protocol/pubsub", "news feeds"),
     ] {
-        let found: Vec<String> = asked
+        let now = router.now;
+        let filter = ServiceFilter::feature(feature);
+        let id = router
+            .juliet()
+            .find_services(now, &server, None, filter, options.clone())?;
+        searches.push((id, what));
+    }
+    let ids: Vec<RequestId> = searches.iter().map(|(id, _)| *id).collect();
+    router.settle(&ids);
+    for (id, what) in &searches {
+        let services = router.services(*id)?;
+        let found: Vec<String> = services
+            .found
             .iter()
-            .filter(
-                |(_, id)| matches!(router.info(*id), Ok(info) if info.features.contains(feature)),
-            )
-            .map(|(jid, _)| jid.to_string())
+            .map(|found| found.item.jid.to_string())
             .collect();
         println!("   {what:<12} {}", found.join(", "));
     }
+    if let Some((id, _)) = searches.first() {
+        for missing in &router.services(*id)?.not_answered {
+            println!("   (not answered: {}: {})", missing.item.jid, missing.error);
+        }
+    }
 
     println!("\n3. Juliet asks Romeo's client what it offers; his machine answers\n");
-    let romeo = walk(&mut router, item(ROMEO, None, None), 2, &mut HashSet::new())?;
-    print(&romeo, "", true, true);
+    let now = router.now;
+    let romeo = router
+        .juliet()
+        .walk(now, &jid(ROMEO), None, 2, 100, options)?;
+    router.settle(&[romeo]);
+    let romeo = router.walked(romeo)?;
+    print(&romeo, 0, &mut HashSet::new(), "", ("", ""));
 
     let stats = router.juliet().stats();
     let asked = stats.requests_sent + stats.cache_hits + stats.aliased;

@@ -81,6 +81,11 @@ pub struct Config {
     /// How many whole item lists the cache holds (besides `items_cache_capacity` single
     /// answers). Default: 64.
     pub list_cache_capacity: usize,
+    /// How many queries one question about a tree ([`supports`](crate::DiscoMachine::supports),
+    /// [`find_services`](crate::DiscoMachine::find_services),
+    /// [`walk`](crate::DiscoMachine::walk)) keeps in flight at once; the rest wait their turn.
+    /// Default: 8.
+    pub tree_concurrency: usize,
 }
 
 impl Default for Config {
@@ -100,6 +105,7 @@ impl Default for Config {
             max_list_pages: 1000,
             max_list_items: 100_000,
             list_cache_capacity: 64,
+            tree_concurrency: 8,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 
 use crate::query::ItemList;
+use crate::tree::{Services, Support, Walk};
 use xmpp_parsers::jid::Jid;
 
 use crate::error::{InvalidText, QueryError};
@@ -42,6 +43,28 @@ pub enum Event {
         id: RequestId,
         /// The whole list, or why there is none (the first page that failed).
         result: Result<Arc<ItemList>, QueryError>,
+    },
+    /// A [`supports`](crate::DiscoMachine::supports) question has its answer.
+    Supports {
+        /// The question this completes.
+        id: RequestId,
+        /// Whether the entity lists the feature, with its info; or why it could not be read.
+        result: Result<Support, QueryError>,
+    },
+    /// A [`find_services`](crate::DiscoMachine::find_services) search completed: it fails only
+    /// when the entity's item list cannot be read.
+    Services {
+        /// The question this completes.
+        id: RequestId,
+        /// The services found and the items that could not be asked; or why there is no list.
+        result: Result<Arc<Services>, QueryError>,
+    },
+    /// A [`walk`](crate::DiscoMachine::walk) completed.
+    Walk {
+        /// The question this completes.
+        id: RequestId,
+        /// Every entity visited with its info and items (or their errors).
+        result: Result<Arc<Walk>, QueryError>,
     },
     /// A query now waits on a lazy primed entry
     /// ([`DiscoMachine::prime_info_lazy`](crate::DiscoMachine::prime_info_lazy)): the host
@@ -99,9 +122,12 @@ impl Event {
     /// The request this event completes, if it is a completion.
     pub fn request_id(&self) -> Option<RequestId> {
         match self {
-            Event::Info { id, .. } | Event::Items { id, .. } | Event::ItemList { id, .. } => {
-                Some(*id)
-            }
+            Event::Info { id, .. }
+            | Event::Items { id, .. }
+            | Event::ItemList { id, .. }
+            | Event::Supports { id, .. }
+            | Event::Services { id, .. }
+            | Event::Walk { id, .. } => Some(*id),
             Event::PrimeRequested { .. }
             | Event::NodeChanged { .. }
             | Event::DeferredRequest { .. }

@@ -217,6 +217,62 @@
 //! # }
 //! ```
 //!
+//! # Long lists and questions about a tree
+//!
+//! [`query_item_list`](DiscoMachine::query_item_list) reads an item list page after page
+//! (XEP-0059) and completes once; the responder pages its own answers when asked (and, with
+//! [`Config::max_items_per_answer`], unasked). [`supports`](DiscoMachine::supports),
+//! [`find_services`](DiscoMachine::find_services) and [`walk`](DiscoMachine::walk) ask about
+//! many entities in one command and complete once, through the cache, with a bound on their
+//! IQs in flight and a deadline of their own. One item that fails does not fail a search:
+//!
+//! ```
+//! use std::time::Instant;
+//! use xmpp_disco::{DiscoMachine, Event, QueryOptions, ServiceFilter};
+//! use xmpp_parsers::minidom::Element;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut disco = DiscoMachine::default();
+//! let now = Instant::now();
+//! let server = "example.org".parse()?;
+//! let muc = ServiceFilter::feature("http://jabber.org/protocol/muc");
+//! let search = disco.find_services(now, &server, None, muc, QueryOptions::default())?;
+//!
+//! // A small world answers: the server lists two services, one of which is down.
+//! while let Some(transmit) = disco.poll_transmit() {
+//!     let request = transmit.into_element();
+//!     let (id, to) = (request.attr("id").unwrap_or_default(), request.attr("to").unwrap_or_default());
+//!     let items = request.get_child("query", "http://jabber.org/protocol/disco#items").is_some();
+//!     let payload = match (to, items) {
+//!         ("example.org", true) => "<query xmlns='http://jabber.org/protocol/disco#items'>\
+//!             <item jid='rooms.example.org'/><item jid='down.example.org'/></query>",
+//!         ("example.org", false) => "<query xmlns='http://jabber.org/protocol/disco#info'>\
+//!             <identity category='server' type='im'/></query>",
+//!         ("rooms.example.org", _) => "<query xmlns='http://jabber.org/protocol/disco#info'>\
+//!             <identity category='conference' type='text'/>\
+//!             <feature var='http://jabber.org/protocol/muc'/></query>",
+//!         _ => "<error type='cancel'><service-unavailable \
+//!             xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+//!     };
+//!     let type_ = if payload.starts_with("<error") { "error" } else { "result" };
+//!     let reply: Element = format!(
+//!         "<iq xmlns='jabber:client' type='{type_}' id='{id}' from='{to}'>{payload}</iq>"
+//!     )
+//!     .parse()?;
+//!     let _ = disco.handle_stanza(now, reply);
+//! }
+//!
+//! let Some(Event::Services { id, result }) = disco.poll_event() else {
+//!     unreachable!("one completion for the whole search");
+//! };
+//! assert_eq!(id, search);
+//! let services = result?;
+//! assert_eq!(services.found[0].item.jid.as_str(), "rooms.example.org");
+//! assert_eq!(services.not_answered[0].item.jid.as_str(), "down.example.org");
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Stanza forms
 //!
 //! Stanzas come in as [`minidom::Element`](xmpp_parsers::minidom::Element)
@@ -292,6 +348,7 @@ mod requester;
 mod responder;
 mod stats;
 mod text;
+mod tree;
 mod write;
 
 pub use config::{Config, StanzaNamespace};
@@ -311,6 +368,7 @@ pub use responder::{
     Resolver, StaticNode,
 };
 pub use stats::Stats;
+pub use tree::{Found, NotAnswered, ServiceFilter, Services, Support, Visited, Walk};
 pub use write::Transmit;
 
 /// The wire-type crates this crate speaks, re-exported so that hosts use the same versions.

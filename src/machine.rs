@@ -28,6 +28,9 @@ use crate::responder::{
 };
 use crate::stats::Stats;
 use crate::text;
+use crate::tree::{
+    Asker, Question, ServiceFilter, ServicesQuestion, SupportQuestion, Tree, WalkQuestion,
+};
 use crate::write::{Outgoing, Transmit};
 
 /// XEP-0030 service discovery for one XMPP session, as a state machine without I/O.
@@ -50,6 +53,10 @@ pub struct DiscoMachine {
     stamp: Option<Arc<Jid>>,
     requester: Requester,
     responder: Responder,
+    /// Questions about trees under way.
+    tree: Tree,
+    /// The latest instant the host passed in: questions ask their next queries then.
+    now: Option<Instant>,
     out: Outbox,
 }
 
@@ -79,6 +86,8 @@ impl DiscoMachine {
             id_prefix: text::check(TextField::IdPrefix, &config.id_prefix),
             stamp: stamp(&config),
             config,
+            tree: Tree::default(),
+            now: None,
             out: Outbox::default(),
         }
     }
@@ -225,7 +234,14 @@ impl DiscoMachine {
     ///
     /// Returns `false` (and does nothing) if `id` has already completed or was never issued.
     pub fn cancel(&mut self, id: RequestId) -> bool {
-        self.requester.cancel(&mut self.out, id)
+        // A question under way was asked at an instant, so one is known.
+        if let (true, Some(now)) = (self.tree.has(id), self.now) {
+            let mut asker = Asker::new(&mut self.requester, &mut self.out, &self.config, now);
+            return self.tree.cancel(&mut asker, id);
+        }
+        let cancelled = self.requester.cancel(&mut self.out, id);
+        self.settle();
+        cancelled
     }
 
     /// Stores `info` as the `disco#info` answer of `jid` at `node`, as if it had been received
@@ -289,8 +305,11 @@ impl DiscoMachine {
         handle: PrimeHandle,
         info: impl Into<Arc<DiscoInfoResult>>,
     ) -> bool {
-        self.requester
-            .resolve_prime(&mut self.out, handle, Ok(Answer::Info(info.into())))
+        let resolved =
+            self.requester
+                .resolve_prime(&mut self.out, handle, Ok(Answer::Info(info.into())));
+        self.settle();
+        resolved
     }
 
     /// Resolves a pending primed entry with a failure: waiting queries fail with
@@ -298,11 +317,13 @@ impl DiscoMachine {
     /// a fresh answer. Returns `false` if the handle is stale, as for
     /// [`complete_prime`](Self::complete_prime).
     pub fn fail_prime(&mut self, handle: PrimeHandle, reason: impl Into<Arc<str>>) -> bool {
-        self.requester.resolve_prime(
+        let resolved = self.requester.resolve_prime(
             &mut self.out,
             handle,
             Err(QueryError::PrimeFailed(reason.into())),
-        )
+        );
+        self.settle();
+        resolved
     }
 
     /// What the cache holds for `disco#info` of `jid` at `node`, without sending anything or
@@ -332,6 +353,7 @@ impl DiscoMachine {
     /// A stream resumed with XEP-0198 needs no call: replies to requests in flight still arrive.
     pub fn stream_destroyed(&mut self) {
         self.requester.reset(&mut self.out);
+        self.tree.reset(&mut self.out);
         self.responder.reset();
         self.out.drop_unsent();
     }
@@ -595,7 +617,6 @@ impl DiscoMachine {
     /// The one body behind [`handle_stanza`](Self::handle_stanza) and
     /// [`handle_iq`](Self::handle_iq).
     fn route<S: Received>(&mut self, now: Instant, stanza: S) -> Handled<S> {
-        let _ = now;
         // The type alone decides the half; each reads the rest of the envelope itself.
         match stanza.iq_type() {
             None => Handled::Unhandled(stanza),
@@ -604,8 +625,12 @@ impl DiscoMachine {
                     .handle(&mut self.out, &self.config, stanza, type_)
             }
             Some(type_ @ (IqType::Result | IqType::Error)) => {
-                self.requester
-                    .handle_reply(&mut self.out, &self.config, stanza, type_)
+                self.now = Some(now);
+                let handled =
+                    self.requester
+                        .handle_reply(&mut self.out, &self.config, stanza, type_);
+                self.settle();
+                handled
             }
         }
     }
@@ -613,7 +638,114 @@ impl DiscoMachine {
     /// Fires every deadline that is due at `now`: the queries concerned complete with
     /// [`QueryError::Timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
         self.requester.handle_timeout(&mut self.out, now);
+        self.settle();
+    }
+
+    // ---------------------------------------------------------------- questions about trees
+
+    /// Whether `jid` (at `node`, if given) advertises `feature`: one command, one completion
+    /// ([`Event::Supports`]) with the answer and the info it was read from. The info comes from
+    /// the cache when it is there, or from one query that other queries of the same key share.
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub fn supports(
+        &mut self,
+        now: Instant,
+        jid: &Jid,
+        node: Option<&str>,
+        feature: &str,
+        options: QueryOptions,
+    ) -> Result<RequestId, InvalidArgument> {
+        self.ask_question(now, jid, node, options, |options, deadline, _| {
+            Question::Support(SupportQuestion::new(jid, node, feature, options, deadline))
+        })
+    }
+
+    /// Which services of `jid` (at `node`, if given; a server, usually) match `filter`: its
+    /// whole item list ([`query_item_list`](Self::query_item_list)), then the info of `jid`
+    /// itself and of each item, at most [`Config::tree_concurrency`] queries at once, every one
+    /// through the cache. One command, one completion ([`Event::Services`]): the matches, and
+    /// apart, each item whose info could not be read, with why; only a failure of the item list
+    /// fails the search. The options' deadline bounds the whole search (each query gets what is
+    /// left of it), `fresh` asks every query anew, `from` asks from that address.
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub fn find_services(
+        &mut self,
+        now: Instant,
+        jid: &Jid,
+        node: Option<&str>,
+        filter: ServiceFilter,
+        options: QueryOptions,
+    ) -> Result<RequestId, InvalidArgument> {
+        self.ask_question(now, jid, node, options, |options, deadline, limit| {
+            let search = ServicesQuestion::new(jid, node, filter, limit, options, deadline);
+            Question::Services(search)
+        })
+    }
+
+    /// The tree under `jid` (at `node`, if given), breadth first: each entity's info and whole
+    /// item list, its items visited in turn down to `max_depth` levels below the start and up
+    /// to `max_entities` entities, each (JID, node) once (items pointing back are not followed
+    /// again). One command, one completion ([`Event::Walk`]) with every entity visited, its info
+    /// and items or their errors. Bounds and options as for
+    /// [`find_services`](Self::find_services).
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub fn walk(
+        &mut self,
+        now: Instant,
+        jid: &Jid,
+        node: Option<&str>,
+        max_depth: usize,
+        max_entities: usize,
+        options: QueryOptions,
+    ) -> Result<RequestId, InvalidArgument> {
+        self.ask_question(now, jid, node, options, |options, deadline, limit| {
+            let walk =
+                WalkQuestion::new(jid, node, max_depth, max_entities, limit, options, deadline);
+            Question::Walk(walk)
+        })
+    }
+
+    /// Starts the question `build` makes, once `jid` and `node` are known to be askable, from
+    /// the options, the question's deadline and the bound on its queries in flight.
+    fn ask_question(
+        &mut self,
+        now: Instant,
+        jid: &Jid,
+        node: Option<&str>,
+        options: QueryOptions,
+        build: impl FnOnce(QueryOptions, Option<Instant>, usize) -> Question,
+    ) -> Result<RequestId, InvalidArgument> {
+        key(jid, node)?;
+        self.id_prefix?;
+        let deadline = options.deadline(self.config.default_timeout, now);
+        let question = build(options, deadline, self.config.tree_concurrency);
+        self.now = Some(now);
+        let id = self.requester.new_id();
+        let mut asker = Asker::new(&mut self.requester, &mut self.out, &self.config, now);
+        self.tree.start(&mut asker, id, question);
+        self.settle();
+        Ok(id)
+    }
+
+    /// Hands the questions the completions of their queries (see [`Tree::settle`]).
+    fn settle(&mut self) {
+        // No instant yet: no question was ever asked.
+        let Some(now) = self.now else {
+            return;
+        };
+        let mut asker = Asker::new(&mut self.requester, &mut self.out, &self.config, now);
+        self.tree.settle(&mut asker);
     }
 
     // ---------------------------------------------------------------- output

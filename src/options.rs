@@ -1,6 +1,6 @@
 //! Per-query options.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use xmpp_parsers::jid::Jid;
 
@@ -8,7 +8,7 @@ use xmpp_parsers::jid::Jid;
 /// [`Config::default_timeout`](crate::Config::default_timeout).
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use xmpp_disco::QueryOptions;
 ///
 /// let patient = QueryOptions::default().without_timeout();
@@ -73,6 +73,18 @@ impl QueryOptions {
     pub fn with_from(mut self, from: Jid) -> Self {
         self.from = Some(from);
         self
+    }
+
+    /// The instant a query (or question) started `now` must complete by, if any: its own
+    /// timeout, or `default` ([`Config::default_timeout`](crate::Config::default_timeout)). An
+    /// instant too far to represent is never reached.
+    pub(crate) fn deadline(&self, default: Option<Duration>, now: Instant) -> Option<Instant> {
+        match self.timeout {
+            Timeout::Default => default,
+            Timeout::After(timeout) => Some(timeout),
+            Timeout::Never => None,
+        }
+        .and_then(|timeout| now.checked_add(timeout))
     }
 
     /// Reads at most `pages` pages of a whole item list. A list aliased to one already being

@@ -1,7 +1,7 @@
 //! What the machine produces for its host: stanzas and events not drained yet, and the running
 //! totals ([`Stats`]). Both halves write here and only here; the machine drains it.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use crate::error::QueryError;
 use crate::event::Event;
@@ -14,6 +14,10 @@ use crate::write::Outgoing;
 pub(crate) struct Outbox {
     transmits: VecDeque<Outgoing>,
     events: VecDeque<Event>,
+    /// The queries a question about a tree asked: their completions are the question's.
+    captured: HashSet<RequestId>,
+    /// Completions of captured queries, for the questions to take.
+    caught: VecDeque<Event>,
     /// Counted by both halves as things happen; read by [`DiscoMachine::stats`](crate::DiscoMachine::stats).
     pub(crate) stats: Stats,
 }
@@ -77,7 +81,27 @@ impl Outbox {
                 result: Err(error),
             },
         };
-        self.report(event);
+        if !self.captured.is_empty() && self.captured.remove(&id) {
+            self.caught.push_back(event);
+        } else {
+            self.report(event);
+        }
+    }
+
+    /// Makes the completion of query `id` the machine's own (a question's), not the host's.
+    pub(crate) fn capture(&mut self, id: RequestId) {
+        self.captured.insert(id);
+    }
+
+    /// The next completion of a captured query.
+    pub(crate) fn next_caught(&mut self) -> Option<Event> {
+        self.caught.pop_front()
+    }
+
+    /// Forgets every capture: the questions are gone (the stream ended).
+    pub(crate) fn release_captures(&mut self) {
+        self.captured.clear();
+        self.caught.clear();
     }
 
     /// Forgets stanzas not sent yet: they belong to a stream that is gone.

@@ -12,7 +12,8 @@ use xmpp_parsers::rsm::SetQuery;
 use super::driver::{now, Command, Inner};
 use super::events::SessionEnd;
 use crate::{
-    DiscoMachine, Event, InvalidArgument, ItemList, QueryError, QueryOptions, RequestId, Stats,
+    DiscoMachine, Event, InvalidArgument, ItemList, QueryError, QueryOptions, RequestId,
+    ServiceFilter, Services, Stats, Support, Walk,
 };
 
 /// Why an awaited query has no answer.
@@ -130,6 +131,74 @@ impl Disco {
         let start =
             |machine: &mut DiscoMachine| machine.query_items_page(now(), jid, node, page, options);
         self.ask_for(start, items).await
+    }
+
+    /// Whether `jid` (at `node`, if given) advertises `feature`, with the info it was read
+    /// from. See [`DiscoMachine::supports`].
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub async fn supports(
+        &self,
+        jid: &Jid,
+        node: Option<&str>,
+        feature: &str,
+        options: QueryOptions,
+    ) -> Result<Support, AskError> {
+        let start =
+            |machine: &mut DiscoMachine| machine.supports(now(), jid, node, feature, options);
+        let event = self.ask(start)?.await?;
+        match event {
+            Event::Supports { result, .. } => Ok(result?),
+            _ => Err(AskError::Failed(QueryError::Disconnected)),
+        }
+    }
+
+    /// Which services of `jid` match `filter`: one search over its items, through the cache.
+    /// See [`DiscoMachine::find_services`].
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info); only a failed item list fails the search.
+    pub async fn find_services(
+        &self,
+        jid: &Jid,
+        node: Option<&str>,
+        filter: ServiceFilter,
+        options: QueryOptions,
+    ) -> Result<Arc<Services>, AskError> {
+        let start =
+            |machine: &mut DiscoMachine| machine.find_services(now(), jid, node, filter, options);
+        self.ask_for(start, |event| match event {
+            Event::Services { result, .. } => Some(result),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The tree under `jid`, breadth first, to `max_depth` levels and `max_entities` entities.
+    /// See [`DiscoMachine::walk`].
+    ///
+    /// # Errors
+    ///
+    /// As [`query_info`](Self::query_info).
+    pub async fn walk(
+        &self,
+        jid: &Jid,
+        node: Option<&str>,
+        max_depth: usize,
+        max_entities: usize,
+        options: QueryOptions,
+    ) -> Result<Arc<Walk>, AskError> {
+        let start = |machine: &mut DiscoMachine| {
+            machine.walk(now(), jid, node, max_depth, max_entities, options)
+        };
+        self.ask_for(start, |event| match event {
+            Event::Walk { result, .. } => Some(result),
+            _ => None,
+        })
+        .await
     }
 
     /// Starts a query, waits for its completion and takes its result out with `take`.

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::error::QueryError;
 use crate::event::Event;
 use crate::ids::{PrimeHandle, RequestId};
-use crate::options::{QueryOptions, Timeout};
+use crate::options::QueryOptions;
 use crate::outbox::Outbox;
 use crate::query::{Answer, Ask, QueryKind};
 use crate::read::{self, Handled, IqHead, IqType, Received, ReplyBody};
@@ -153,6 +153,13 @@ impl Requester {
         self.timers.next()
     }
 
+    /// A new request id, never used before.
+    pub(crate) fn new_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        id
+    }
+
     pub(crate) fn query(
         &mut self,
         out: &mut Outbox,
@@ -161,16 +168,23 @@ impl Requester {
         query: Query<'_>,
         options: &QueryOptions,
     ) -> RequestId {
+        let id = self.new_id();
+        self.query_as(out, config, now, id, query, options);
+        id
+    }
+
+    /// [`query`](Self::query) under an id the caller took from [`new_id`](Self::new_id).
+    pub(crate) fn query_as(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        now: Instant,
+        id: RequestId,
+        query: Query<'_>,
+        options: &QueryOptions,
+    ) {
         let Query { kind, key, page } = query;
-        let id = RequestId(self.next_request);
-        self.next_request += 1;
-        let deadline = match options.timeout {
-            Timeout::Default => config.default_timeout,
-            Timeout::After(timeout) => Some(timeout),
-            Timeout::Never => None,
-        }
-        // An instant too far to represent is never reached.
-        .and_then(|timeout| now.checked_add(timeout));
+        let deadline = options.deadline(config.default_timeout, now);
 
         if !options.require_fresh {
             match self.cache(kind).get(key) {
@@ -178,19 +192,19 @@ impl Requester {
                     let answer = answer.clone();
                     out.stats.cache_hits += 1;
                     out.complete(kind, id, Ok(answer));
-                    return id;
+                    return;
                 }
                 Some(Entry::Failed(error)) => {
                     let error = QueryError::clone(error);
                     out.stats.cache_hits += 1;
                     out.complete(kind, id, Err(error));
-                    return id;
+                    return;
                 }
                 Some(Entry::Pending(source)) => {
                     let source = *source;
                     out.stats.aliased += 1;
                     self.attach(out, id, kind, source, deadline);
-                    return id;
+                    return;
                 }
                 None => {}
             }
@@ -204,7 +218,7 @@ impl Requester {
                     limit: config.max_in_flight,
                 }),
             );
-            return id;
+            return;
         }
         let number = self.new_source(kind, key, Origin::Iq);
         let page = match kind {
@@ -226,7 +240,6 @@ impl Requester {
         self.iqs_in_flight += 1;
         self.send_query(out, config, number, page);
         self.attach(out, id, kind, number, deadline);
-        id
     }
 
     /// Sends the IQ of source `number` (asking for `page` of the list, if given).

@@ -46,7 +46,7 @@ wait_for() {
 server="localhost:$port"
 
 expect by-name 0 "online as alice@localhost/" alice@localhost secret --server "$server" --plaintext
-grep -q "─ conference.localhost (Chatrooms)  conference/text" "$out/by-name" || fail "by-name: the walk did not list the MUC"
+grep -q "─ conference.localhost  conference/text \"Chatrooms\"" "$out/by-name" || fail "by-name: the walk did not list the MUC"
 expect wrong-password 1 "the server refused the credentials of alice@localhost (not-authorized)" \
     alice@localhost wrong --server "$server" --plaintext
 expect wrong-domain 1 "does not serve the domain nowhere.example" \

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use xmpp_disco::{
     Config, DiscoMachine, Event, Handled, ItemList, QueryError, QueryOptions, RequestId,
+    ServiceFilter, Services, Support, Walk,
 };
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::jid::Jid;
@@ -66,6 +67,9 @@ pub enum Outcome {
     Info(Result<Arc<DiscoInfoResult>, QueryError>),
     Items(Result<Arc<DiscoItemsResult>, QueryError>),
     List(Result<Arc<ItemList>, QueryError>),
+    Supports(Result<Support, QueryError>),
+    Services(Result<Arc<Services>, QueryError>),
+    Walk(Result<Arc<Walk>, QueryError>),
 }
 
 impl Outcome {
@@ -90,11 +94,35 @@ impl Outcome {
         }
     }
 
+    pub fn services(&self) -> &Arc<Services> {
+        match self {
+            Outcome::Services(Ok(services)) => services,
+            other => panic!("expected services, got {other:?}"),
+        }
+    }
+
+    pub fn walk(&self) -> &Arc<Walk> {
+        match self {
+            Outcome::Walk(Ok(walk)) => walk,
+            other => panic!("expected a walk, got {other:?}"),
+        }
+    }
+
+    pub fn support(&self) -> &Support {
+        match self {
+            Outcome::Supports(Ok(support)) => support,
+            other => panic!("expected a support answer, got {other:?}"),
+        }
+    }
+
     pub fn error(&self) -> &QueryError {
         match self {
-            Outcome::Info(Err(error)) | Outcome::Items(Err(error)) | Outcome::List(Err(error)) => {
-                error
-            }
+            Outcome::Info(Err(error))
+            | Outcome::Items(Err(error))
+            | Outcome::List(Err(error))
+            | Outcome::Supports(Err(error))
+            | Outcome::Services(Err(error))
+            | Outcome::Walk(Err(error)) => error,
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -176,6 +204,56 @@ impl Harness {
         self.issue(id)
     }
 
+    pub fn services(
+        &mut self,
+        ms: u64,
+        to: &str,
+        filter: ServiceFilter,
+        options: QueryOptions,
+    ) -> RequestId {
+        let id = self
+            .machine
+            .find_services(self.at(ms), &jid(to), None, filter, options)
+            .expect("valid question");
+        self.issue(id)
+    }
+
+    pub fn walk(
+        &mut self,
+        ms: u64,
+        to: &str,
+        max_depth: usize,
+        max_entities: usize,
+        options: QueryOptions,
+    ) -> RequestId {
+        let id = self
+            .machine
+            .walk(
+                self.at(ms),
+                &jid(to),
+                None,
+                max_depth,
+                max_entities,
+                options,
+            )
+            .expect("valid question");
+        self.issue(id)
+    }
+
+    pub fn supports(&mut self, ms: u64, to: &str, feature: &str) -> RequestId {
+        let id = self
+            .machine
+            .supports(
+                self.at(ms),
+                &jid(to),
+                None,
+                feature,
+                QueryOptions::default(),
+            )
+            .expect("valid question");
+        self.issue(id)
+    }
+
     pub fn page(&mut self, ms: u64, to: &str, node: Option<&str>, page: SetQuery) -> RequestId {
         let id = self
             .machine
@@ -208,6 +286,9 @@ impl Harness {
                 Event::Info { id, result } => (id, Outcome::Info(result)),
                 Event::Items { id, result } => (id, Outcome::Items(result)),
                 Event::ItemList { id, result } => (id, Outcome::List(result)),
+                Event::Supports { id, result } => (id, Outcome::Supports(result)),
+                Event::Services { id, result } => (id, Outcome::Services(result)),
+                Event::Walk { id, result } => (id, Outcome::Walk(result)),
                 other => {
                     self.others.push(other);
                     continue;
