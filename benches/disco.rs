@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use support::{live_bytes, summary};
 use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
-use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::{
     Config, DiscoMachine, DynamicNode, Entity, QueryOptions, RequestContext, Resolver,
-    StanzaNamespace, StaticNode, Transmit,
+    ServiceFilter, StanzaNamespace, StaticNode, Transmit,
 };
 
 const INFO: &str = "http://jabber.org/protocol/disco#info";
@@ -587,6 +587,179 @@ fn entities(rows: &mut Vec<Row>, now: Instant, scales: &[usize]) {
     );
 }
 
+/// A static node of `count` rooms, answering pages.
+fn listing_machine(count: usize) -> DiscoMachine {
+    let mut machine = DiscoMachine::default();
+    let rooms = (0..count)
+        .map(|n| Item {
+            jid: Jid::new(&format!("room{n}@rooms.example")).expect("JID"),
+            node: None,
+            name: Some(format!("Room {n}")),
+        })
+        .collect();
+    machine.root_mut().set_items(rooms).expect("valid items");
+    while machine.poll_event().is_some() {}
+    machine
+}
+
+/// An items request from [`REQUESTER`] carrying the RSM `set`.
+fn page_request(set: &str) -> Element {
+    format!(
+        "<iq xmlns='jabber:client' type='get' id='p1' from='{REQUESTER}'>\
+         <query xmlns='http://jabber.org/protocol/disco#items'>\
+         <set xmlns='http://jabber.org/protocol/rsm'>{set}</set></query></iq>"
+    )
+    .parse()
+    .expect("a request")
+}
+
+/// The `<last/>` of the page a request gets.
+fn last_of(machine: &mut DiscoMachine, now: Instant, request: Element) -> String {
+    let _ = machine.handle_stanza(now, request);
+    let answer = machine.poll_transmit().expect("an answer").into_element();
+    answer
+        .get_child("query", "http://jabber.org/protocol/disco#items")
+        .and_then(|query| query.get_child("set", "http://jabber.org/protocol/rsm"))
+        .and_then(|set| set.get_child("last", "http://jabber.org/protocol/rsm"))
+        .map(Element::text)
+        .expect("a <last/>")
+}
+
+/// One page of 100 out of a node of 100,000 items, at its start, middle and end: a page must
+/// cost the same wherever it is, and no more than its own 100 items.
+fn pages(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
+    const ITEMS: usize = 100_000;
+    const N: usize = 500;
+    let mut machine = listing_machine(ITEMS);
+    let mut hundred = listing_machine(100);
+    let whole: Element = format!(
+        "<iq xmlns='jabber:client' type='get' id='w1' from='{REQUESTER}'>\
+         <query xmlns='http://jabber.org/protocol/disco#items'/></iq>"
+    )
+    .parse()
+    .expect("a request");
+    let mut wire = Vec::with_capacity(16 * 1024);
+    let mut floor_wire = Vec::with_capacity(16 * 1024);
+    for position in [0, ITEMS / 2, ITEMS - 100] {
+        let request = if position == 0 {
+            page_request("<max>100</max>")
+        } else {
+            let before = page_request(&format!("<max>1</max><index>{}</index>", position - 1));
+            let after = last_of(&mut machine, now, before);
+            page_request(&format!("<max>100</max><after>{after}</after>"))
+        };
+        rows.push(paired(
+            &format!("pages: 100 after item {position} of 100,000 -> bytes"),
+            N,
+            || {
+                for _ in 0..N {
+                    let _ = machine.handle_stanza(now, black_box(request.clone()));
+                    wire.clear();
+                    if let Some(transmit) = machine.poll_transmit() {
+                        let _ = transmit.write_to(&mut wire);
+                    }
+                    black_box(&wire);
+                }
+            },
+            // The floor: a node of exactly 100 items answering its whole (cached) list.
+            || {
+                for _ in 0..N {
+                    let _ = hundred.handle_stanza(now, black_box(whole.clone()));
+                    floor_wire.clear();
+                    if let Some(transmit) = hundred.poll_transmit() {
+                        let _ = transmit.write_to(&mut floor_wire);
+                    }
+                    black_box(&floor_wire);
+                }
+            },
+        ));
+    }
+}
+
+/// A machine that searched `server`'s 50 services once: every answer is in its cache.
+fn warmed(now: Instant, server: &Jid, services: &[Jid]) -> DiscoMachine {
+    let mut machine = DiscoMachine::default();
+    let filter = ServiceFilter::feature("urn:xmpp:http:upload:0");
+    let _ = machine.find_services(now, server, None, filter, QueryOptions::default());
+    // Answer the first search: the list, then every service's info.
+    while let Some(transmit) = machine.poll_transmit() {
+        let request = transmit.into_element();
+        let id = request.attr("id").unwrap_or_default().to_owned();
+        let to = request.attr("to").unwrap_or_default().to_owned();
+        let payload = if request
+            .get_child("query", "http://jabber.org/protocol/disco#items")
+            .is_some()
+        {
+            let items: String = services
+                .iter()
+                .map(|jid| format!("<item jid='{jid}'/>"))
+                .collect();
+            format!("<query xmlns='http://jabber.org/protocol/disco#items'>{items}</query>")
+        } else {
+            let feature = if to == "service7.example.org" {
+                "urn:xmpp:http:upload:0"
+            } else {
+                "http://jabber.org/protocol/muc"
+            };
+            format!(
+                "<query xmlns='{INFO}'><identity category='component' type='generic'/>\
+                 <feature var='{feature}'/></query>"
+            )
+        };
+        let reply: Element =
+            format!("<iq xmlns='jabber:client' type='result' id='{id}' from='{to}'>{payload}</iq>")
+                .parse()
+                .expect("a reply");
+        let _ = machine.handle_stanza(now, reply);
+    }
+    while machine.poll_event().is_some() {}
+    while machine.poll_event().is_some() {}
+    machine
+}
+
+/// A find-services over 50 items, every answer in the cache, beside the same 52 queries made
+/// one by one from the cache.
+fn questions(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
+    const ITEMS: usize = 50;
+    const N: usize = 2_000;
+    let server = Jid::new("example.org").expect("JID");
+    let services: Vec<Jid> = (0..ITEMS)
+        .map(|n| Jid::new(&format!("service{n}.example.org")).expect("JID"))
+        .collect();
+    let filter = || ServiceFilter::feature("urn:xmpp:http:upload:0");
+    let mut machine = warmed(now, &server, &services);
+    let mut by_hand = warmed(now, &server, &services);
+    let sent = machine.stats().requests_sent;
+    rows.push(paired(
+        "questions: find_services over 50 items, warm cache",
+        N,
+        || {
+            for _ in 0..N {
+                let _ =
+                    machine.find_services(now, &server, None, filter(), QueryOptions::default());
+                black_box(machine.poll_event());
+            }
+        },
+        || {
+            for _ in 0..N {
+                let _ = by_hand.query_item_list(now, &server, None, QueryOptions::default());
+                black_box(by_hand.poll_event());
+                let _ = by_hand.query_info(now, &server, None, QueryOptions::default());
+                black_box(by_hand.poll_event());
+                for service in &services {
+                    let _ = by_hand.query_info(now, service, None, QueryOptions::default());
+                    black_box(by_hand.poll_event());
+                }
+            }
+        },
+    ));
+    assert_eq!(
+        machine.stats().requests_sent,
+        sent,
+        "warm: nothing was sent"
+    );
+}
+
 /// A group of workloads: appends its rows; the scale groups run at the scales given.
 type Group = fn(&mut Vec<Row>, Instant, &[usize]);
 
@@ -595,7 +768,7 @@ const SCALES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 fn main() {
     // `cargo bench` passes `--bench`. Other arguments select, for profiling: group names
-    // (responder, requester, timers, cache, entities) and scales (`cargo bench --bench disco -- timers 1000000`).
+    // (responder, requester, timers, cache, entities, pages, questions) and scales (`cargo bench --bench disco -- timers 1000000`).
     let arguments: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
@@ -611,12 +784,14 @@ fn main() {
     let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| *g == group);
     let now = Instant::now();
     let mut rows = Vec::new();
-    let all: [(&str, Group); 5] = [
+    let all: [(&str, Group); 7] = [
         ("responder", responder),
         ("requester", requester),
         ("timers", timers),
         ("cache", cache),
         ("entities", entities),
+        ("pages", pages),
+        ("questions", questions),
     ];
     for (group, run) in all {
         if wanted(group) {

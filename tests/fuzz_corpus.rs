@@ -47,3 +47,8 @@ fn the_ops_corpus_replays() {
 fn the_registry_corpus_replays() {
     replay("registry", model::responder::run_bytes);
 }
+
+#[test]
+fn the_questions_corpus_replays() {
+    replay("questions", model::questions::run_bytes);
+}

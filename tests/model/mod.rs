@@ -6,6 +6,8 @@
 //!   requester semantics, written for obviousness (vectors and linear scans), checked against
 //!   the machine after every step.
 //! * [`responder`]: registry operations and requests against a model of nodes.
+//! * [`questions`]: whole lists, pages and questions about trees against honest and lying
+//!   responders, for exactly-once completion.
 //! * [`stanzas`]: a machine with something of everything in it, for hostile stanzas.
 //! * [`bytes`]: decoding operations from raw fuzzer bytes.
 //! * [`forms`]: the three forms of a stanza the machine sends, checked to agree.
@@ -14,6 +16,7 @@
 
 pub mod bytes;
 pub mod forms;
+pub mod questions;
 pub mod requester;
 pub mod responder;
 pub mod stanzas;
