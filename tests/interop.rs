@@ -885,31 +885,55 @@ fn ejabberd_pages_its_rooms_and_the_whole_list_reads_them_all() {
 
 #[test]
 #[ignore = "needs the Prosody and the ejabberd that tests/interop/run.sh starts"]
-fn find_services_finds_the_muc_of_prosody_and_of_ejabberd() {
+fn find_services_finds_the_muc_and_upload_of_prosody_and_of_ejabberd() {
     bounded(async {
         for address in [server_address(), ejabberd_address()] {
             let (alice, _incoming) = connect(login_to(&address, "alice")).await;
             let server = alice.server();
-            let muc = xmpp_disco::ServiceFilter::feature("http://jabber.org/protocol/muc");
-            let services = alice
-                .find_services(&server, None, muc, QueryOptions::default())
-                .await
-                .unwrap_or_else(|e| panic!("{address}: {e}"));
-            let found: Vec<_> = services
-                .found
-                .iter()
-                .map(|found| found.item.jid.to_string())
-                .collect();
-            assert_eq!(found, ["conference.localhost"], "{address}");
-            assert!(services.complete);
-            // The same search again is answered from the cache: not one IQ.
+            for (feature, service) in [
+                ("http://jabber.org/protocol/muc", "conference.localhost"),
+                ("urn:xmpp:http:upload:0", "upload.localhost"),
+            ] {
+                let filter = xmpp_disco::ServiceFilter::feature(feature);
+                let services = alice
+                    .find_services(&server, None, filter, QueryOptions::default())
+                    .await
+                    .unwrap_or_else(|e| panic!("{address}: {e}"));
+                let found: Vec<_> = services
+                    .found
+                    .iter()
+                    .map(|found| found.item.jid.to_string())
+                    .collect();
+                // Prosody also lists the component example, a MUC service of its own.
+                assert!(
+                    found.contains(&service.to_owned()),
+                    "{address}: {feature}: {found:?}"
+                );
+                let others = [
+                    "conference.localhost",
+                    "rooms.localhost",
+                    "upload.localhost",
+                ];
+                assert!(
+                    found.iter().all(|jid| others.contains(&jid.as_str())),
+                    "{address}: {feature}: {found:?}"
+                );
+                assert!(services.complete);
+            }
+            // Another search is answered from the cache: not one IQ.
             let sent = alice.stats().requests_sent;
             let filter = xmpp_disco::ServiceFilter::identity("conference", Some("text"));
             let again = alice
                 .find_services(&server, None, filter, QueryOptions::default())
                 .await
                 .expect("a search");
-            assert_eq!(again.found.len(), 1);
+            assert!(
+                again
+                    .found
+                    .iter()
+                    .any(|found| found.item.jid == jid("conference.localhost")),
+                "{address}"
+            );
             assert_eq!(
                 alice.stats().requests_sent,
                 sent,

@@ -2,20 +2,22 @@
 # A throwaway ejabberd on loopback for the interop tests: the server that resumes streams
 # (XEP-0198), beside the Prosody of prosody.sh, which does not.
 #
-#   ejabberd.sh start DIR PORT  write a config under DIR, start the server as the `ejabberd`
+#   ejabberd.sh start DIR PORT [HTTP_PORT]
+#                               write a config under DIR, start the server as the `ejabberd`
 #                               user, create the accounts and wait until it answers a stream
 #                               header
 #   ejabberd.sh stop DIR        stop the server started in DIR, by the pid it wrote there
 #                               (and the Erlang port mapper, if this script started it)
 #
 # The server serves the host `localhost` with a MUC service `conference.localhost` (which
-# lists every room and pages them with RSM), stream management with resumption, plaintext c2s on 127.0.0.1:PORT and nothing else. Accounts:
-# alice and bob, each with the password `secret`. The Erlang node is named after DIR's
+# lists every room and pages them with RSM), stream management with resumption, plaintext c2s
+# on 127.0.0.1:PORT and, with HTTP_PORT, an HTTP upload service `upload.localhost` (XEP-0363)
+# served on 127.0.0.1:HTTP_PORT; nothing else. Accounts: alice and bob, each with the password `secret`. The Erlang node is named after DIR's
 # basename, so that two runs on one machine do not meet.
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT [HTTP_PORT] | stop DIR" >&2
     exit 2
 }
 
@@ -30,9 +32,24 @@ ctl() {
 }
 
 start() {
-    local dir port
+    local dir port http_port http_listener="" http_module=""
     dir=$(realpath -m "$1")
     port=$2
+    http_port=${3:-}
+    if [[ -n $http_port ]]; then
+        port_is_free "$http_port" || { echo "port $http_port on 127.0.0.1 is busy" >&2; exit 1; }
+        http_listener="
+  -
+    port: $http_port
+    ip: \"127.0.0.1\"
+    module: ejabberd_http
+    request_handlers:
+      /upload: mod_http_upload"
+        http_module="
+  mod_http_upload:
+    put_url: \"http://127.0.0.1:$http_port/upload\"
+    docroot: \"$dir/upload\""
+    fi
     command -v ejabberdctl >/dev/null || { echo "ejabberd is not installed (apt-get install ejabberd)" >&2; exit 1; }
     port_is_free "$port" || { echo "port $port on 127.0.0.1 is busy" >&2; exit 1; }
     mkdir -p "$dir/db" "$dir/logs"
@@ -58,7 +75,7 @@ listen:
     module: ejabberd_c2s
     starttls_required: false
     access: all
-    shaper: none
+    shaper: none${http_listener}
 access_rules:
   local:
     allow: all
@@ -79,7 +96,7 @@ modules:
     # Every room in disco#items (the default lists at most 100), paged with RSM on request.
     max_rooms_discoitems: 100000
     # A test client creates more rooms than a page holds (the default allows a user 100).
-    max_user_conferences: 1000
+    max_user_conferences: 1000${http_module}
 CONFIG
     # ejabberdctl runs the server as the ejabberd user, which must own its files.
     chown -R ejabberd "$dir"
@@ -106,7 +123,7 @@ stop() {
 }
 
 case "${1:-}" in
-    start) [[ $# -eq 3 ]] || usage; start "$2" "$3" ;;
+    start) [[ $# -eq 3 || $# -eq 4 ]] || usage; start "$2" "$3" "${4:-}" ;;
     stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
     *) usage ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway Prosody on loopback for the interop tests.
 #
-#   prosody.sh start DIR PORT [COMPONENT_PORT]
+#   prosody.sh start DIR PORT [COMPONENT_PORT [HTTP_PORT]]
 #                               write a config under DIR, create the accounts, start the server
 #                               and wait until it answers a stream header
 #   prosody.sh stop DIR         stop the server started in DIR, by the pid it wrote there
@@ -11,11 +11,12 @@
 # nothing else: no s2s, no TLS, no registration by clients. Accounts: alice, bob and slix, each
 # with the password `secret`. With COMPONENT_PORT, it also accepts the external component
 # `rooms.localhost` (XEP-0114, secret `secret`) on 127.0.0.1:COMPONENT_PORT, listed in the
-# server's disco items while it is connected.
+# server's disco items while it is connected. With HTTP_PORT, it also serves HTTP on
+# 127.0.0.1:HTTP_PORT for an HTTP upload service `upload.localhost` (XEP-0363).
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR PORT [COMPONENT_PORT] | stop DIR" >&2
+    echo "usage: $0 start DIR PORT [COMPONENT_PORT [HTTP_PORT]] | stop DIR" >&2
     exit 2
 }
 
@@ -23,10 +24,11 @@ usage() {
 source "$(dirname "$0")/common.sh"
 
 start() {
-    local dir port component_port component_config=""
+    local dir port component_port http_port component_config="" http_config="" http_ports=""
     dir=$(realpath -m "$1")
     port=$2
     component_port=${3:-}
+    http_port=${4:-}
     command -v prosody >/dev/null || { echo "prosody is not installed (apt-get install prosody)" >&2; exit 1; }
     port_is_free "$port" || { echo "port $port on 127.0.0.1 is busy" >&2; exit 1; }
     if [[ -n $component_port ]]; then
@@ -34,6 +36,13 @@ start() {
         component_config="
 Component \"rooms.localhost\"
     component_secret = \"secret\""
+    fi
+    if [[ -n $http_port ]]; then
+        port_is_free "$http_port" || { echo "port $http_port on 127.0.0.1 is busy" >&2; exit 1; }
+        http_ports=$http_port
+        http_config="
+Component \"upload.localhost\" \"http_file_share\"
+    http_external_url = \"http://127.0.0.1:$http_port/\""
     fi
     mkdir -p "$dir/data" "$dir/certs"
     cat >"$dir/prosody.cfg.lua" <<CONFIG
@@ -50,7 +59,8 @@ c2s_direct_tls_ports = {}
 s2s_ports = {}
 component_ports = { ${component_port} }
 component_interfaces = { "127.0.0.1" }
-http_ports = {}
+http_ports = { ${http_ports} }
+http_interfaces = { "127.0.0.1" }
 https_ports = {}
 
 modules_enabled = {
@@ -73,6 +83,7 @@ VirtualHost "localhost"
 Component "conference.localhost" "muc"
     name = "Chatrooms"
 ${component_config}
+${http_config}
 CONFIG
     for user in alice bob slix; do
         prosodyctl --config "$dir/prosody.cfg.lua" register "$user" localhost secret >/dev/null
@@ -95,7 +106,7 @@ stop() {
 }
 
 case "${1:-}" in
-    start) [[ $# -eq 3 || $# -eq 4 ]] || usage; start "$2" "$3" "${4:-}" ;;
+    start) [[ $# -ge 3 && $# -le 5 ]] || usage; start "$2" "$3" "${4:-}" "${5:-}" ;;
     stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
     *) usage ;;
 esac

@@ -27,19 +27,21 @@ if ! "$venv/bin/python" -c "import slixmpp" 2>/dev/null; then
     "$venv/bin/pip" install -q slixmpp==1.17.0
 fi
 
-# Free ports on loopback (a busy one is only logged by Prosody, not fatal): Prosody's client
-# and component ports, ejabberd's client port.
+# Free ports on loopback (a busy one is only logged by Prosody, not fatal): Prosody's client,
+# component and HTTP (upload) ports, ejabberd's client and HTTP (upload) ports.
 ports=()
 for candidate in $(seq 15222 15299); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
         ports+=("$candidate")
-        [[ ${#ports[@]} -eq 3 ]] && break
+        [[ ${#ports[@]} -eq 5 ]] && break
     fi
 done
-[[ ${#ports[@]} -eq 3 ]] || { echo "no three free ports in 15222-15299" >&2; exit 1; }
+[[ ${#ports[@]} -eq 5 ]] || { echo "no five free ports in 15222-15299" >&2; exit 1; }
 port=${ports[0]}
 component_port=${ports[1]}
-ejabberd_port=${ports[2]}
+http_port=${ports[2]}
+ejabberd_port=${ports[3]}
+ejabberd_http_port=${ports[4]}
 
 # The component is a build of its own: tokio-xmpp's component feature changes xmpp-parsers'
 # stanza namespace for everything built with it (see Cargo.toml).
@@ -64,9 +66,9 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "== starting prosody on 127.0.0.1:$port (components on $component_port)"
-tests/interop/prosody.sh start "$work/prosody" "$port" "$component_port"
+tests/interop/prosody.sh start "$work/prosody" "$port" "$component_port" "$http_port"
 echo "== starting ejabberd on 127.0.0.1:$ejabberd_port"
-tests/interop/ejabberd.sh start "$work/ejabberd" "$ejabberd_port"
+tests/interop/ejabberd.sh start "$work/ejabberd" "$ejabberd_port" "$ejabberd_http_port"
 
 echo "== starting the component example as rooms.localhost"
 "$component_binary" rooms.localhost secret --server "127.0.0.1:$component_port" --serve 1800 \
