@@ -169,7 +169,7 @@ impl DiscoMachine {
         for id in [&page.after, &page.before].into_iter().flatten() {
             text::check(TextField::PageId, id)?;
         }
-        self.query(now, Ask::Page, jid, node, &options, Some(page))
+        self.query(now, Ask::Page, jid, node, &options, Some(Box::new(page)))
     }
 
     /// Reads the whole item list of `jid` (at `node`, if given), one page after the other
@@ -208,7 +208,7 @@ impl DiscoMachine {
         jid: &Jid,
         node: Option<&str>,
         options: &QueryOptions,
-        page: Option<SetQuery>,
+        page: Option<Box<SetQuery>>,
     ) -> Result<RequestId, InvalidArgument> {
         // Asking from the own address is asking without one: one key, one cache entry.
         let from = options

@@ -49,6 +49,7 @@ impl Outbox {
     }
 
     /// Queues the completion of request `id`, a query of `kind`.
+    #[inline]
     pub(crate) fn complete(
         &mut self,
         kind: Ask,
@@ -81,7 +82,19 @@ impl Outbox {
                 result: Err(error),
             },
         };
-        if !self.captured.is_empty() && self.captured.remove(&id) {
+        if self.captured.is_empty() {
+            self.report(event);
+        } else {
+            self.catch(id, event);
+        }
+    }
+
+    /// Delivers a completion while some queries are a question's: to the question if `id` is
+    /// one of them, to the host otherwise. Apart from [`complete`](Self::complete), which the
+    /// cache hit path inlines, so that hosts without questions do not pay for them.
+    #[cold]
+    fn catch(&mut self, id: RequestId, event: Event) {
+        if self.captured.remove(&id) {
             self.caught.push_back(event);
         } else {
             self.report(event);

@@ -94,7 +94,9 @@ struct Waiter {
 pub(crate) struct Query<'a> {
     pub(crate) kind: Ask,
     pub(crate) key: KeyRef<'a>,
-    pub(crate) page: Option<SetQuery>,
+    /// Boxed: most queries ask for no page, and a query's size is on the hot path of every
+    /// cache hit.
+    pub(crate) page: Option<Box<SetQuery>>,
 }
 
 /// What [`Requester::match_reply`] made of a reply's envelope.
@@ -174,6 +176,7 @@ impl Requester {
     }
 
     /// [`query`](Self::query) under an id the caller took from [`new_id`](Self::new_id).
+    #[inline]
     pub(crate) fn query_as(
         &mut self,
         out: &mut Outbox,
@@ -229,7 +232,7 @@ impl Requester {
                     options.max_pages.unwrap_or(config.max_list_pages),
                     options.max_items.unwrap_or(config.max_list_items),
                 );
-                let first = list.request(None);
+                let first = Box::new(list.request(None));
                 if let Some(source) = self.sources.get_mut(number) {
                     source.list = Some(Box::new(list));
                 }
@@ -243,7 +246,13 @@ impl Requester {
     }
 
     /// Sends the IQ of source `number` (asking for `page` of the list, if given).
-    fn send_query(&self, out: &mut Outbox, config: &Config, number: u64, page: Option<SetQuery>) {
+    fn send_query(
+        &self,
+        out: &mut Outbox,
+        config: &Config,
+        number: u64,
+        page: Option<Box<SetQuery>>,
+    ) {
         let Some(source) = self.sources.get(number) else {
             return;
         };
@@ -254,7 +263,7 @@ impl Requester {
             from: source.key.from.clone().map(Arc::new),
             id: format!("{}{}", config.id_prefix, number),
             node: source.key.node.as_deref().map(str::to_owned),
-            page: page.map(Box::new),
+            page,
         }));
     }
 
@@ -278,7 +287,10 @@ impl Requester {
                 waiter.source = renumbered;
             }
         }
-        let page = source.list.as_ref().map(|list| list.request(Some(after)));
+        let page = source
+            .list
+            .as_ref()
+            .map(|list| Box::new(list.request(Some(after))));
         self.sources.insert(renumbered, source);
         self.send_query(out, config, renumbered, page);
     }
