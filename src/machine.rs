@@ -347,8 +347,10 @@ impl DiscoMachine {
     }
 
     /// The stream was destroyed (closed or failed, not resumed): every waiting query completes
-    /// with [`QueryError::Disconnected`], in request order, unsent requests are dropped and the
-    /// cache is cleared. The machine is then ready for the next stream; [`Stats`] carry on.
+    /// with [`QueryError::Disconnected`], in request order, then every question about a tree
+    /// ([`supports`](Self::supports), [`find_services`](Self::find_services),
+    /// [`walk`](Self::walk)), in request order; unsent requests are dropped and the cache is
+    /// cleared. The machine is then ready for the next stream; [`Stats`] carry on.
     ///
     /// A stream resumed with XEP-0198 needs no call: replies to requests in flight still arrive.
     pub fn stream_destroyed(&mut self) {
