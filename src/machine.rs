@@ -740,6 +740,14 @@ impl DiscoMachine {
         Ok(id)
     }
 
+    /// How many queries asked by questions about trees have not completed yet: zero once
+    /// every question has completed (a query completing twice would reach the host instead).
+    /// For the model tests' exactly-once check of those queries.
+    #[doc(hidden)]
+    pub fn question_queries_pending(&self) -> usize {
+        self.out.captured()
+    }
+
     /// Hands the questions the completions of their queries (see [`Tree::settle`]).
     fn settle(&mut self) {
         // No instant yet: no question was ever asked.

@@ -111,6 +111,11 @@ impl Outbox {
         self.caught.pop_front()
     }
 
+    /// How many captured queries have not completed yet.
+    pub(crate) fn captured(&self) -> usize {
+        self.captured.len()
+    }
+
     /// Forgets every capture: the questions are gone (the stream ended).
     pub(crate) fn release_captures(&mut self) {
         self.captured.clear();

@@ -405,6 +405,13 @@ impl World {
             }
             self.check_events();
             if self.completed.len() == self.issued.len() {
+                // And every query the questions asked completed once: none is left captured
+                // (one completing twice would have reached the host, failing check_events).
+                assert_eq!(
+                    self.machine.question_queries_pending(),
+                    0,
+                    "a question's query never completed"
+                );
                 return;
             }
             self.now += Duration::from_secs(31);
