@@ -22,6 +22,7 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_parsers::minidom::{Element, Node};
 use xmpp_parsers::ns;
+use xmpp_parsers::rsm::SetResult;
 
 use crate::error::MalformedReply;
 use crate::query::{Answer, QueryKind};
@@ -107,12 +108,21 @@ pub(crate) fn read_items(query: &Element) -> Option<DiscoItemsResult> {
         return None;
     }
     let node = node_only(query)?;
-    let items = all_children(query, "item", ns::DISCO_ITEMS, item)?;
-    Some(DiscoItemsResult {
-        node,
-        items,
-        rsm: None,
-    })
+    let mut items = Vec::new();
+    let mut rsm = None;
+    for child in child_elements(query) {
+        let child = child?;
+        if child.is("item", ns::DISCO_ITEMS) {
+            items.push(item(child)?);
+        } else if child.is("set", ns::RSM) && rsm.is_none() {
+            // A page's <set/> (XEP-0059): small, so xmpp-parsers reads it; the items, which
+            // are many, are read by hand.
+            rsm = Some(SetResult::try_from(child.clone()).ok()?);
+        } else {
+            return None;
+        }
+    }
+    Some(DiscoItemsResult { node, items, rsm })
 }
 
 /// The query's `node`, if that is its only attribute.
@@ -327,6 +337,26 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_page_as_xmpp_parsers_does() {
+        for xml in [
+            "<query xmlns='http://jabber.org/protocol/disco#items'>\
+             <item jid='room1@conference.example.org'/><item jid='room2@conference.example.org'/>\
+             <set xmlns='http://jabber.org/protocol/rsm'><first index='0'>a</first>\
+             <last>b</last><count>800</count></set></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#items'>\
+             <set xmlns='http://jabber.org/protocol/rsm'><count>1</count></set></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#items' node='n'>\
+             <set xmlns='http://jabber.org/protocol/rsm'><last>z</last></set>\
+             <item jid='a.example.org'/></query>",
+        ] {
+            let query = parse(xml);
+            let read = read_items(&query).expect("a page is read by hand");
+            assert!(read.rsm.is_some(), "{xml}");
+            agrees(&query);
+        }
+    }
+
+    #[test]
     fn declines_what_xmpp_parsers_must_decide() {
         for xml in [
             // An identity inherits the query's language in xmpp-parsers.
@@ -338,7 +368,8 @@ mod tests {
             "<query xmlns='http://jabber.org/protocol/disco#info'><other xmlns='urn:x'/></query>",
             "<query xmlns='http://jabber.org/protocol/disco#info'><x xmlns='jabber:x:data' type='bogus'/></query>",
             "<query xmlns='http://jabber.org/protocol/disco#items'><item jid='not a jid@@'/></query>",
-            "<query xmlns='http://jabber.org/protocol/disco#items'><set xmlns='http://jabber.org/protocol/rsm'><count>1</count></set></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#items'><set xmlns='http://jabber.org/protocol/rsm'/><set xmlns='http://jabber.org/protocol/rsm'/></query>",
+            "<query xmlns='http://jabber.org/protocol/disco#items'><set xmlns='http://jabber.org/protocol/rsm'><count>many</count></set></query>",
         ] {
             let query = parse(xml);
             assert!(read_info(&query).is_none() && read_items(&query).is_none(), "{xml}");

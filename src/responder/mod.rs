@@ -171,7 +171,10 @@ fn typed_items(
     };
     match page::select(&items, page, limit) {
         Ok(None) => checked(payload::items(node, &items)),
-        Ok(Some(page)) => checked(payload::page(node, &items[page.range], &page.set)),
+        Ok(Some(page)) => {
+            let listed = items.get(page.range).unwrap_or_default();
+            checked(payload::page(node, listed, &page.set))
+        }
         Err(page::UnknownId) => Ok(None),
     }
 }
