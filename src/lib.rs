@@ -332,6 +332,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod caps;
 #[cfg(feature = "tokio-xmpp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-xmpp")))]
 pub mod client;

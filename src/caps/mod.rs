@@ -1,0 +1,470 @@
+//! Entity capabilities hashes: XEP-0115's verification string and XEP-0390's hash input,
+//! computed exactly as the XEPs say, from an answer read element by element.
+//!
+//! A capabilities hash stands for a whole `disco#info` answer, shared by every entity that
+//! announces it: a wrong hash accepted poisons what other entities are believed to support.
+//! So the answer is read from the received `<query/>` itself ([`CapsInfo::from_query`]), before
+//! anything can merge its duplicates away (xmpp-parsers' `DiscoInfoResult` keeps features in a
+//! set), and refused when XEP-0115 §5.4 calls it ill-formed: two identities of one category,
+//! type and language, a feature twice, two forms of one `FORM_TYPE`, a `FORM_TYPE` with
+//! different values. Every sort is `i;octet` (byte order of the UTF-8), forms sort by
+//! `FORM_TYPE`, fields by `var`, values by their text.
+//!
+//! ```
+//! use xmpp_disco::caps::{Algorithm, CapsInfo};
+//! use xmpp_disco::xmpp_parsers::minidom::Element;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let query: Element = "<query xmlns='http://jabber.org/protocol/disco#info'>\
+//!     <identity category='client' type='pc' name='Exodus 0.9.1'/>\
+//!     <feature var='http://jabber.org/protocol/caps'/>\
+//!     <feature var='http://jabber.org/protocol/disco#info'/>\
+//!     <feature var='http://jabber.org/protocol/disco#items'/>\
+//!     <feature var='http://jabber.org/protocol/muc'/></query>".parse()?;
+//! let info = CapsInfo::from_query(&query)?;
+//! assert_eq!(info.legacy_ver(), "QgayPKawpkPSDYmwT/WM94uAlu0="); // XEP-0115 §5.2
+//! let _sha256 = info.hash(Algorithm::Sha256)?;                      // XEP-0390
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeSet;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use xmpp_parsers::data_forms::{DataForm, FieldType};
+use xmpp_parsers::disco::DiscoInfoResult;
+use xmpp_parsers::minidom::rxml::Namespace;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+
+const FORM_TYPE: &str = "FORM_TYPE";
+
+/// Why an answer cannot stand for a capabilities hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CapsError {
+    /// Not a `disco#info` `<query/>`.
+    #[error("not a disco#info query")]
+    NotInfo,
+    /// Two identities share a category, type and `xml:lang` (XEP-0115 §5.4).
+    #[error("two identities of category {category:?}, type {type_:?}, language {lang:?}")]
+    DuplicateIdentity {
+        /// The category.
+        category: String,
+        /// The type.
+        type_: String,
+        /// The language.
+        lang: Option<String>,
+    },
+    /// An identity without its category or type.
+    #[error("an identity without its category or type")]
+    IncompleteIdentity,
+    /// A feature listed twice (XEP-0115 §5.4).
+    #[error("the feature {0:?} is listed twice")]
+    DuplicateFeature(String),
+    /// A feature without `var`.
+    #[error("a feature without var")]
+    IncompleteFeature,
+    /// Two forms of one `FORM_TYPE` (XEP-0115 §5.4).
+    #[error("two forms of FORM_TYPE {0:?}")]
+    DuplicateFormType(String),
+    /// A `FORM_TYPE` with different values (XEP-0115 §5.4).
+    #[error("a FORM_TYPE field with different values")]
+    FormTypeValues,
+    /// A form without a hidden `FORM_TYPE` (XEP-0068), which XEP-0390 refuses (XEP-0115 ignores
+    /// the form).
+    #[error("a form without a hidden FORM_TYPE field")]
+    FormWithoutFormType,
+    /// A form with `<reported/>` or `<item/>`, which XEP-0390 refuses.
+    #[error("a form with reported fields or items")]
+    FormWithItems,
+    /// A child other than identities, features and forms, which XEP-0390 refuses.
+    #[error("an unexpected child <{0}/> in the query")]
+    UnexpectedChild(String),
+}
+
+/// A hash function of XEP-0390 (the names are XEP-0300's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// `sha-256`, which every implementation must have.
+    Sha256,
+    /// `sha3-256`.
+    Sha3_256,
+    /// `blake2b-256`.
+    Blake2b256,
+}
+
+impl Algorithm {
+    /// The name XEP-0300 gives the function (the `algo` attribute).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha-256",
+            Algorithm::Sha3_256 => "sha3-256",
+            Algorithm::Blake2b256 => "blake2b-256",
+        }
+    }
+
+    /// The function named `name`, if it is one of these.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Algorithm::Sha256,
+            Algorithm::Sha3_256,
+            Algorithm::Blake2b256,
+        ]
+        .into_iter()
+        .find(|algorithm| algorithm.name() == name)
+    }
+
+    /// The digest of `input`.
+    pub fn digest(self, input: &[u8]) -> Vec<u8> {
+        match self {
+            Algorithm::Sha256 => {
+                use sha2::Digest;
+                sha2::Sha256::digest(input).to_vec()
+            }
+            Algorithm::Sha3_256 => {
+                use sha3::Digest;
+                sha3::Sha3_256::digest(input).to_vec()
+            }
+            Algorithm::Blake2b256 => {
+                use blake2::digest::consts::U32;
+                use blake2::Digest;
+                blake2::Blake2b::<U32>::digest(input).to_vec()
+            }
+        }
+    }
+}
+
+/// One identity, as the hash sees it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Identity {
+    category: String,
+    type_: String,
+    lang: Option<String>,
+    name: Option<String>,
+}
+
+/// One XEP-0128 form, as the hash sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Form {
+    /// The `FORM_TYPE`, if the form has one of type `hidden`.
+    form_type: Option<String>,
+    /// Every field, `FORM_TYPE` included: (`var`, values).
+    fields: Vec<(String, Vec<String>)>,
+}
+
+/// A `disco#info` answer as entity capabilities hash it, checked as XEP-0115 §5.4 asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapsInfo {
+    identities: Vec<Identity>,
+    features: Vec<String>,
+    forms: Vec<Form>,
+    /// What XEP-0390 refuses and XEP-0115 tolerates, found while reading.
+    strict: Option<CapsError>,
+}
+
+impl CapsInfo {
+    /// Reads a received `disco#info` `<query/>`, element by element.
+    ///
+    /// # Errors
+    ///
+    /// [`CapsError`] for an answer XEP-0115 §5.4 calls ill-formed; such an answer answers
+    /// the entity that sent it, and must never stand for a hash.
+    pub fn from_query(query: &Element) -> Result<Self, CapsError> {
+        if !query.is("query", ns::DISCO_INFO) {
+            return Err(CapsError::NotInfo);
+        }
+        let mut info = CapsInfo {
+            identities: Vec::new(),
+            features: Vec::new(),
+            forms: Vec::new(),
+            strict: None,
+        };
+        for child in query.children() {
+            if child.is("identity", ns::DISCO_INFO) {
+                let (Some(category), Some(type_)) = (child.attr("category"), child.attr("type"))
+                else {
+                    return Err(CapsError::IncompleteIdentity);
+                };
+                info.identities.push(Identity {
+                    category: category.to_owned(),
+                    type_: type_.to_owned(),
+                    lang: child.attr_ns(Namespace::xml(), "lang").map(str::to_owned),
+                    name: child.attr("name").map(str::to_owned),
+                });
+            } else if child.is("feature", ns::DISCO_INFO) {
+                let var = child.attr("var").ok_or(CapsError::IncompleteFeature)?;
+                info.features.push(var.to_owned());
+            } else if child.is("x", ns::DATA_FORMS) {
+                info.forms.push(read_form(child, &mut info.strict));
+            } else {
+                info.strict
+                    .get_or_insert(CapsError::UnexpectedChild(child.name().to_owned()));
+            }
+        }
+        info.check()?;
+        Ok(info)
+    }
+
+    /// The answer `info` makes (the machine's own, say). Its features are a set already, so
+    /// only identities and forms can be ill-formed.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_query`](Self::from_query).
+    pub fn from_info(info: &DiscoInfoResult) -> Result<Self, CapsError> {
+        let mut caps = CapsInfo {
+            identities: info
+                .identities
+                .iter()
+                .map(|identity| Identity {
+                    category: identity.category.clone(),
+                    type_: identity.type_.clone(),
+                    lang: identity.lang.clone(),
+                    name: identity.name.clone(),
+                })
+                .collect(),
+            features: info.features.iter().cloned().collect(),
+            forms: Vec::new(),
+            strict: None,
+        };
+        for form in &info.extensions {
+            caps.forms.push(typed_form(form));
+        }
+        caps.check()?;
+        Ok(caps)
+    }
+
+    /// XEP-0115 §5.4's rules for a well-formed answer.
+    fn check(&self) -> Result<(), CapsError> {
+        let mut identities = BTreeSet::new();
+        for identity in &self.identities {
+            if !identities.insert((&identity.category, &identity.type_, &identity.lang)) {
+                return Err(CapsError::DuplicateIdentity {
+                    category: identity.category.clone(),
+                    type_: identity.type_.clone(),
+                    lang: identity.lang.clone(),
+                });
+            }
+        }
+        let mut features = BTreeSet::new();
+        for feature in &self.features {
+            if !features.insert(feature) {
+                return Err(CapsError::DuplicateFeature(feature.clone()));
+            }
+        }
+        let mut form_types = BTreeSet::new();
+        for form in &self.forms {
+            let Some(form_type) = &form.form_type else {
+                continue;
+            };
+            let values: BTreeSet<&String> = form
+                .fields
+                .iter()
+                .filter(|(var, _)| var == FORM_TYPE)
+                .flat_map(|(_, values)| values)
+                .collect();
+            if values.len() > 1 {
+                return Err(CapsError::FormTypeValues);
+            }
+            if !form_types.insert(form_type) {
+                return Err(CapsError::DuplicateFormType(form_type.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// XEP-0115 §5.1's string `S`, whose SHA-1 is the verification string.
+    pub fn legacy_input(&self) -> String {
+        let mut s = String::new();
+        let mut identities: Vec<String> = self
+            .identities
+            .iter()
+            .map(|identity| {
+                format!(
+                    "{}/{}/{}/{}<",
+                    identity.category,
+                    identity.type_,
+                    identity.lang.as_deref().unwrap_or_default(),
+                    identity.name.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
+        identities.sort_unstable();
+        identities.iter().for_each(|identity| s.push_str(identity));
+        let mut features: Vec<&String> = self.features.iter().collect();
+        features.sort_unstable();
+        for feature in features {
+            s.push_str(feature);
+            s.push('<');
+        }
+        // Forms without a hidden FORM_TYPE are ignored (XEP-0115 §5.4).
+        let mut forms: Vec<(&String, &Form)> = self
+            .forms
+            .iter()
+            .filter_map(|form| Some((form.form_type.as_ref()?, form)))
+            .collect();
+        forms.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (form_type, form) in forms {
+            s.push_str(form_type);
+            s.push('<');
+            let mut fields: Vec<&(String, Vec<String>)> = form
+                .fields
+                .iter()
+                .filter(|(var, _)| var != FORM_TYPE)
+                .collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (var, values) in fields {
+                s.push_str(var);
+                s.push('<');
+                let mut values: Vec<&String> = values.iter().collect();
+                values.sort_unstable();
+                for value in values {
+                    s.push_str(value);
+                    s.push('<');
+                }
+            }
+        }
+        s
+    }
+
+    /// XEP-0115's verification string: the SHA-1 of [`legacy_input`](Self::legacy_input), in
+    /// Base64.
+    pub fn legacy_ver(&self) -> String {
+        use sha1::Digest;
+        BASE64.encode(sha1::Sha1::digest(self.legacy_input().as_bytes()))
+    }
+
+    /// XEP-0390 §4.1's hash function input.
+    ///
+    /// # Errors
+    ///
+    /// What XEP-0390 refuses beyond XEP-0115: a form without a hidden `FORM_TYPE`, a form with
+    /// items, a child that is not an identity, a feature or a form.
+    pub fn input(&self) -> Result<Vec<u8>, CapsError> {
+        if let Some(error) = &self.strict {
+            return Err(error.clone());
+        }
+        if self.forms.iter().any(|form| form.form_type.is_none()) {
+            return Err(CapsError::FormWithoutFormType);
+        }
+        let mut input = Vec::new();
+        let mut features: Vec<Vec<u8>> = self
+            .features
+            .iter()
+            .map(|feature| unit(feature.as_bytes(), 0x1f))
+            .collect();
+        features.sort_unstable();
+        input.extend(features.concat());
+        input.push(0x1c);
+        let mut identities: Vec<Vec<u8>> = self
+            .identities
+            .iter()
+            .map(|identity| {
+                let mut bytes = Vec::new();
+                for part in [
+                    identity.category.as_str(),
+                    identity.type_.as_str(),
+                    identity.lang.as_deref().unwrap_or_default(),
+                    identity.name.as_deref().unwrap_or_default(),
+                ] {
+                    bytes.extend(unit(part.as_bytes(), 0x1f));
+                }
+                bytes.push(0x1e);
+                bytes
+            })
+            .collect();
+        identities.sort_unstable();
+        input.extend(identities.concat());
+        input.push(0x1c);
+        let mut forms: Vec<Vec<u8>> = self
+            .forms
+            .iter()
+            .map(|form| {
+                let mut fields: Vec<Vec<u8>> = form
+                    .fields
+                    .iter()
+                    .map(|(var, values)| {
+                        let mut values: Vec<Vec<u8>> = values
+                            .iter()
+                            .map(|value| unit(value.as_bytes(), 0x1f))
+                            .collect();
+                        values.sort_unstable();
+                        let mut field = unit(var.as_bytes(), 0x1f);
+                        field.extend(values.concat());
+                        field.push(0x1e);
+                        field
+                    })
+                    .collect();
+                fields.sort_unstable();
+                let mut form = fields.concat();
+                form.push(0x1d);
+                form
+            })
+            .collect();
+        forms.sort_unstable();
+        input.extend(forms.concat());
+        input.push(0x1c);
+        Ok(input)
+    }
+
+    /// The XEP-0390 hash of this answer with `algorithm`, in Base64.
+    ///
+    /// # Errors
+    ///
+    /// As [`input`](Self::input).
+    pub fn hash(&self, algorithm: Algorithm) -> Result<String, CapsError> {
+        Ok(BASE64.encode(algorithm.digest(&self.input()?)))
+    }
+}
+
+/// `bytes` followed by the separator `end`.
+fn unit(bytes: &[u8], end: u8) -> Vec<u8> {
+    let mut unit = Vec::with_capacity(bytes.len() + 1);
+    unit.extend_from_slice(bytes);
+    unit.push(end);
+    unit
+}
+
+/// A received form: its fields, and its `FORM_TYPE` if that field is hidden.
+fn read_form(x: &Element, strict: &mut Option<CapsError>) -> Form {
+    let mut fields = Vec::new();
+    let mut form_type = None;
+    for child in x.children() {
+        if child.is("field", ns::DATA_FORMS) {
+            let var = child.attr("var").unwrap_or_default().to_owned();
+            let values: Vec<String> = child
+                .children()
+                .filter(|value| value.is("value", ns::DATA_FORMS))
+                .map(Element::text)
+                .collect();
+            if var == FORM_TYPE && child.attr("type") == Some("hidden") {
+                form_type = form_type.or_else(|| values.first().cloned());
+            }
+            fields.push((var, values));
+        } else if child.is("reported", ns::DATA_FORMS) || child.is("item", ns::DATA_FORMS) {
+            strict.get_or_insert(CapsError::FormWithItems);
+        }
+    }
+    Form { form_type, fields }
+}
+
+/// A typed form (the machine's own): the same as [`read_form`] reads. (xmpp-parsers' forms
+/// hold no reported fields or items.)
+fn typed_form(form: &DataForm) -> Form {
+    let mut fields = Vec::new();
+    let mut form_type = None;
+    for field in &form.fields {
+        let var = field.var.clone().unwrap_or_default();
+        if var == FORM_TYPE && field.type_ == FieldType::Hidden {
+            form_type = form_type.or_else(|| field.values.first().cloned());
+        }
+        fields.push((var, field.values.clone()));
+    }
+    Form { form_type, fields }
+}
+
+#[cfg(test)]
+mod tests;
