@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the interop suite for real: installs and starts a Prosody and an ejabberd on loopback,
-# installs slixmpp into a virtual environment, starts the component example
+# installs slixmpp and aioxmpp into a virtual environment, starts the component example
 # (`examples/component.rs`) on Prosody's component port, runs
-# `cargo test --features tokio-xmpp --test interop -- --ignored`, slixmpp's check of the
-# component (`slixmpp_component.py`) and the scripted checks of the network example
-# (`network_example.sh`, which stops and restarts Prosody) against them, and stops the
-# component and both servers on every exit, failed or not.
+# `cargo test --features tokio-xmpp --test interop -- --ignored`, the entity capabilities
+# differential against slixmpp and aioxmpp (`tests/caps_differential.rs`), slixmpp's check of
+# the component (`slixmpp_component.py`) and the scripted checks of the network example
+# (`network_example.sh`, which stops and restarts Prosody), and stops the component and both
+# servers on every exit, failed or not.
 #
 #   tests/interop/run.sh [extra arguments for the test binary]
 set -euo pipefail
@@ -21,10 +22,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 venv=target/interop-venv
-if ! "$venv/bin/python" -c "import slixmpp" 2>/dev/null; then
-    echo "== installing slixmpp 1.17.0 into $venv"
+if ! "$venv/bin/python" -c "import slixmpp, aioxmpp" 2>/dev/null; then
+    echo "== installing slixmpp 1.17.0 and aioxmpp 0.13.3 into $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q slixmpp==1.17.0
+    "$venv/bin/pip" install -q slixmpp==1.17.0 aioxmpp==0.13.3 pytz
 fi
 
 # Free ports on loopback (a busy one is only logged by Prosody, not fatal): Prosody's client,
@@ -90,6 +91,10 @@ echo "== interop tests"
 XMPP_DISCO_SERVER="127.0.0.1:$port" XMPP_DISCO_PYTHON="$PWD/$venv/bin/python" \
     XMPP_DISCO_COMPONENT=rooms.localhost XMPP_DISCO_EJABBERD="127.0.0.1:$ejabberd_port" \
     timeout 900 cargo test --features tokio-xmpp --test interop -- --ignored "$@"
+
+echo "== entity capabilities hashes against slixmpp's and aioxmpp's"
+XMPP_DISCO_PYTHON="$PWD/$venv/bin/python" \
+    timeout 300 cargo test --test caps_differential -- --ignored --nocapture
 
 echo "== slixmpp discovers the component and its rooms"
 timeout 120 "$venv/bin/python" tests/interop/slixmpp_component.py 127.0.0.1 "$port" 10000 100
