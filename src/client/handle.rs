@@ -148,11 +148,11 @@ impl Disco {
     ) -> Result<Support, AskError> {
         let start =
             |machine: &mut DiscoMachine| machine.supports(now(), jid, node, feature, options);
-        let event = self.ask(start)?.await?;
-        match event {
-            Event::Supports { result, .. } => Ok(result?),
-            _ => Err(AskError::Failed(QueryError::Disconnected)),
-        }
+        self.ask_for(start, |event| match event {
+            Event::Supports { result, .. } => Some(result),
+            _ => None,
+        })
+        .await
     }
 
     /// Which services of `jid` match `filter`: one search over its items, through the cache.
@@ -205,8 +205,8 @@ impl Disco {
     async fn ask_for<T>(
         &self,
         start: impl FnOnce(&mut DiscoMachine) -> Result<RequestId, InvalidArgument>,
-        take: fn(Event) -> Option<Result<Arc<T>, QueryError>>,
-    ) -> Result<Arc<T>, AskError> {
+        take: fn(Event) -> Option<Result<T, QueryError>>,
+    ) -> Result<T, AskError> {
         let event = self.ask(start)?.await?;
         // Only the query's own kind of completion carries its id.
         let result = take(event).unwrap_or(Err(QueryError::Disconnected));
