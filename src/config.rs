@@ -86,6 +86,28 @@ pub struct Config {
     /// [`walk`](crate::DiscoMachine::walk)) keeps in flight at once; the rest wait their turn.
     /// Default: 8.
     pub tree_concurrency: usize,
+    /// The URI naming this software for entity capabilities (XEP-0115's `node`, e.g.
+    /// `"https://example.org/my-client"`). `Some` turns the machine's own capabilities on: the
+    /// root advertises `http://jabber.org/protocol/caps` and `urn:xmpp:caps`,
+    /// [`caps_announcement`](crate::DiscoMachine::caps_announcement) gives the `<c/>` elements
+    /// for presence, and the caps nodes are answered. Default: `None`.
+    ///
+    /// Learning other entities' capabilities needs no setting: it starts with the first
+    /// [`observe_presence`](crate::DiscoMachine::observe_presence).
+    pub caps_node: Option<String>,
+    /// The XEP-0390 hash functions announced, besides XEP-0115's SHA-1. Default: SHA-256, the
+    /// one XEP-0300 says every implementation has. Empty: XEP-0115 only.
+    pub caps_algorithms: Vec<crate::caps::Algorithm>,
+    /// How many verified answers the entity capabilities hash cache holds, each shared by every
+    /// entity claiming its hash. Default: 1024 (a contact list seldom runs more programs).
+    pub caps_hash_capacity: usize,
+    /// How many entities' claims (the hashes their latest presence carried) are remembered,
+    /// least recently used forgotten first. Default: 10,000.
+    pub caps_claim_capacity: usize,
+    /// Whether a new claimed hash is verified at once (one request per hash, never one per
+    /// entity) instead of when a query first needs it. Default: `false`, as XEP-0115 §6.1
+    /// recommends: an entity that sends caps is asked nothing unless someone needs to know.
+    pub caps_eager: bool,
 }
 
 impl Default for Config {
@@ -106,6 +128,11 @@ impl Default for Config {
             max_list_items: 100_000,
             list_cache_capacity: 64,
             tree_concurrency: 8,
+            caps_node: None,
+            caps_algorithms: vec![crate::caps::Algorithm::Sha256],
+            caps_hash_capacity: 1024,
+            caps_claim_capacity: 10_000,
+            caps_eager: false,
         }
     }
 }

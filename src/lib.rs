@@ -273,6 +273,108 @@
 //! # }
 //! ```
 //!
+//! # Entity capabilities
+//!
+//! Clients announce what they support in presence (XEP-0115, and XEP-0390 after it), so that
+//! their contacts need not ask each of them at login. The machine does both sides.
+//!
+//! **Announcing.** With [`Config::caps_node`] set, the root advertises the caps features,
+//! [`caps_announcement`](DiscoMachine::caps_announcement) gives the `<c/>` elements to put on
+//! presence (computed once per change of the root: re-send presence after
+//! [`Event::NodeChanged`] for the root), and the machine answers `disco#info` at the caps
+//! nodes (`NODE#VER`, `urn:xmpp:caps#ALGO.HASH`) of the current hash set and the three before
+//! it, with the info each was computed from. Other hashes are `item-not-found`.
+//!
+//! **Learning.** The host shows the machine every presence it receives
+//! ([`observe_presence`](DiscoMachine::observe_presence), which consumes nothing) and the
+//! server's stream features ([`observe_stream_features`](DiscoMachine::observe_stream_features)).
+//! A claim is only a hint. A [`query_info`](DiscoMachine::query_info) of a claiming entity's
+//! root (no node, not [fresh](QueryOptions::fresh), not [from](QueryOptions::with_from) another
+//! address), and so [`supports`](DiscoMachine::supports) and the other questions:
+//!
+//! * completes from the hash cache, sending nothing, when one of the hashes the entity's
+//!   latest presence claimed was verified before (XEP-0390 §7.2: no other hash is used for it);
+//!   every entity with that hash shares one [`Arc`](std::sync::Arc);
+//! * otherwise asks that entity at the caps node, one request per hash however many entities
+//!   claim it (the others join it), and verifies the answer **as received**, before anything can
+//!   merge its duplicates: its hash must equal the claim, and it must be well-formed by
+//!   XEP-0115 §5.4 (no identity, feature or `FORM_TYPE` twice, a single-valued `FORM_TYPE`).
+//!   Only then is it stored under the hash. An answer that fails answers the entity that gave
+//!   it (it is what that entity says, cached as its own) and no one else: waiters about other
+//!   entities ask the next of those. An error at the caps node makes that entity's waiters ask
+//!   its root. A liar can never change what other entities are believed to support.
+//!
+//! Nothing is asked until a query needs it (XEP-0115 §6.1), unless [`Config::caps_eager`]; a
+//! flood of presences with made-up hashes costs no request and bounded memory
+//! ([`Config::caps_claim_capacity`], [`Config::caps_hash_capacity`]). A new hash replaces the
+//! entity's cached root info; an unavailable presence forgets the claim.
+//! [`export_caps`](DiscoMachine::export_caps) and [`import_caps`](DiscoMachine::import_caps)
+//! keep the verified answers across runs; an import verifies each again. [`Stats`] counts what
+//! it saved.
+//!
+//! ```
+//! use std::time::Instant;
+//! use xmpp_disco::{Config, DiscoMachine, Event, QueryOptions};
+//! use xmpp_parsers::minidom::Element;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::default();
+//! config.caps_node = Some("https://example.org/balcony".into());
+//! let mut disco = DiscoMachine::new(config);
+//! let now = Instant::now();
+//!
+//! // Our presence carries our capabilities.
+//! let announcement = disco.caps_announcement().expect("caps are on");
+//! let _payloads: Vec<Element> = announcement.elements();
+//!
+//! // Two contacts on the same client version (XEP-0115 §5.2's example).
+//! for contact in ["romeo@montague.example/a", "mercutio@montague.example/b"] {
+//!     let presence: Element = format!(
+//!         "<presence xmlns='jabber:client' from='{contact}'>\
+//!          <c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
+//!             node='http://code.google.com/p/exodus' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>\
+//!          </presence>"
+//!     )
+//!     .parse()?;
+//!     disco.observe_presence_element(now, &presence);
+//! }
+//! let romeo = "romeo@montague.example/a".parse()?;
+//! let mercutio = "mercutio@montague.example/b".parse()?;
+//! disco.query_info(now, &romeo, None, QueryOptions::default())?;
+//! disco.query_info(now, &mercutio, None, QueryOptions::default())?;
+//!
+//! // One request for both, at the caps node; Romeo answers it.
+//! let request = disco.poll_transmit().expect("one request").into_element();
+//! assert!(disco.poll_transmit().is_none());
+//! let node = request.get_child("query", "http://jabber.org/protocol/disco#info")
+//!     .and_then(|query| query.attr("node"));
+//! assert_eq!(node, Some("http://code.google.com/p/exodus#QgayPKawpkPSDYmwT/WM94uAlu0="));
+//! let reply: Element = format!(
+//!     "<iq xmlns='jabber:client' type='result' id='{}' from='romeo@montague.example/a'>\
+//!      <query xmlns='http://jabber.org/protocol/disco#info' node='{}'>\
+//!      <identity category='client' type='pc' name='Exodus 0.9.1'/>\
+//!      <feature var='http://jabber.org/protocol/caps'/>\
+//!      <feature var='http://jabber.org/protocol/disco#info'/>\
+//!      <feature var='http://jabber.org/protocol/disco#items'/>\
+//!      <feature var='http://jabber.org/protocol/muc'/></query></iq>",
+//!     request.attr("id").unwrap_or_default(),
+//!     node.unwrap_or_default(),
+//! )
+//! .parse()?;
+//! let _ = disco.handle_stanza(now, reply);
+//!
+//! // Verified: both complete with one shared answer.
+//! let mut answers = Vec::new();
+//! while let Some(Event::Info { result, .. }) = disco.poll_event() {
+//!     answers.push(result?);
+//! }
+//! assert_eq!(answers.len(), 2);
+//! assert!(std::sync::Arc::ptr_eq(&answers[0], &answers[1]));
+//! assert_eq!(disco.stats().caps_verified, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Stanza forms
 //!
 //! Stanzas come in as [`minidom::Element`](xmpp_parsers::minidom::Element)

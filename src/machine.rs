@@ -8,9 +8,11 @@ use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::presence::{Presence, Type as PresenceType};
 use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::StanzaError;
 
+use crate::caps::{CapsAnnouncement, CapsInfo, HashKey};
 use crate::config::Config;
 use crate::error::{
     InvalidArgument, InvalidText, QueryError, RegistryError, ResponseError, TextField,
@@ -20,7 +22,7 @@ use crate::ids::{PrimeHandle, RequestId, ResponseHandle};
 use crate::options::QueryOptions;
 use crate::outbox::Outbox;
 use crate::query::{Answer, Ask, QueryKind};
-use crate::read::{Handled, IqType, Received};
+use crate::read::{self, Handled, IqType, Received};
 use crate::requester::{Cached, KeyRef, Query, Requester};
 use crate::responder::{
     DeferredAnswer, Entity, EntityMut, Node, NodeMut, RequestContext, Resolver, Responder,
@@ -31,7 +33,7 @@ use crate::text;
 use crate::tree::{
     Asker, Question, ServiceFilter, ServicesQuestion, SupportQuestion, Tree, WalkQuestion,
 };
-use crate::write::{Outgoing, Transmit};
+use crate::write::{payload, Outgoing, Transmit};
 
 /// XEP-0030 service discovery for one XMPP session, as a state machine without I/O.
 ///
@@ -82,7 +84,7 @@ impl DiscoMachine {
     pub fn new(config: Config) -> Self {
         DiscoMachine {
             requester: Requester::new(&config),
-            responder: Responder::new(),
+            responder: Responder::new(&config),
             id_prefix: text::check(TextField::IdPrefix, &config.id_prefix),
             stamp: stamp(&config),
             config,
@@ -643,6 +645,151 @@ impl DiscoMachine {
         self.now = Some(now);
         self.requester.handle_timeout(&mut self.out, now);
         self.settle();
+    }
+
+    // ---------------------------------------------------------------- entity capabilities
+
+    /// The `<c/>` elements announcing the machine's capabilities (XEP-0115 and XEP-0390), for
+    /// the host to put on every available presence it sends; `None` unless
+    /// [`Config::caps_node`] is set (or while the root has no identity).
+    ///
+    /// Computed from the root's answer once per change of the root, never per call: when
+    /// [`Event::NodeChanged`] reports a change of the root (`entity: None, node: None`), the
+    /// host asks again and re-sends presence if the announcement changed. The machine answers
+    /// `disco#info` at the caps nodes of this announcement and of the three before it, with
+    /// the info each was computed from.
+    ///
+    /// ```
+    /// use xmpp_disco::{Config, DiscoMachine};
+    ///
+    /// let mut config = Config::default();
+    /// config.caps_node = Some("https://example.org/balcony".into());
+    /// let mut disco = DiscoMachine::new(config);
+    /// let caps = disco.caps_announcement().expect("caps are on");
+    /// assert_eq!(caps.legacy().node, "https://example.org/balcony");
+    /// assert_eq!(caps.elements().len(), 2); // XEP-0115's <c/> and XEP-0390's
+    /// ```
+    pub fn caps_announcement(&mut self) -> Option<Arc<CapsAnnouncement>> {
+        self.responder.caps_announcement()
+    }
+
+    /// Shows the machine a received presence, which it reads and never consumes (the host's
+    /// other handlers get it as well). An available presence carrying entity capabilities
+    /// records what its sender claims: a `query_info` of the sender's root then completes from
+    /// the hash cache when the hash is verified, or verifies it with one request shared by
+    /// every entity claiming it (see the [crate documentation](crate#entity-capabilities)). A
+    /// new hash replaces the sender's cached root info. An unavailable presence forgets the
+    /// claim. Presences without `from`, or without capabilities, change nothing.
+    pub fn observe_presence(&mut self, now: Instant, presence: &Presence) {
+        let Some(from) = &presence.from else {
+            return;
+        };
+        let available = match presence.type_ {
+            PresenceType::None => true,
+            PresenceType::Unavailable | PresenceType::Error => false,
+            _ => return,
+        };
+        self.observe(now, from, available, &presence.payloads);
+    }
+
+    /// [`observe_presence`](Self::observe_presence) for a presence as an element, in any stanza
+    /// namespace.
+    pub fn observe_presence_element(&mut self, now: Instant, presence: &Element) {
+        if presence.name() != "presence" || !read::is_stanza_namespace(&presence.ns()) {
+            return;
+        }
+        let Some(from) = presence.attr("from").and_then(|from| Jid::new(from).ok()) else {
+            return;
+        };
+        let available = match presence.attr("type") {
+            None => true,
+            Some("unavailable" | "error") => false,
+            Some(_) => return,
+        };
+        self.observe(now, &from, available, presence.children());
+    }
+
+    /// Shows the machine the server's `<stream:features/>`, with the server's JID (the `from`
+    /// of its stream header): a server announcing its capabilities there (XEP-0115 §6.3) is
+    /// then known like a contact from its presence, and a `query_info` of `server` costs no
+    /// request once its hash is verified.
+    pub fn observe_stream_features(&mut self, now: Instant, server: &Jid, features: &Element) {
+        self.observe(now, server, true, features.children());
+    }
+
+    fn observe<'a>(
+        &mut self,
+        now: Instant,
+        from: &Jid,
+        available: bool,
+        children: impl IntoIterator<Item = &'a Element>,
+    ) {
+        if !available {
+            self.requester.forget_claim(from);
+            return;
+        }
+        let Some(claim) = self.requester.observe_claim(from, children) else {
+            return;
+        };
+        if self.config.caps_eager && self.requester.claim_unresolved(&claim) {
+            // The machine's own query: its completion goes to nobody.
+            self.now = Some(now);
+            let id = self.requester.new_id();
+            self.out.capture(id);
+            let query = Query {
+                kind: Ask::Info,
+                key: KeyRef {
+                    jid: from,
+                    node: None,
+                    from: None,
+                },
+                page: None,
+            };
+            let options = QueryOptions::default();
+            self.requester
+                .query_as(&mut self.out, &self.config, now, id, query, &options);
+            self.settle();
+        }
+    }
+
+    /// Every verified answer of the entity capabilities hash cache, for the host to keep
+    /// across runs (the usual cure for the disco flood at login): each a `disco#info`
+    /// `<query/>` whose `node` names its hash (XEP-0390's hash node, or for XEP-0115
+    /// `http://jabber.org/protocol/caps#sha-1.VER`). Least recently used first.
+    pub fn export_caps(&self) -> Vec<Element> {
+        self.requester
+            .export_caps()
+            .into_iter()
+            .map(|(hash, info)| payload::typed_info(Some(&hash.stored_node()), &info))
+            .collect()
+    }
+
+    /// Loads answers kept by [`export_caps`](Self::export_caps) into the hash cache. Each is
+    /// verified again against the hash its `node` names, on the element itself, as an answer
+    /// from the network would be: a tampered or corrupted store cannot poison the cache.
+    /// Returns how many were taken; the others are skipped.
+    pub fn import_caps(&mut self, entries: impl IntoIterator<Item = Element>) -> usize {
+        let mut imported = 0;
+        for entry in entries {
+            let Some(node) = entry.attr("node").map(str::to_owned) else {
+                continue;
+            };
+            let Some(hash) = HashKey::from_stored_node(&node) else {
+                continue;
+            };
+            let verified = CapsInfo::from_query(&entry).is_ok_and(|info| hash.matches(&info));
+            if !verified {
+                continue;
+            }
+            if let Ok(Answer::Info(mut info)) =
+                read::parse_answer(QueryKind::Info, entry, Some(&node))
+            {
+                Arc::make_mut(&mut info).node = None;
+                self.requester.import_caps(hash, info);
+                imported += 1;
+            }
+        }
+        imported
     }
 
     // ---------------------------------------------------------------- questions about trees

@@ -69,7 +69,7 @@ impl Outbox {
                 id,
                 result: Ok(list),
             },
-            (Err(error), Ask::Info) => Event::Info {
+            (Err(error), Ask::Info | Ask::Caps) => Event::Info {
                 id,
                 result: Err(error),
             },

@@ -33,13 +33,15 @@ pub(crate) enum Ask {
     Items,
     Page,
     List,
+    /// `disco#info` at an entity capabilities node, verified against the hash it names.
+    Caps,
 }
 
 impl Ask {
     /// The disco query that goes on the wire.
     pub(crate) fn query(self) -> QueryKind {
         match self {
-            Ask::Info => QueryKind::Info,
+            Ask::Info | Ask::Caps => QueryKind::Info,
             Ask::Items | Ask::Page | Ask::List => QueryKind::Items,
         }
     }

@@ -3,7 +3,8 @@
 /// Running totals since the machine was created (they survive
 /// [`stream_destroyed`](crate::DiscoMachine::stream_destroyed)).
 ///
-/// `cache_hits + aliased` is the number of IQs the host did not have to send.
+/// `cache_hits + aliased + caps_hits + caps_joined` is the number of IQs the host did not have
+/// to send.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -36,4 +37,17 @@ pub struct Stats {
     /// text; each is also reported as [`Event::InvalidAnswer`](crate::Event::InvalidAnswer)
     /// and the requester got `internal-server-error`.
     pub invalid_answers: u64,
+    /// Queries of an entity's root answered from the entity capabilities hash cache: the
+    /// entity claimed a hash whose answer was verified before (from any entity), so no request
+    /// was sent.
+    pub caps_hits: u64,
+    /// Queries of an entity's root that joined the verification of its claimed hash already
+    /// under way for another query (most often about another entity): no request of their own.
+    pub caps_joined: u64,
+    /// Answers at a caps node whose hash matched the claim: stored under the hash.
+    pub caps_verified: u64,
+    /// Answers at a caps node that did not match the hash claimed, or that XEP-0115 §5.4 calls
+    /// ill-formed: they answered only the entity that gave them, and were never stored under
+    /// the hash.
+    pub caps_rejected: u64,
 }

@@ -333,8 +333,13 @@ impl CapsInfo {
     /// XEP-0115's verification string: the SHA-1 of [`legacy_input`](Self::legacy_input), in
     /// Base64.
     pub fn legacy_ver(&self) -> String {
+        BASE64.encode(self.legacy_digest())
+    }
+
+    /// The SHA-1 of [`legacy_input`](Self::legacy_input).
+    pub(crate) fn legacy_digest(&self) -> [u8; 20] {
         use sha1::Digest;
-        BASE64.encode(sha1::Sha1::digest(self.legacy_input().as_bytes()))
+        sha1::Sha1::digest(self.legacy_input().as_bytes()).into()
     }
 
     /// XEP-0390 §4.1's hash function input.
@@ -465,6 +470,12 @@ fn typed_form(form: &DataForm) -> Form {
     }
     Form { form_type, fields }
 }
+
+mod announcement;
+mod claim;
+
+pub use announcement::CapsAnnouncement;
+pub(crate) use claim::{read as read_claim, Claim, Function, HashKey, Interner};
 
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,11 @@ pub(crate) use result::parse_answer;
 /// The namespaces a stanza may carry: client and server streams, and XEP-0114 components.
 const STANZA_NAMESPACES: &[&str] = &[ns::JABBER_CLIENT, ns::COMPONENT_ACCEPT, "jabber:server"];
 
+/// Whether `namespace` is one a stanza may carry.
+pub(crate) fn is_stanza_namespace(namespace: &str) -> bool {
+    STANZA_NAMESPACES.contains(&namespace)
+}
+
 /// What [`DiscoMachine::handle_stanza`](crate::DiscoMachine::handle_stanza) (or
 /// [`handle_iq`](crate::DiscoMachine::handle_iq)) did with a stanza.
 #[derive(Debug, Clone, PartialEq)]

@@ -270,8 +270,7 @@ impl<V> Lru<V> {
         }
     }
 
-    /// Removes the entry for `key` (the requester removes by position, from its sources).
-    #[cfg(test)]
+    /// Removes the entry for `key`.
     pub(crate) fn remove(&mut self, key: KeyRef<'_>) -> Option<V> {
         let position = self.find(key)?;
         self.remove_at(position)

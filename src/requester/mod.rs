@@ -11,6 +11,7 @@
 //! its key still points at it; this one rule gives "fresh requests win", "an evicted request's
 //! answer is not cached" and "failure is not cached" their meaning.
 
+mod caps;
 mod key;
 mod list;
 mod lru;
@@ -23,6 +24,7 @@ use std::time::Instant;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::rsm::SetQuery;
 
+use crate::caps::CapsInfo;
 use crate::config::Config;
 use crate::error::QueryError;
 use crate::event::Event;
@@ -33,6 +35,7 @@ use crate::query::{Answer, Ask, QueryKind};
 use crate::read::{self, Handled, IqHead, IqType, Received, ReplyBody};
 use crate::write::{Outgoing, OutgoingQuery};
 
+use caps::{CapsFlight, Learned};
 use key::Key;
 pub(crate) use key::KeyRef;
 use list::{ListRead, Step};
@@ -82,6 +85,8 @@ struct Source {
     live: usize,
     /// A whole list being read page by page: what the pages so far gave.
     list: Option<Box<ListRead>>,
+    /// A hash being verified at a caps node: who waits, about which entity.
+    caps: Option<Box<CapsFlight>>,
 }
 
 struct Waiter {
@@ -116,6 +121,10 @@ pub(crate) struct Requester {
     lists: Lru<Entry>,
     /// Single pages: never cached nor aliased (capacity zero), each a snapshot of its own.
     pages: Lru<Entry>,
+    /// Requests at caps nodes: aliased by hash in `caps`, never cached by key (capacity zero).
+    caps_nodes: Lru<Entry>,
+    /// Entity capabilities: claims and verified answers.
+    caps: Learned,
     sources: Numbered<Source>,
     /// Keyed by [`RequestId`] numbers.
     waiters: Numbered<Waiter>,
@@ -133,6 +142,8 @@ impl Requester {
             items: Lru::new(config.items_cache_capacity),
             lists: Lru::new(config.list_cache_capacity),
             pages: Lru::new(0),
+            caps_nodes: Lru::new(0),
+            caps: Learned::new(config.caps_claim_capacity, config.caps_hash_capacity),
             sources: Numbered::default(),
             waiters: Numbered::default(),
             timers: Timers::default(),
@@ -148,6 +159,7 @@ impl Requester {
             Ask::Items => &mut self.items,
             Ask::Page => &mut self.pages,
             Ask::List => &mut self.lists,
+            Ask::Caps => &mut self.caps_nodes,
         }
     }
 
@@ -211,6 +223,13 @@ impl Requester {
                 }
                 None => {}
             }
+            // The entity's root, and it claimed a hash: the hash cache may know the answer.
+            if kind == Ask::Info && key.node.is_none() && key.from.is_none() {
+                if let Some(claim) = self.caps.claim(key.jid) {
+                    self.query_caps(out, config, id, key.jid, &claim, deadline);
+                    return;
+                }
+            }
         }
 
         if self.iqs_in_flight >= config.max_in_flight {
@@ -238,7 +257,7 @@ impl Requester {
                 }
                 Some(first)
             }
-            Ask::Info | Ask::Items | Ask::Page => page,
+            Ask::Info | Ask::Items | Ask::Page | Ask::Caps => page,
         };
         self.iqs_in_flight += 1;
         self.send_query(out, config, number, page);
@@ -310,6 +329,7 @@ impl Requester {
                 waiters: Vec::new(),
                 live: 0,
                 list: None,
+                caps: None,
             },
         );
         self.forget_displaced(inserted.displaced);
@@ -385,7 +405,13 @@ impl Requester {
             if let Some(slot) = slot {
                 cache.remove_at(slot);
             }
-            self.sources.remove(number);
+            let hash = self
+                .sources
+                .remove(number)
+                .and_then(|source| Some(source.caps?.hash));
+            if let Some(hash) = hash {
+                self.end_flight(number, hash);
+            }
             self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
         } else if slot.is_none() {
             // A primed entry stays resolvable while the cache holds it.
@@ -417,12 +443,7 @@ impl Requester {
             return;
         };
         for id in &source.waiters {
-            if let Some(waiter) = self.waiters.remove(id.0) {
-                if waiter.armed {
-                    self.timers.disarm();
-                }
-                out.complete(waiter.kind, *id, outcome.clone());
-            }
+            self.finish(out, *id, outcome.clone());
         }
         let is_iq = matches!(source.origin, Origin::Iq);
         if is_iq {
@@ -447,6 +468,30 @@ impl Requester {
             }
         }
         self.prune_timers();
+    }
+
+    /// Completes waiter `id`, if it still waits, with `outcome`.
+    fn finish(&mut self, out: &mut Outbox, id: RequestId, outcome: Result<Answer, QueryError>) {
+        if let Some(waiter) = self.waiters.remove(id.0) {
+            if waiter.armed {
+                self.timers.disarm();
+            }
+            out.complete(waiter.kind, id, outcome);
+        }
+    }
+
+    /// Makes waiters `ids` wait on source `number` instead (their deadlines stay).
+    fn move_waiters(&mut self, number: u64, ids: &[RequestId]) {
+        let Some(source) = self.sources.get_mut(number) else {
+            return;
+        };
+        for id in ids {
+            if let Some(waiter) = self.waiters.get_mut(id.0) {
+                waiter.source = number;
+                source.waiters.push(*id);
+                source.live += 1;
+            }
+        }
     }
 
     fn prune_timers(&mut self) {
@@ -512,8 +557,14 @@ impl Requester {
         let Some(source) = self.sources.get_mut(number) else {
             return;
         };
+        let verifying = source.caps.is_some();
+        let mut caps = None;
         let outcome = match body {
             ReplyBody::Result(Ok(payload)) => {
+                // A hash is checked on the element as received (see `crate::caps`).
+                if verifying {
+                    caps = Some(CapsInfo::from_query(&payload));
+                }
                 read::parse_answer(source.kind.query(), payload, source.key.node.as_deref())
                     .map_err(QueryError::from)
             }
@@ -524,6 +575,9 @@ impl Requester {
         };
         if matches!(outcome, Err(QueryError::Malformed(_))) {
             out.stats.replies_malformed += 1;
+        }
+        if verifying {
+            return self.complete_caps(out, config, number, outcome, caps);
         }
         // A page of a whole list: the list goes on, or it is read. A failed page fails it.
         let outcome = match (outcome, source.list.as_mut()) {
@@ -619,7 +673,13 @@ impl Requester {
         let entry = match kind {
             QueryKind::Info => self.info.peek(key),
             QueryKind::Items => self.items.peek(key),
-        }?;
+        };
+        let Some(entry) = entry else {
+            // The root of an entity whose claimed hash is verified.
+            let claimed = (kind == QueryKind::Info && key.node.is_none() && key.from.is_none())
+                .then(|| self.caps.peek(key.jid))??;
+            return project(&Answer::Info(claimed)).map(Cached::Ready);
+        };
         match entry {
             Entry::Ready(answer) => project(answer).map(Cached::Ready),
             Entry::Failed(error) => Some(Cached::Failed(QueryError::clone(error))),
@@ -628,6 +688,7 @@ impl Requester {
     }
 
     pub(crate) fn flush_cache(&mut self) {
+        self.caps.flush();
         let mut displaced = Vec::new();
         self.info.drain(|entry| displaced.push(entry));
         self.items.drain(|entry| displaced.push(entry));
@@ -650,6 +711,7 @@ impl Requester {
         self.sources.clear();
         self.timers.clear();
         self.iqs_in_flight = 0;
+        self.caps.reset();
         self.info.drain(drop);
         self.items.drain(drop);
         self.lists.drain(drop);

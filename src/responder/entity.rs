@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use xmpp_parsers::jid::Jid;
 
@@ -14,6 +15,7 @@ use crate::error::{InvalidArgument, RegistryError};
 use crate::event::Event;
 use crate::outbox::Outbox;
 use crate::text;
+use crate::write::prepared::Prepared;
 
 /// One address the responder answers for: a root node, and nodes mounted under names.
 ///
@@ -71,6 +73,11 @@ impl Entity {
     /// The node mounted at `name`, if any.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.mounts.get(name).map(|mount| &mount.node)
+    }
+
+    /// The root's `disco#info` payload (built now if it was not), and the root.
+    pub(crate) fn root_info(&mut self) -> (&StaticNode, Option<&Arc<Prepared>>) {
+        (&self.root, self.root_cache.info(None, &self.root))
     }
 
     /// Who answers a request for `node` (`None`: the root).

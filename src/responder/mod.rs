@@ -6,6 +6,7 @@
 //! costs one clone of the payload and an envelope. Dynamic nodes are asked per request;
 //! deferred ones hand the request to the host and wait for its answer.
 
+mod caps;
 mod dynamic;
 mod entity;
 mod mount;
@@ -22,6 +23,7 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
+use crate::caps::CapsAnnouncement;
 use crate::config::Config;
 use crate::error::{InvalidText, ResponseError, TextField};
 use crate::event::Event;
@@ -40,6 +42,7 @@ use mount::AnswerCache;
 pub use mount::{Node, NodeMut};
 pub use node::{IdentityNames, StaticNode};
 
+use caps::Announcer;
 use entity::Answerer;
 
 /// Decides per request whether to answer at all (XEP-0030 §8, security considerations).
@@ -85,6 +88,8 @@ pub(crate) struct Responder {
     policy: Option<Policy>,
     deferred: HashMap<u64, Pending>,
     next_deferred: u64,
+    /// The own entity capabilities, when [`Config::caps_node`] turns them on.
+    caps: Option<Announcer>,
 }
 
 impl fmt::Debug for Responder {
@@ -240,15 +245,50 @@ fn check_stanza_error(error: &StanzaError) -> Result<(), InvalidText> {
 }
 
 impl Responder {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
+        let mut root = StaticNode::default_root();
+        let caps = config.caps_node.as_ref().map(|node| {
+            // Constants: registering them cannot fail.
+            let _ = root.register_feature(xmpp_parsers::ns::CAPS);
+            if !config.caps_algorithms.is_empty() {
+                let _ = root.register_feature(xmpp_parsers::ns::ECAPS2);
+            }
+            Announcer::new(node.clone(), config.caps_algorithms.clone())
+        });
         Responder {
-            own: Entity::new(StaticNode::default_root()),
+            own: Entity::new(root),
             entities: HashMap::new(),
             resolver: None,
             policy: None,
             deferred: HashMap::new(),
             next_deferred: 0,
+            caps,
         }
+    }
+
+    /// The own capabilities as they go on presence, if they are on and the root has an
+    /// identity.
+    pub(crate) fn caps_announcement(&mut self) -> Option<Arc<CapsAnnouncement>> {
+        let announcer = self.caps.as_mut()?;
+        let (root, built) = self.own.root_info();
+        announcer.current(root, built)
+    }
+
+    /// The answer at caps node `node` of the own address, if it names a hash set answered.
+    fn caps_answer(&mut self, node: &str) -> Option<Arc<Prepared>> {
+        let announcer = self.caps.as_mut()?;
+        let (root, built) = self.own.root_info();
+        announcer.answer(node, root, built)
+    }
+
+    /// Whether the own address answers a request to `to` (see [`answerer`](Self::answerer)).
+    fn is_own(&self, config: &Config, to: Option<&Jid>) -> bool {
+        let Some(to) = to else {
+            return true;
+        };
+        !self.entities.contains_key(to)
+            && (config.own_jid.as_ref() == Some(to)
+                || (self.resolver.is_none() && !config.stamp_from))
     }
 
     /// The machine's own address.
@@ -389,6 +429,14 @@ impl Responder {
         // which entities and nodes exist.
         if self.policy.as_ref().is_some_and(|policy| !policy(&context)) {
             return Some(service_unavailable());
+        }
+        // The caps nodes of the own address are answered besides its mounted nodes.
+        if let (QueryKind::Info, Some(node)) = (request.kind, request.node) {
+            if self.is_own(config, context.to) {
+                if let Some(answer) = self.caps_answer(node) {
+                    return Some(ResponseBody::Result(answer));
+                }
+            }
         }
         Some(match self.answerer(config, context.to, request.node) {
             Answerer::Missing => item_not_found(),

@@ -30,6 +30,11 @@ impl Prepared {
         })
     }
 
+    /// The payload.
+    pub(crate) fn element(&self) -> &Element {
+        &self.element
+    }
+
     /// The payload as an element of its own: moved out if this is the last reference.
     pub(crate) fn into_element(self: Arc<Self>) -> Element {
         match Arc::try_unwrap(self) {

@@ -1,0 +1,67 @@
+//! The machine's own capabilities, as they go on presence.
+
+use xmpp_parsers::caps::Caps;
+use xmpp_parsers::ecaps2::ECaps2;
+use xmpp_parsers::hashes::{Algo, Hash};
+use xmpp_parsers::minidom::Element;
+
+use super::claim::{Function, HashKey};
+use super::Algorithm;
+
+/// The `<c/>` elements that announce the machine's capabilities on presence: XEP-0115's (SHA-1,
+/// with the configured [`caps_node`](crate::Config::caps_node)) and, when
+/// [`caps_algorithms`](crate::Config::caps_algorithms) names any, XEP-0390's. Given by
+/// [`DiscoMachine::caps_announcement`](crate::DiscoMachine::caps_announcement), computed once
+/// per change of the root.
+#[derive(Debug, Clone)]
+pub struct CapsAnnouncement {
+    legacy: Caps,
+    modern: Option<ECaps2>,
+}
+
+impl CapsAnnouncement {
+    pub(crate) fn new(node: &str, legacy: HashKey, modern: &[HashKey]) -> Self {
+        let hashes: Vec<Hash> = modern
+            .iter()
+            .filter_map(|key| match key.function() {
+                Function::Modern(algorithm) => Some(Hash::new(algo(algorithm), key.digest())),
+                Function::Legacy => None,
+            })
+            .collect();
+        CapsAnnouncement {
+            legacy: Caps::new(node, Hash::new(Algo::Sha_1, legacy.digest())),
+            modern: (!hashes.is_empty()).then(|| ECaps2::new(hashes)),
+        }
+    }
+
+    /// XEP-0115's `<c xmlns='http://jabber.org/protocol/caps'/>`.
+    pub fn legacy(&self) -> &Caps {
+        &self.legacy
+    }
+
+    /// XEP-0390's `<c xmlns='urn:xmpp:caps'/>`, if any XEP-0390 function is configured.
+    pub fn modern(&self) -> Option<&ECaps2> {
+        self.modern.as_ref()
+    }
+
+    /// XEP-0115's verification string (`ver`).
+    pub fn ver(&self) -> String {
+        Hash::new(Algo::Sha_1, self.legacy.ver.clone()).to_base64()
+    }
+
+    /// Both elements, ready to go among a presence's payloads.
+    pub fn elements(&self) -> Vec<Element> {
+        let mut elements = vec![Element::from(self.legacy.clone())];
+        elements.extend(self.modern.clone().map(Element::from));
+        elements
+    }
+}
+
+/// xmpp-parsers' name for `algorithm`.
+fn algo(algorithm: Algorithm) -> Algo {
+    match algorithm {
+        Algorithm::Sha256 => Algo::Sha_256,
+        Algorithm::Sha3_256 => Algo::Sha3_256,
+        Algorithm::Blake2b256 => Algo::Blake2b_256,
+    }
+}

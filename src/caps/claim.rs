@@ -1,0 +1,260 @@
+//! What a peer claims its info hashes to: read from its presence (or a server's stream
+//! features), checked against the answer it gives, and named as the node that asks for it.
+//!
+//! A claimed hash is kept as its decoded digest, a fixed 33 bytes without allocation: a login
+//! storm stores one claim per contact, and most of them name the same few hashes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+
+use super::{Algorithm, CapsInfo};
+
+/// The prefix of XEP-0390's hash nodes.
+const MODERN_PREFIX: &str = "urn:xmpp:caps#";
+/// The prefix this crate writes a XEP-0115 hash under when it exports the hash cache (XEP-0115
+/// itself names the node after the software, which the cache does not keep).
+const LEGACY_PREFIX: &str = "http://jabber.org/protocol/caps#";
+/// XEP-0300's namespace of `<hash/>`.
+const HASHES: &str = "urn:xmpp:hashes:2";
+
+/// Which hash: XEP-0115's (over its verification string, always SHA-1 here) or XEP-0390's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Function {
+    /// XEP-0115 with `hash='sha-1'`, the one function every implementation has.
+    Legacy,
+    /// XEP-0390 with this function.
+    Modern(Algorithm),
+}
+
+impl Function {
+    fn digest_len(self) -> usize {
+        match self {
+            Function::Legacy => 20,
+            Function::Modern(_) => 32,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Function::Legacy => "sha-1",
+            Function::Modern(algorithm) => algorithm.name(),
+        }
+    }
+}
+
+/// One claimed (or verified) hash: its function and digest.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct HashKey {
+    function: Function,
+    /// The digest, a SHA-1 one padded with zeros.
+    digest: [u8; 32],
+}
+
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.function.name(), self.encoded())
+    }
+}
+
+impl HashKey {
+    /// The key of `encoded` (Base64) under `function`, if it is a digest of the right length.
+    pub(crate) fn decode(function: Function, encoded: &str) -> Option<Self> {
+        let bytes = BASE64.decode(encoded.trim()).ok()?;
+        if bytes.len() != function.digest_len() {
+            return None;
+        }
+        let mut digest = [0; 32];
+        digest.get_mut(..bytes.len())?.copy_from_slice(&bytes);
+        Some(HashKey { function, digest })
+    }
+
+    pub(crate) fn function(&self) -> Function {
+        self.function
+    }
+
+    /// The digest's bytes.
+    pub(crate) fn digest(&self) -> Vec<u8> {
+        self.bytes().to_vec()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.digest
+            .get(..self.function.digest_len())
+            .unwrap_or(&self.digest)
+    }
+
+    /// The digest in Base64, as it travels.
+    pub(crate) fn encoded(&self) -> String {
+        BASE64.encode(self.bytes())
+    }
+
+    /// Whether `info` hashes to this key. An answer XEP-0390 refuses hashes to no XEP-0390 key.
+    pub(crate) fn matches(&self, info: &CapsInfo) -> bool {
+        match self.function {
+            Function::Legacy => info.legacy_digest().as_slice() == self.bytes(),
+            Function::Modern(algorithm) => info
+                .input()
+                .is_ok_and(|input| algorithm.digest(&input) == self.bytes()),
+        }
+    }
+
+    /// The key `info` hashes to under `function`, if it can stand for one.
+    pub(crate) fn of(function: Function, info: &CapsInfo) -> Option<Self> {
+        let digest = match function {
+            Function::Legacy => info.legacy_digest().to_vec(),
+            Function::Modern(algorithm) => algorithm.digest(&info.input().ok()?),
+        };
+        let mut key = HashKey {
+            function,
+            digest: [0; 32],
+        };
+        key.digest.get_mut(..digest.len())?.copy_from_slice(&digest);
+        Some(key)
+    }
+
+    /// The node a peer answers this hash at: XEP-0390's hash node, or XEP-0115's `NODE#VER`
+    /// with the software's `node` from the claim.
+    pub(crate) fn query_node(&self, legacy_node: Option<&str>) -> String {
+        match self.function {
+            Function::Legacy => format!("{}#{}", legacy_node.unwrap_or_default(), self.encoded()),
+            Function::Modern(algorithm) => {
+                format!("{MODERN_PREFIX}{}.{}", algorithm.name(), self.encoded())
+            }
+        }
+    }
+
+    /// The node the hash cache's export writes this hash under: XEP-0390's hash node, or for
+    /// XEP-0115 `http://jabber.org/protocol/caps#sha-1.VER`.
+    pub(crate) fn stored_node(&self) -> String {
+        match self.function {
+            Function::Legacy => format!("{LEGACY_PREFIX}sha-1.{}", self.encoded()),
+            Function::Modern(_) => self.query_node(None),
+        }
+    }
+
+    /// Reads a node [`stored_node`](Self::stored_node) wrote (split at the last `.`, as
+    /// XEP-0390 §4.3 decomposes a hash node).
+    pub(crate) fn from_stored_node(node: &str) -> Option<Self> {
+        let (function, rest) = if let Some(rest) = node.strip_prefix(MODERN_PREFIX) {
+            let (name, encoded) = rest.rsplit_once('.')?;
+            (Function::Modern(Algorithm::from_name(name)?), encoded)
+        } else {
+            let rest = node.strip_prefix(LEGACY_PREFIX)?;
+            (Function::Legacy, rest.strip_prefix("sha-1.")?)
+        };
+        HashKey::decode(function, rest)
+    }
+}
+
+/// The hashes one entity most recently claimed: XEP-0390's preferred one and XEP-0115's, either
+/// or both. XEP-0390 §7.2 says only these may be looked up for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Claim {
+    /// The hash to ask for: XEP-0390's when there is one.
+    pub(crate) first: HashKey,
+    /// XEP-0115's, beside a XEP-0390 one.
+    pub(crate) second: Option<HashKey>,
+    /// XEP-0115's `node`, naming the software: asking for a legacy hash needs it.
+    pub(crate) legacy_node: Option<Arc<str>>,
+}
+
+impl Claim {
+    /// The claimed hashes, the one to ask for first.
+    pub(crate) fn hashes(&self) -> impl Iterator<Item = HashKey> + '_ {
+        std::iter::once(self.first).chain(self.second)
+    }
+
+    /// The node to ask for `hash`, one of this claim's.
+    pub(crate) fn query_node(&self, hash: HashKey) -> String {
+        hash.query_node(self.legacy_node.as_deref())
+    }
+}
+
+/// XEP-0390's functions in the order this crate prefers to ask for them.
+const PREFERRED: [Algorithm; 3] = [
+    Algorithm::Sha256,
+    Algorithm::Sha3_256,
+    Algorithm::Blake2b256,
+];
+
+/// Reads the claim in a presence's (or stream features') children, if one is there. A XEP-0115
+/// `<c/>` without `hash` (the old format), with another function than SHA-1, or with a `ver`
+/// that is not a SHA-1 digest is ignored, as are XEP-0390 hashes of functions this crate does
+/// not compute.
+pub(crate) fn read<'a>(
+    children: impl IntoIterator<Item = &'a Element>,
+    nodes: &mut Interner,
+) -> Option<Claim> {
+    let (mut modern, mut legacy, mut legacy_node) = (None, None, None);
+    for child in children {
+        if child.is("c", ns::CAPS) {
+            if child.attr("hash") != Some("sha-1") {
+                continue;
+            }
+            let (Some(node), Some(ver)) = (child.attr("node"), child.attr("ver")) else {
+                continue;
+            };
+            if let Some(key) = HashKey::decode(Function::Legacy, ver) {
+                legacy = Some(key);
+                legacy_node = Some(nodes.intern(node));
+            }
+        } else if child.is("c", ns::ECAPS2) {
+            let mut best: Option<(usize, HashKey)> = None;
+            for hash in child.children().filter(|hash| hash.is("hash", HASHES)) {
+                let Some(algorithm) = hash.attr("algo").and_then(Algorithm::from_name) else {
+                    continue;
+                };
+                let rank = PREFERRED
+                    .iter()
+                    .position(|preferred| *preferred == algorithm)
+                    .unwrap_or(PREFERRED.len());
+                if best.is_some_and(|(best, _)| best <= rank) {
+                    continue;
+                }
+                if let Some(key) = HashKey::decode(Function::Modern(algorithm), &hash.text()) {
+                    best = Some((rank, key));
+                }
+            }
+            modern = best.map(|(_, key)| key).or(modern);
+        }
+    }
+    let (first, second) = match (modern, legacy) {
+        (Some(modern), legacy) => (modern, legacy),
+        (None, Some(legacy)) => (legacy, None),
+        (None, None) => return None,
+    };
+    Some(Claim {
+        first,
+        second,
+        legacy_node,
+    })
+}
+
+/// Shares the XEP-0115 node texts of claims: ten thousand contacts run a few programs. Bounded:
+/// a flood of made-up nodes empties it rather than growing it.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    nodes: HashSet<Arc<str>>,
+}
+
+/// How many distinct node texts are shared before the interner starts over.
+const INTERNED: usize = 256;
+
+impl Interner {
+    fn intern(&mut self, node: &str) -> Arc<str> {
+        if let Some(shared) = self.nodes.get(node) {
+            return Arc::clone(shared);
+        }
+        if self.nodes.len() >= INTERNED {
+            self.nodes.clear();
+        }
+        let shared: Arc<str> = Arc::from(node);
+        self.nodes.insert(Arc::clone(&shared));
+        shared
+    }
+}

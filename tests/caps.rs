@@ -1,0 +1,775 @@
+//! Entity capabilities, stanza in and stanza out: our own caps announced and answered at the
+//! caps nodes; our contacts' caps learned from presence, verified on the received answer, shared
+//! by every contact claiming the same hash, and never poisoned by a lie.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::*;
+use xmpp_disco::caps::{Algorithm, CapsInfo};
+use xmpp_disco::xmpp_parsers::disco::Item;
+use xmpp_disco::xmpp_parsers::minidom::Element;
+use xmpp_disco::xmpp_parsers::presence::Presence;
+use xmpp_disco::{Cached, Config, QueryError, QueryOptions, Stats};
+
+const NODE: &str = "https://example.org/balcony";
+const CAPS: &str = "http://jabber.org/protocol/caps";
+const ECAPS: &str = "urn:xmpp:caps";
+const ROMEO: &str = "romeo@montague.example/orchard";
+const MERCUTIO: &str = "mercutio@montague.example/street";
+const BENVOLIO: &str = "benvolio@montague.example/square";
+
+/// A contact's info: what Romeo's client answers.
+const CLIENT: &str = "<identity category='client' type='pc' name='Orchard 1.0'/>\
+    <feature var='http://jabber.org/protocol/caps'/>\
+    <feature var='http://jabber.org/protocol/disco#info'/>\
+    <feature var='http://jabber.org/protocol/muc'/>\
+    <feature var='http://jabber.org/protocol/muc#user'/>";
+
+/// Another program's info.
+const OTHER_CLIENT: &str = "<identity category='client' type='phone' name='Street 2'/>\
+    <feature var='http://jabber.org/protocol/disco#info'/>\
+    <feature var='urn:xmpp:ping'/>";
+
+fn query(inner: &str) -> Element {
+    element(&format!("<query xmlns='{INFO}'>{inner}</query>"))
+}
+
+/// XEP-0115's `ver` of an info body (the hash functions are checked against every XEP example
+/// in the crate's unit tests).
+fn ver(inner: &str) -> String {
+    CapsInfo::from_query(&query(inner)).unwrap().legacy_ver()
+}
+
+/// XEP-0390's SHA-256 hash of an info body.
+fn sha256(inner: &str) -> String {
+    CapsInfo::from_query(&query(inner))
+        .unwrap()
+        .hash(Algorithm::Sha256)
+        .unwrap()
+}
+
+fn legacy_c(ver: &str) -> String {
+    format!("<c xmlns='{CAPS}' hash='sha-1' node='https://example.org/orchard' ver='{ver}'/>")
+}
+
+fn modern_c(hash: &str) -> String {
+    format!("<c xmlns='{ECAPS}'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{hash}</hash></c>")
+}
+
+fn presence(from: &str, payload: &str) -> Element {
+    element(&format!(
+        "<presence xmlns='jabber:client' from='{from}' to='juliet@capulet.example/balcony'>{payload}</presence>"
+    ))
+}
+
+fn unavailable(from: &str) -> Element {
+    element(&format!(
+        "<presence xmlns='jabber:client' from='{from}' type='unavailable'/>"
+    ))
+}
+
+/// Shows the machine a presence of `from` claiming `payload`.
+fn show(h: &mut Harness, from: &str, payload: &str) {
+    let presence = presence(from, payload);
+    h.machine.observe_presence_element(h.at(0), &presence);
+}
+
+fn root_info(h: &mut Harness, to: &str) -> xmpp_disco::RequestId {
+    h.info(0, to, None, QueryOptions::default())
+}
+
+/// The `node` a sent query asks for.
+fn node_of(request: &Element) -> Option<String> {
+    query_of(request, INFO).2
+}
+
+fn stats(h: &Harness) -> Stats {
+    h.machine.stats()
+}
+
+// ------------------------------------------------------------------------------- announcing
+
+fn announcing() -> Harness {
+    let mut config = Config::default();
+    config.caps_node = Some(NODE.into());
+    config.caps_algorithms = vec![Algorithm::Sha256, Algorithm::Sha3_256];
+    Harness::with_config(config)
+}
+
+/// The machine's answer to a `disco#info` get at `node` (`None`: the root), in `lang`.
+fn ask_own(h: &mut Harness, node: Option<&str>, lang: Option<&str>) -> Element {
+    let node = node.map(|n| format!(" node='{n}'")).unwrap_or_default();
+    let lang = lang.map(|l| format!(" xml:lang='{l}'")).unwrap_or_default();
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='q' from='{ROMEO}'{lang}>\
+         <query xmlns='{INFO}'{node}/></iq>"
+    ));
+    assert!(h.feed(0, request).is_consumed());
+    h.sent_one()
+}
+
+fn payload(reply: &Element) -> &Element {
+    assert_eq!(reply.attr("type"), Some("result"), "{reply:?}");
+    reply.get_child("query", INFO).expect("a query")
+}
+
+fn is_item_not_found(reply: &Element) -> bool {
+    reply.attr("type") == Some("error")
+        && reply
+            .get_child("error", "jabber:client")
+            .is_some_and(|error| {
+                error.has_child("item-not-found", "urn:ietf:params:xml:ns:xmpp-stanzas")
+            })
+}
+
+/// The caps nodes of the current announcement: XEP-0115's, then XEP-0390's.
+fn caps_nodes(h: &mut Harness) -> Vec<String> {
+    let caps = h.machine.caps_announcement().expect("caps are on");
+    let mut nodes = vec![format!("{NODE}#{}", caps.ver())];
+    for hash in &caps.modern().expect("XEP-0390 hashes").hashes {
+        nodes.push(format!(
+            "urn:xmpp:caps#{}.{}",
+            String::from(hash.algo.clone()),
+            hash.to_base64()
+        ));
+    }
+    nodes
+}
+
+#[test]
+fn the_announced_hashes_are_those_of_the_root_answer() {
+    let mut h = announcing();
+    let root = ask_own(&mut h, None, None);
+    let root = payload(&root);
+    let features: Vec<_> = root
+        .children()
+        .filter_map(|child| child.attr("var"))
+        .collect();
+    assert!(
+        features.contains(&CAPS) && features.contains(&ECAPS),
+        "{features:?}"
+    );
+
+    let answered = CapsInfo::from_query(root).unwrap();
+    let caps = h.machine.caps_announcement().unwrap();
+    assert_eq!(caps.legacy().node, NODE);
+    assert_eq!(caps.ver(), answered.legacy_ver());
+    let modern = caps.modern().unwrap();
+    let hashes: Vec<String> = modern.hashes.iter().map(|hash| hash.to_base64()).collect();
+    assert_eq!(
+        hashes,
+        [
+            answered.hash(Algorithm::Sha256).unwrap(),
+            answered.hash(Algorithm::Sha3_256).unwrap()
+        ]
+    );
+    let elements = caps.elements();
+    assert!(elements[0].is("c", CAPS) && elements[0].attr("hash") == Some("sha-1"));
+    assert!(elements[1].is("c", ECAPS));
+}
+
+#[test]
+fn the_announcement_is_computed_once_per_change_of_the_root() {
+    let mut h = announcing();
+    let item = |name: &str| Item {
+        jid: jid(name),
+        node: None,
+        name: None,
+    };
+    // A first item makes the root advertise RSM: a change of its info.
+    let before = h.machine.caps_announcement().unwrap();
+    h.machine
+        .root_mut()
+        .push_item(item("a.capulet.example"))
+        .unwrap();
+    let first = h.machine.caps_announcement().unwrap();
+    assert_ne!(before.ver(), first.ver());
+    assert!(Arc::ptr_eq(&first, &h.machine.caps_announcement().unwrap()));
+    // More items are not part of caps: the announcement stays.
+    h.machine
+        .root_mut()
+        .push_item(item("b.capulet.example"))
+        .unwrap();
+    assert!(Arc::ptr_eq(&first, &h.machine.caps_announcement().unwrap()));
+    h.machine
+        .root_mut()
+        .register_feature("urn:xmpp:ping")
+        .unwrap();
+    let second = h.machine.caps_announcement().unwrap();
+    assert_ne!(first.ver(), second.ver());
+    assert!(Arc::ptr_eq(
+        &second,
+        &h.machine.caps_announcement().unwrap()
+    ));
+}
+
+#[test]
+fn no_caps_without_a_caps_node() {
+    let mut h = Harness::new();
+    assert!(h.machine.caps_announcement().is_none());
+    let root = ask_own(&mut h, None, None);
+    assert!(!payload(&root)
+        .children()
+        .any(|child| child.attr("var") == Some(CAPS)));
+    let hash = sha256("<identity category='client' type='bot'/>");
+    let reply = ask_own(&mut h, Some(&format!("urn:xmpp:caps#sha-256.{hash}")), None);
+    assert!(is_item_not_found(&reply), "{reply:?}");
+}
+
+#[test]
+fn each_caps_node_answers_the_root_info_mirroring_the_node() {
+    let mut h = announcing();
+    h.machine
+        .root_mut()
+        .register_identity(
+            "client",
+            "pc",
+            [(Some("en"), "Balcony"), (Some("fr"), "Balcon")],
+        )
+        .unwrap();
+    let root = ask_own(&mut h, None, None);
+    let root = CapsInfo::from_query(payload(&root)).unwrap();
+    for node in caps_nodes(&mut h) {
+        // Whatever language the request has, every name is answered: all went into the hash.
+        let reply = ask_own(&mut h, Some(&node), Some("fr"));
+        let answer = payload(&reply);
+        assert_eq!(answer.attr("node"), Some(node.as_str()));
+        assert_eq!(CapsInfo::from_query(answer).unwrap(), root, "{node}");
+        let names: Vec<_> = answer
+            .children()
+            .filter_map(|child| child.attr("name"))
+            .collect();
+        assert!(
+            names.contains(&"Balcony") && names.contains(&"Balcon"),
+            "{names:?}"
+        );
+    }
+}
+
+#[test]
+fn other_hashes_are_item_not_found_and_caps_nodes_are_never_listed() {
+    let mut h = announcing();
+    let node = caps_nodes(&mut h).remove(0);
+    for wrong in [
+        format!("{node}x"),
+        format!("{NODE}#AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        "urn:xmpp:caps#sha-256.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+        "urn:xmpp:caps#".into(),
+    ] {
+        let reply = ask_own(&mut h, Some(&wrong), None);
+        assert!(is_item_not_found(&reply), "{wrong}: {reply:?}");
+    }
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='i' from='{ROMEO}'><query xmlns='{ITEMS}'/></iq>"
+    ));
+    assert!(h.feed(0, request).is_consumed());
+    let items = h.sent_one();
+    assert_eq!(
+        items.get_child("query", ITEMS).unwrap().children().count(),
+        0
+    );
+    let request = element(&format!(
+        "<iq xmlns='jabber:client' type='get' id='i' from='{ROMEO}'>\
+         <query xmlns='{ITEMS}' node='{node}'/></iq>"
+    ));
+    assert!(h.feed(0, request).is_consumed());
+    assert!(is_item_not_found(&h.sent_one()));
+}
+
+#[test]
+fn the_three_sets_before_the_current_one_are_answered_with_their_own_info() {
+    let mut h = announcing();
+    let mut history = Vec::new();
+    for feature in ["urn:a", "urn:b", "urn:c", "urn:d", "urn:e"] {
+        let node = caps_nodes(&mut h).remove(1);
+        let reply = ask_own(&mut h, Some(&node), None);
+        history.push((node, CapsInfo::from_query(payload(&reply)).unwrap()));
+        h.machine.root_mut().register_feature(feature).unwrap();
+    }
+    caps_nodes(&mut h);
+    // Now announced: the sixth set. Answered: the sixth and the three before it.
+    for (age, (node, info)) in history.iter().rev().enumerate() {
+        let reply = ask_own(&mut h, Some(node), None);
+        if age < 3 {
+            let answer = CapsInfo::from_query(payload(&reply)).unwrap();
+            assert_eq!(&answer, info, "set {age} back");
+        } else {
+            assert!(is_item_not_found(&reply), "set {age} back: {reply:?}");
+        }
+    }
+}
+
+#[test]
+fn a_request_at_a_caps_node_goes_through_the_policy() {
+    let mut h = announcing();
+    let node = caps_nodes(&mut h).remove(0);
+    h.machine.set_policy(|_| false);
+    let reply = ask_own(&mut h, Some(&node), None);
+    assert_eq!(reply.attr("type"), Some("error"));
+    assert!(!is_item_not_found(&reply));
+}
+
+// ------------------------------------------------------------------------------- learning
+
+/// Answers `request` (at a caps node or the root) with `inner`.
+fn answer(h: &mut Harness, request: &Element, inner: &str) {
+    h.feed_consumed(0, info_reply(request, inner));
+}
+
+#[test]
+fn a_thousand_contacts_on_one_version_cost_one_request() {
+    let mut h = Harness::new();
+    let claim = legacy_c(&ver(CLIENT));
+    let contacts: Vec<String> = (0..1000)
+        .map(|n| format!("contact{n}@montague.example/phone"))
+        .collect();
+    for contact in &contacts {
+        show(&mut h, contact, &claim);
+    }
+    h.assert_quiet();
+    let ids: Vec<_> = contacts[..500]
+        .iter()
+        .map(|contact| root_info(&mut h, contact))
+        .collect();
+    let request = h.sent_one();
+    assert_eq!(request.attr("to"), Some(contacts[0].as_str()));
+    assert_eq!(
+        node_of(&request).as_deref(),
+        Some(format!("https://example.org/orchard#{}", ver(CLIENT)).as_str())
+    );
+    answer(&mut h, &request, CLIENT);
+    let done = h.completions();
+    assert_eq!(done.len(), 500);
+    let first = done[0].1.info().clone();
+    assert_eq!(first.node, None, "the root's info, not the caps node's");
+    for (id, outcome) in &done {
+        assert!(ids.contains(id));
+        assert!(Arc::ptr_eq(outcome.info(), &first));
+    }
+    for contact in &contacts[500..] {
+        let id = root_info(&mut h, contact);
+        assert!(Arc::ptr_eq(h.completion_of(id).info(), &first));
+    }
+    h.assert_quiet();
+    let stats = stats(&h);
+    assert_eq!(stats.requests_sent, 1);
+    assert_eq!(stats.caps_verified, 1);
+    assert_eq!(stats.caps_joined, 499);
+    assert_eq!(stats.caps_hits, 500);
+    h.assert_all_completed();
+}
+
+#[test]
+fn a_xep_0390_claim_is_asked_at_its_hash_node_and_preferred() {
+    let mut h = Harness::new();
+    let both = format!("{}{}", legacy_c(&ver(CLIENT)), modern_c(&sha256(CLIENT)));
+    show(&mut h, ROMEO, &both);
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    assert_eq!(
+        node_of(&request),
+        Some(format!("urn:xmpp:caps#sha-256.{}", sha256(CLIENT)))
+    );
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+    // A contact claiming only the XEP-0115 hash of the same info must verify that one: the
+    // answer was stored under the hash that was checked.
+    show(&mut h, MERCUTIO, &modern_c(&sha256(CLIENT)));
+    let id = root_info(&mut h, MERCUTIO);
+    h.completion_of(id).info();
+    assert_eq!(stats(&h).caps_hits, 1);
+}
+
+#[test]
+fn a_lie_answers_the_liar_and_nobody_else() {
+    let mut h = Harness::new();
+    let claim = legacy_c(&ver(CLIENT));
+    show(&mut h, ROMEO, &claim);
+    show(&mut h, MERCUTIO, &claim);
+    show(&mut h, BENVOLIO, &claim);
+    let romeo = root_info(&mut h, ROMEO);
+    let mercutio = root_info(&mut h, MERCUTIO);
+    let to_romeo = h.sent_one();
+    // Romeo claims CLIENT's hash but answers something else.
+    answer(&mut h, &to_romeo, OTHER_CLIENT);
+    let done = h.completions();
+    assert_eq!(done.len(), 1, "only Romeo's own query: {done:?}");
+    assert_eq!(done[0].0, romeo);
+    assert_eq!(done[0].1.info().identities[0].type_, "phone");
+    // Mercutio's query asks Mercutio, at the same caps node.
+    let to_mercutio = h.sent_one();
+    assert_eq!(to_mercutio.attr("to"), Some(MERCUTIO));
+    assert_eq!(node_of(&to_mercutio), node_of(&to_romeo));
+    answer(&mut h, &to_mercutio, CLIENT);
+    assert_eq!(h.completion_of(mercutio).info().identities[0].type_, "pc");
+    // Benvolio gets the verified answer, Romeo still his own; neither costs a request.
+    let benvolio = root_info(&mut h, BENVOLIO);
+    assert_eq!(h.completion_of(benvolio).info().identities[0].type_, "pc");
+    let romeo = root_info(&mut h, ROMEO);
+    assert_eq!(h.completion_of(romeo).info().identities[0].type_, "phone");
+    h.assert_quiet();
+    assert_eq!(stats(&h).caps_rejected, 1);
+    assert_eq!(stats(&h).caps_verified, 1);
+}
+
+/// `inner` with one feature listed twice, and the SHA-1 of XEP-0115's string over it, as a
+/// verifier that lets duplicates through would compute it.
+fn duplicated() -> (String, String) {
+    use base64::Engine;
+    use sha1::Digest;
+    let inner = format!("{CLIENT}<feature var='urn:xmpp:ping'/><feature var='urn:xmpp:ping'/>");
+    let input = "client/pc//Orchard 1.0<http://jabber.org/protocol/caps<\
+        http://jabber.org/protocol/disco#info<http://jabber.org/protocol/muc<\
+        http://jabber.org/protocol/muc#user<urn:xmpp:ping<urn:xmpp:ping<";
+    let ver = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(input));
+    (inner, ver)
+}
+
+#[test]
+fn an_ill_formed_answer_is_never_stored_even_when_its_hash_matches() {
+    let mut h = Harness::new();
+    let (inner, ver) = duplicated();
+    show(&mut h, ROMEO, &legacy_c(&ver));
+    show(&mut h, MERCUTIO, &legacy_c(&ver));
+    let romeo = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, &inner);
+    // Romeo's query gets what Romeo said; nothing is stored under the hash.
+    h.completion_of(romeo).info();
+    assert_eq!(stats(&h).caps_rejected, 1);
+    let mercutio = root_info(&mut h, MERCUTIO);
+    let request = h.sent_one();
+    assert_eq!(request.attr("to"), Some(MERCUTIO));
+    answer(&mut h, &request, &inner);
+    h.completion_of(mercutio).info();
+    assert_eq!(stats(&h).caps_verified, 0);
+}
+
+#[test]
+fn an_error_at_the_caps_node_falls_back_to_the_root() {
+    let mut h = Harness::new();
+    let claim = legacy_c(&ver(CLIENT));
+    show(&mut h, ROMEO, &claim);
+    show(&mut h, MERCUTIO, &claim);
+    let romeo = root_info(&mut h, ROMEO);
+    let mercutio = root_info(&mut h, MERCUTIO);
+    let to_romeo = h.sent_one();
+    h.feed_consumed(0, error_reply(&to_romeo, "cancel", "item-not-found", None));
+    let mut sent = h.sent();
+    sent.sort_by_key(|request| request.attr("to").map(str::to_owned));
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let (root_of_mercutio, root_of_romeo) = (&sent[0], &sent[1]);
+    // Romeo is asked at his root; Mercutio at the caps node.
+    assert_eq!(root_of_romeo.attr("to"), Some(ROMEO));
+    assert_eq!(node_of(root_of_romeo), None);
+    assert_eq!(root_of_mercutio.attr("to"), Some(MERCUTIO));
+    assert_eq!(node_of(root_of_mercutio), node_of(&to_romeo));
+    answer(&mut h, root_of_romeo, CLIENT);
+    assert_eq!(h.completion_of(romeo).info().identities[0].type_, "pc");
+    answer(&mut h, root_of_mercutio, CLIENT);
+    h.completion_of(mercutio).info();
+    assert_eq!(stats(&h).caps_verified, 1);
+    h.assert_all_completed();
+}
+
+#[test]
+fn a_new_hash_replaces_the_claim_and_unavailable_forgets_it() {
+    let mut h = Harness::new();
+    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+    // Romeo upgrades: his root info is asked for his new hash.
+    show(&mut h, ROMEO, &legacy_c(&ver(OTHER_CLIENT)));
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    assert!(node_of(&request).unwrap().ends_with(&ver(OTHER_CLIENT)));
+    answer(&mut h, &request, OTHER_CLIENT);
+    assert_eq!(h.completion_of(id).info().identities[0].type_, "phone");
+    // The same presence again changes nothing.
+    show(&mut h, ROMEO, &legacy_c(&ver(OTHER_CLIENT)));
+    let id = root_info(&mut h, ROMEO);
+    h.completion_of(id).info();
+    h.assert_quiet();
+    // Gone: a query asks his root plainly.
+    h.machine
+        .observe_presence_element(h.at(0), &unavailable(ROMEO));
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    assert_eq!(node_of(&request), None);
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+}
+
+#[test]
+fn a_query_with_a_claim_on_a_new_hash_drops_the_old_root_answer() {
+    let mut h = Harness::new();
+    // Romeo's root was asked plainly and cached.
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+    assert!(matches!(
+        h.machine.peek_info(&jid(ROMEO), None),
+        Some(Cached::Ready(_))
+    ));
+    show(&mut h, ROMEO, &legacy_c(&ver(OTHER_CLIENT)));
+    assert!(h.machine.peek_info(&jid(ROMEO), None).is_none());
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, OTHER_CLIENT);
+    h.completion_of(id).info();
+    // Verified: peeking Romeo's root shows it, through his claim.
+    assert!(matches!(
+        h.machine.peek_info(&jid(ROMEO), None),
+        Some(Cached::Ready(info)) if info.identities[0].type_ == "phone"
+    ));
+}
+
+#[test]
+fn claims_that_cannot_be_checked_are_ignored() {
+    let mut h = Harness::new();
+    for payload in [
+        // The old format, without `hash`.
+        "<c xmlns='http://jabber.org/protocol/caps' node='n' ver='1.0' ext='a b'/>".to_owned(),
+        // A function the crate does not compute, or a digest of the wrong length.
+        format!("<c xmlns='{CAPS}' hash='md5' node='n' ver='{}'/>", ver(CLIENT)),
+        format!("<c xmlns='{CAPS}' hash='sha-1' node='n' ver='{}'/>", sha256(CLIENT)),
+        format!("<c xmlns='{ECAPS}'><hash xmlns='urn:xmpp:hashes:2' algo='sha-512'>{}</hash></c>", sha256(CLIENT)),
+        format!("<c xmlns='{ECAPS}'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{}</hash></c>", ver(CLIENT)),
+        format!("<c xmlns='{ECAPS}'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>not base64!</hash></c>"),
+        format!("<c xmlns='{CAPS}' hash='sha-1' ver='{}'/>", ver(CLIENT)),
+    ] {
+        show(&mut h, ROMEO, &payload);
+        let id = root_info(&mut h, ROMEO);
+        let request = h.sent_one();
+        assert_eq!(node_of(&request), None, "{payload}");
+        h.feed_consumed(0, error_reply(&request, "cancel", "item-not-found", None));
+        h.completion_of(id).error();
+    }
+}
+
+#[test]
+fn a_presence_flood_sends_nothing_and_stays_bounded() {
+    let mut config = Config::default();
+    config.caps_claim_capacity = 100;
+    let mut h = Harness::with_config(config);
+    for n in 0..10_000u32 {
+        let fake = sha256(&format!(
+            "<identity category='client' type='pc' name='{n}'/>"
+        ));
+        show(&mut h, &format!("bot{n}@evil.example/x"), &modern_c(&fake));
+    }
+    h.assert_quiet();
+    assert_eq!(stats(&h).requests_sent, 0);
+    // Only the latest 100 claims are remembered: an older one's root is asked plainly.
+    let old = root_info(&mut h, "bot0@evil.example/x");
+    assert_eq!(node_of(&h.sent_one()), None);
+    let recent = root_info(&mut h, "bot9999@evil.example/x");
+    assert!(node_of(&h.sent_one()).is_some());
+    h.machine.stream_destroyed();
+    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(done, [old, recent]);
+}
+
+#[test]
+fn eager_resolution_sends_one_request_per_new_hash() {
+    let mut config = Config::default();
+    config.caps_eager = true;
+    config.max_in_flight = 2;
+    let mut h = Harness::with_config(config);
+    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
+    show(&mut h, MERCUTIO, &legacy_c(&ver(CLIENT)));
+    let request = h.sent_one();
+    assert_eq!(request.attr("to"), Some(ROMEO));
+    show(&mut h, BENVOLIO, &legacy_c(&ver(OTHER_CLIENT)));
+    let other = h.sent_one();
+    // The bound on requests in flight holds: a third hash waits until someone asks.
+    show(
+        &mut h,
+        "tybalt@capulet.example/x",
+        &modern_c(&sha256(CLIENT)),
+    );
+    h.assert_quiet();
+    answer(&mut h, &request, CLIENT);
+    answer(&mut h, &other, OTHER_CLIENT);
+    h.assert_quiet();
+    let id = root_info(&mut h, MERCUTIO);
+    h.completion_of(id).info();
+    let id = root_info(&mut h, BENVOLIO);
+    h.completion_of(id).info();
+    assert_eq!(stats(&h).caps_hits, 2);
+    assert_eq!(stats(&h).caps_verified, 2);
+}
+
+#[test]
+fn waiters_time_out_alone_and_a_late_answer_is_rejected() {
+    let mut h = Harness::new();
+    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
+    show(&mut h, MERCUTIO, &legacy_c(&ver(CLIENT)));
+    let short = h.info(
+        0,
+        ROMEO,
+        None,
+        QueryOptions::default().with_timeout(Duration::from_millis(100)),
+    );
+    let long = h.info(
+        0,
+        MERCUTIO,
+        None,
+        QueryOptions::default().with_timeout(Duration::from_millis(500)),
+    );
+    let request = h.sent_one();
+    h.tick(100);
+    assert!(matches!(
+        h.completion_of(short).error(),
+        QueryError::Timeout
+    ));
+    h.tick(500);
+    assert!(matches!(h.completion_of(long).error(), QueryError::Timeout));
+    answer(&mut h, &request, CLIENT);
+    assert_eq!(stats(&h).replies_rejected, 1);
+    assert_eq!(stats(&h).caps_verified, 0);
+    // Nothing was stored: asking again sends again.
+    let id = root_info(&mut h, MERCUTIO);
+    let request = h.sent_one();
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+}
+
+#[test]
+fn a_cancelled_asker_leaves_the_others_waiting() {
+    let mut h = Harness::new();
+    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
+    show(&mut h, MERCUTIO, &legacy_c(&ver(CLIENT)));
+    let romeo = root_info(&mut h, ROMEO);
+    let mercutio = root_info(&mut h, MERCUTIO);
+    let request = h.sent_one();
+    assert!(h.machine.cancel(romeo));
+    assert!(matches!(
+        h.completion_of(romeo).error(),
+        QueryError::Cancelled
+    ));
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(mercutio).info();
+    assert_eq!(stats(&h).caps_verified, 1);
+}
+
+#[test]
+fn a_fresh_query_asks_the_root_itself() {
+    let mut h = Harness::new();
+    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
+    let id = h.info(0, ROMEO, None, QueryOptions::fresh());
+    let request = h.sent_one();
+    assert_eq!(node_of(&request), None);
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+}
+
+#[test]
+fn the_end_of_the_stream_completes_every_waiter_and_keeps_verified_hashes() {
+    let mut h = Harness::new();
+    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+    show(&mut h, MERCUTIO, &legacy_c(&ver(OTHER_CLIENT)));
+    let pending = root_info(&mut h, MERCUTIO);
+    h.sent_one();
+    h.machine.stream_destroyed();
+    assert!(matches!(
+        h.completion_of(pending).error(),
+        QueryError::Disconnected
+    ));
+    // The next session: presences come again; the verified hash is still known.
+    show(&mut h, BENVOLIO, &legacy_c(&ver(CLIENT)));
+    let id = root_info(&mut h, BENVOLIO);
+    h.completion_of(id).info();
+    h.assert_quiet();
+}
+
+#[test]
+fn typed_presences_and_stream_features_are_read_alike() {
+    let mut h = Harness::new();
+    let typed = Presence::try_from(presence(ROMEO, &legacy_c(&ver(CLIENT)))).unwrap();
+    h.machine.observe_presence(h.at(0), &typed);
+    let id = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    assert!(node_of(&request).is_some());
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(id).info();
+
+    let server = jid("capulet.example");
+    let features = element(&format!(
+        "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>{}</stream:features>",
+        legacy_c(&ver(SERVER_INFO))
+    ));
+    h.machine
+        .observe_stream_features(h.at(0), &server, &features);
+    let id = root_info(&mut h, "capulet.example");
+    let request = h.sent_one();
+    assert!(node_of(&request).unwrap().ends_with(&ver(SERVER_INFO)));
+    answer(&mut h, &request, SERVER_INFO);
+    assert_eq!(h.completion_of(id).info().identities[0].category, "server");
+    assert_eq!(stats(&h).caps_verified, 2);
+}
+
+// ------------------------------------------------------------------------------- persistence
+
+#[test]
+fn the_hash_cache_survives_a_restart_and_a_tampered_store_is_refused() {
+    let mut h = Harness::new();
+    let both = format!(
+        "{}{}",
+        legacy_c(&ver(CLIENT)),
+        modern_c(&sha256(OTHER_CLIENT))
+    );
+    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
+    show(&mut h, MERCUTIO, &modern_c(&sha256(OTHER_CLIENT)));
+    for contact in [ROMEO, MERCUTIO] {
+        let id = root_info(&mut h, contact);
+        let request = h.sent_one();
+        let inner = if contact == ROMEO {
+            CLIENT
+        } else {
+            OTHER_CLIENT
+        };
+        answer(&mut h, &request, inner);
+        h.completion_of(id).info();
+    }
+    let saved: Vec<String> = h.machine.export_caps().iter().map(String::from).collect();
+    assert_eq!(saved.len(), 2);
+
+    let mut next = Harness::new();
+    let loaded = saved.iter().map(|xml| element(xml));
+    assert_eq!(next.machine.import_caps(loaded), 2);
+    show(&mut next, BENVOLIO, &both);
+    show(&mut next, ROMEO, &legacy_c(&ver(CLIENT)));
+    for contact in [BENVOLIO, ROMEO] {
+        let id = root_info(&mut next, contact);
+        next.completion_of(id).info();
+    }
+    next.assert_quiet();
+
+    // A store someone edited: a feature added to an entry, or the hash in its node changed.
+    let tampered = [
+        saved[0].replacen("</query>", "<feature var='urn:evil'/></query>", 1),
+        saved[1].replace(&sha256(OTHER_CLIENT), &sha256(CLIENT)),
+        "<query xmlns='http://jabber.org/protocol/disco#info' node='garbage'/>".to_owned(),
+    ];
+    let mut fresh = Harness::new();
+    assert_eq!(
+        fresh
+            .machine
+            .import_caps(tampered.iter().map(|xml| element(xml))),
+        0
+    );
+    show(&mut fresh, ROMEO, &legacy_c(&ver(CLIENT)));
+    root_info(&mut fresh, ROMEO);
+    assert_eq!(fresh.sent().len(), 1);
+}
