@@ -43,7 +43,8 @@ fn contact(jid: &Jid, program: usize) -> Result<DiscoMachine, Box<dyn Error>> {
 
 /// The presence `machine` sends, carrying `caps` (its own, unless it lies).
 fn presence(from: &Jid, caps: Vec<Element>) -> Result<Element, Box<dyn Error>> {
-    let mut presence: Element = format!("<presence xmlns='jabber:client' from='{from}'/>").parse()?;
+    let mut presence: Element =
+        format!("<presence xmlns='jabber:client' from='{from}'/>").parse()?;
     for c in caps {
         presence.append_child(c);
     }
@@ -116,7 +117,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let hash = &orchard.modern().ok_or("XEP-0390 is on")?.hashes[0];
     let mut liar = contact(&tybalt, 2)?;
     let square = liar.root().clone();
-    liar.mount(format!("urn:xmpp:caps#sha-256.{}", hash.to_base64()), square)?;
+    liar.mount(
+        format!("urn:xmpp:caps#sha-256.{}", hash.to_base64()),
+        square,
+    )?;
     // Shown first, so that Juliet asks him for Orchard's hash before anyone else.
     presences.insert(0, presence(&tybalt, orchard.elements())?);
     contacts.insert(tybalt.clone(), liar);
@@ -147,7 +151,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // ... and loaded by the next run, verified again.
     let mut next = DiscoMachine::new(Config::default());
     let stored = fs::read_to_string(&path)?;
-    let entries = stored.lines().filter_map(|line| line.parse::<Element>().ok());
+    let entries = stored
+        .lines()
+        .filter_map(|line| line.parse::<Element>().ok());
     let loaded = next.import_caps(entries);
     for presence in &presences[1..] {
         next.observe_presence_element(now, presence);

@@ -23,7 +23,6 @@ use tokio_xmpp::Stanza;
 use xmpp_disco::client::{AskError, Disco, Incoming, Login, Server, SessionEnd, SessionEvent};
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::{
     Config, DiscoMachine, Event, Node, QueryKind, QueryOptions, ServiceFilter, StaticNode,
 };
@@ -97,6 +96,8 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
     };
     let mut config = Config::default();
     config.default_timeout = Some(timeout);
+    // Our presence announces our capabilities; the caps nodes are answered.
+    config.caps_node = Some("https://docs.rs/xmpp-disco#network-example".into());
     let login = Login::new(jid, password.clone())
         .server(server)
         .timeout(timeout)
@@ -162,7 +163,7 @@ async fn host(disco: Disco, mut incoming: Incoming, online: Instant) -> (u64, Se
             SessionEvent::Reset { jid } => {
                 eprintln!("online again as {jid} (a new stream: queries in flight failed)");
                 // Only fails once the session is over, which the loop hears next.
-                let _ = disco.send(Presence::available());
+                let _ = disco.send(disco.presence());
             }
             SessionEvent::Ended(reason) => return (refused, reason),
             _ => {}
@@ -276,7 +277,7 @@ async fn run(arguments: Arguments) -> Result<(), Box<dyn Error>> {
     println!("online as {me}");
     let server = disco.server();
     disco.with_machine(|machine| publish(machine, &me, &server))?;
-    disco.send(Presence::available())?;
+    disco.send(disco.presence())?;
     let mut host = tokio::spawn(host(disco.clone(), incoming, Instant::now()));
 
     walk(&disco).await?;

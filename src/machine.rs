@@ -709,12 +709,18 @@ impl DiscoMachine {
         self.observe(now, &from, available, presence.children());
     }
 
-    /// Shows the machine the server's `<stream:features/>`, with the server's JID (the `from`
-    /// of its stream header): a server announcing its capabilities there (XEP-0115 §6.3) is
-    /// then known like a contact from its presence, and a `query_info` of `server` costs no
-    /// request once its hash is verified.
-    pub fn observe_stream_features(&mut self, now: Instant, server: &Jid, features: &Element) {
-        self.observe(now, server, true, features.children());
+    /// Shows the machine the children of the server's `<stream:features/>` (`features.children()`
+    /// of the element, or the `others` of xmpp-parsers' `StreamFeatures`), with the server's
+    /// JID (the `from` of its stream header): a server announcing its capabilities there
+    /// (XEP-0115 §6.3) is then known like a contact from its presence, and a `query_info` of
+    /// `server` costs no request once its hash is verified.
+    pub fn observe_stream_features<'a>(
+        &mut self,
+        now: Instant,
+        server: &Jid,
+        features: impl IntoIterator<Item = &'a Element>,
+    ) {
+        self.observe(now, server, true, features);
     }
 
     fn observe<'a>(

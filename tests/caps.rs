@@ -710,7 +710,7 @@ fn typed_presences_and_stream_features_are_read_alike() {
         legacy_c(&ver(SERVER_INFO))
     ));
     h.machine
-        .observe_stream_features(h.at(0), &server, &features);
+        .observe_stream_features(h.at(0), &server, features.children());
     let id = root_info(&mut h, "capulet.example");
     let request = h.sent_one();
     assert!(node_of(&request).unwrap().ends_with(&ver(SERVER_INFO)));

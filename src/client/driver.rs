@@ -18,6 +18,7 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{FullJid, Jid};
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+use xmpp_parsers::stream_features::StreamFeatures;
 
 use super::events::{SessionEnd, SessionEvent};
 use super::login::LoginError;
@@ -152,6 +153,11 @@ impl Inner {
         let mut shared = self.lock();
         let iq = match stanza {
             Stanza::Iq(iq) => iq,
+            Stanza::Presence(presence) => {
+                // Read for entity capabilities, and the host's all the same.
+                shared.machine.observe_presence(now(), &presence);
+                return shared.report(SessionEvent::Stanza(Stanza::Presence(presence)));
+            }
             other => return shared.report(SessionEvent::Stanza(other)),
         };
         let unhandled = match shared.machine.handle_iq(now(), iq) {
@@ -166,11 +172,16 @@ impl Inner {
         }
     }
 
-    /// A new stream: nothing sent on the old one will be answered.
-    fn reset(&self, bound: Jid) {
+    /// A new stream: nothing sent on the old one will be answered. The server may announce
+    /// its capabilities in the stream's features (XEP-0115 §6.3).
+    fn reset(&self, bound: Jid, features: &StreamFeatures) {
         let mut shared = self.lock();
         shared.machine.stream_destroyed();
         self.dispatch(&mut shared, None);
+        let server = Jid::from(bound.domain().to_owned());
+        shared
+            .machine
+            .observe_stream_features(now(), &server, &features.others);
         if let Ok(jid) = bound.try_into_full() {
             shared.machine.set_own_jid(Jid::from(jid.clone()));
             shared.jid = jid;
@@ -293,9 +304,9 @@ impl Driver {
                         suspended_since = None;
                         self.inner.report(SessionEvent::Resumed);
                     }
-                    Some(StreamItem::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                    Some(StreamItem::Stream(StreamEvent::Reset { bound_jid, features })) => {
                         suspended_since = None;
-                        self.inner.reset(bound_jid);
+                        self.inner.reset(bound_jid, &features);
                     }
                 },
                 command = self.commands.recv() => break ended_by(command, &mut closers),

@@ -7,6 +7,7 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::presence::Presence;
 use xmpp_parsers::rsm::SetQuery;
 
 use super::driver::{now, Command, Inner};
@@ -246,6 +247,19 @@ impl Disco {
         drop(shared);
         self.inner.wake.notify_one();
         result
+    }
+
+    /// An available presence carrying the machine's capabilities
+    /// ([`caps_announcement`](DiscoMachine::caps_announcement): set
+    /// [`Config::caps_node`](crate::Config::caps_node) in the login's config), ready to
+    /// [`send`](Self::send); a plain one without. Presences received are read for their
+    /// capabilities by the session itself.
+    pub fn presence(&self) -> Presence {
+        let mut presence = Presence::available();
+        if let Some(caps) = self.inner.lock().machine.caps_announcement() {
+            presence.payloads.extend(caps.elements());
+        }
+        presence
     }
 
     /// The machine's counters.

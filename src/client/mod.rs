@@ -32,7 +32,6 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use xmpp_disco::client::{Login, Server, SessionEvent};
-//! use xmpp_disco::xmpp_parsers::presence::Presence;
 //! use xmpp_disco::QueryOptions;
 //! use tokio_xmpp::Stanza;
 //!
@@ -44,7 +43,7 @@
 //!
 //! // What this client answers when asked; the session answers by itself.
 //! disco.with_machine(|machine| machine.root_mut().register_feature("urn:xmpp:ping"))?;
-//! disco.send(Presence::available())?;
+//! disco.send(disco.presence())?; // with our entity capabilities, when configured
 //!
 //! // Ask from any task: cached, aliased, bounded by the machine's deadlines.
 //! let asker = disco.clone();
@@ -61,7 +60,7 @@
 //!     match event {
 //!         SessionEvent::Stanza(Stanza::Iq(iq)) => disco.refuse(iq), // not ours either
 //!         SessionEvent::Stanza(_other) => {}                        // messages, presences
-//!         SessionEvent::Reset { .. } => disco.send(Presence::available())?,
+//!         SessionEvent::Reset { .. } => disco.send(disco.presence())?,
 //!         SessionEvent::Ended(reason) => println!("ended: {reason}"),
 //!         _ => {}
 //!     }
