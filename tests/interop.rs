@@ -193,13 +193,23 @@ fn server_info_and_items() {
 fn a_cached_answer_sends_nothing() {
     bounded(async {
         let alice = online("alice").await;
+        // Prosody announces its caps in its stream features: its root comes from the hash
+        // cache the second time, a service's info from the answer cache.
         let server = alice.server();
+        let muc = jid("conference.localhost");
         let first = info(&alice, &server, None).await;
+        let first_muc = info(&alice, &muc, None).await;
         let sent = alice.stats().requests_sent;
         let again = info(&alice, &server, None).await;
+        let again_muc = info(&alice, &muc, None).await;
         assert_eq!(alice.stats().requests_sent, sent, "nothing was sent");
+        assert_eq!(alice.stats().caps_hits, 1);
         assert_eq!(alice.stats().cache_hits, 1);
         assert!(Arc::ptr_eq(&first, &again), "the same answer, not a copy");
+        assert!(
+            Arc::ptr_eq(&first_muc, &again_muc),
+            "the same answer, not a copy"
+        );
         alice.close().await;
     });
 }
@@ -706,19 +716,23 @@ fn a_new_stream_fails_the_queries_in_flight_and_clears_the_cache() {
         info(&alice, &server, None).await;
 
         let muc = jid("conference.localhost");
-        let waiting = lose_connection(&proxy, Proxy::cut, &alice, &mut incoming, muc).await;
+        let waiting = lose_connection(&proxy, Proxy::cut, &alice, &mut incoming, muc.clone()).await;
         let SessionEvent::Reset { jid } = lifecycle(&mut incoming).await else {
             panic!("expected a new stream");
         };
         assert_eq!(alice.jid(), jid);
         assert_disconnected(waiting.await.expect("the task ran"));
         let sent = alice.stats().requests_sent;
-        info(&alice, &server, None).await;
+        info(&alice, &muc, None).await;
         assert_eq!(
             alice.stats().requests_sent,
             sent + 1,
             "the cache was cleared"
         );
+        // Verified capabilities outlive the stream: the new stream's features announce the
+        // same hash, and the server's root costs nothing.
+        info(&alice, &server, None).await;
+        assert_eq!(alice.stats().requests_sent, sent + 1);
         assert_eq!(proxy.connections(), 2);
         alice.close().await;
     });
@@ -733,7 +747,7 @@ fn a_resumed_stream_keeps_the_cache_and_the_queries_in_flight() {
         let before = info(&alice, &server, None).await;
 
         let muc = jid("conference.localhost");
-        let waiting = lose_connection(&proxy, Proxy::cut, &alice, &mut incoming, muc).await;
+        let waiting = lose_connection(&proxy, Proxy::cut, &alice, &mut incoming, muc.clone()).await;
         let resumed = lifecycle(&mut incoming).await;
         assert!(matches!(resumed, SessionEvent::Resumed), "{resumed:?}");
 
@@ -946,5 +960,163 @@ fn find_services_finds_the_muc_and_upload_of_prosody_and_of_ejabberd() {
             assert!(supported.supported, "{address} answers pings");
             alice.close().await;
         }
+    });
+}
+
+/// Starts slixmpp with its own entity capabilities as `user`, sending `target` a directed
+/// presence with them.
+fn slixmpp_caps(user: &str, target: &Jid) -> tokio::process::Child {
+    let python = std::env::var("XMPP_DISCO_PYTHON")
+        .unwrap_or_else(|_| panic!("XMPP_DISCO_PYTHON is not set: {NEEDS_SERVER}"));
+    let server = server_address();
+    let (host, port) = server.rsplit_once(':').expect("HOST:PORT");
+    tokio::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/slixmpp_caps.py"
+        ))
+        .args([
+            host,
+            port,
+            &format!("{user}@localhost"),
+            "secret",
+            &target.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python starts")
+}
+
+/// The next line a peer prints that starts with `prefix`, without it.
+async fn line_starting(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    prefix: &str,
+) -> String {
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("readable output")
+            .unwrap_or_else(|| panic!("the peer exited before printing {prefix:?}"));
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return rest.to_owned();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn slixmpp_caps_cost_one_request_and_slixmpp_verifies_ours() {
+    bounded(async {
+        let mut config = xmpp_disco::Config::default();
+        config.caps_node = Some("https://docs.rs/xmpp-disco#interop".into());
+        let login = login_to(&server_address(), "bob").config(config);
+        let (bob, mut incoming) = connect(login).await;
+        let bob_jid = Jid::from(bob.jid());
+        let mut peers = Vec::new();
+        let mut slix = Vec::new();
+        let mut vers = Vec::new();
+        for user in ["slix", "slix2"] {
+            let mut peer = slixmpp_caps(user, &bob_jid);
+            let mut lines = BufReader::new(peer.stdout.take().expect("piped")).lines();
+            vers.push(line_starting(&mut lines, "ver ").await);
+            slix.push(jid(&line_starting(&mut lines, "online ").await));
+            peers.push((peer, lines));
+        }
+        // Two clients of one version, announced the XEP-0115 way by slixmpp itself.
+        assert_eq!(vers[0], vers[1]);
+        let mut heard = BTreeSet::new();
+        while heard.len() < 2 {
+            match incoming.next().await.expect("the session lives") {
+                SessionEvent::Stanza(Stanza::Presence(presence)) => {
+                    let from = presence.from.clone().expect("a sender");
+                    assert!(slix.contains(&from), "{from}");
+                    heard.insert(from);
+                }
+                SessionEvent::Stanza(Stanza::Iq(iq)) => bob.refuse(iq),
+                _ => {}
+            }
+        }
+        tokio::spawn(host(bob.clone(), incoming));
+
+        let before = bob.stats();
+        let first = info(&bob, &slix[0], None).await;
+        assert!(
+            first.features.contains("http://jabber.org/protocol/caps"),
+            "{first:?}"
+        );
+        let after_first = bob.stats();
+        assert_eq!(after_first.requests_sent, before.requests_sent + 1);
+        assert_eq!(after_first.caps_verified, before.caps_verified + 1);
+        assert_eq!(after_first.caps_rejected, before.caps_rejected);
+        let second = info(&bob, &slix[1], None).await;
+        assert!(Arc::ptr_eq(&first, &second));
+        let after_second = bob.stats();
+        assert_eq!(after_second.requests_sent, after_first.requests_sent);
+        assert_eq!(after_second.caps_hits, after_first.caps_hits + 1);
+
+        // The other way round: slixmpp asks our caps node and its own check accepts our hash.
+        let ours = bob
+            .with_machine(|machine| machine.caps_announcement())
+            .expect("caps are on")
+            .ver();
+        for (to, (_, lines)) in slix.iter().zip(&mut peers) {
+            bob.send(bob.presence().with_to(to.clone()))
+                .expect("the session lives");
+            let verdict = tokio::time::timeout(Duration::from_secs(20), async {
+                loop {
+                    let line = lines
+                        .next_line()
+                        .await
+                        .expect("readable output")
+                        .expect("slixmpp says what it made of our caps");
+                    if line.starts_with("verified ") || line.starts_with("unverified ") {
+                        return line;
+                    }
+                }
+            })
+            .await
+            .expect("slixmpp's verdict in time");
+            assert_eq!(verdict, format!("verified {bob_jid} {ours}"));
+        }
+        for (mut peer, _) in peers {
+            drop(peer.stdin.take());
+            let status = tokio::time::timeout(Duration::from_secs(15), peer.wait())
+                .await
+                .expect("slixmpp exits")
+                .expect("a status");
+            assert!(status.success(), "slixmpp failed: {status}");
+        }
+        bob.close().await;
+    });
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn prosody_caps_in_its_stream_features_are_verified() {
+    bounded(async {
+        let (alice, _incoming) = connect(login_to(&server_address(), "alice")).await;
+        let server = alice.server();
+        let before = alice.stats();
+        let first = info(&alice, &server, None).await;
+        assert!(first.identities.iter().any(|i| i.category == "server"));
+        let stats = alice.stats();
+        assert_eq!(stats.requests_sent, before.requests_sent + 1);
+        assert_eq!(stats.caps_verified, before.caps_verified + 1, "{stats:?}");
+        assert_eq!(stats.caps_rejected, 0);
+        // Prosody announced `http://prosody.im#VER`; the next session asks nothing once the
+        // verified answer is imported.
+        let saved = alice.with_machine(|machine| machine.export_caps());
+        assert_eq!(saved.len(), 1);
+        alice.close().await;
+        let (next, _incoming) = connect(login_to(&server_address(), "alice")).await;
+        assert_eq!(next.with_machine(|machine| machine.import_caps(saved)), 1);
+        let sent = next.stats().requests_sent;
+        let again = info(&next, &server, None).await;
+        assert_eq!(again.features, first.features);
+        assert_eq!(next.stats().requests_sent, sent);
+        next.close().await;
     });
 }

@@ -23,8 +23,9 @@ use tokio_xmpp::stanzastream::{Connection, Event as StreamItem, StanzaStream, St
 use tokio_xmpp::xmlstream::{initiate_stream, PendingFeaturesRecv, StreamHeader, Timeouts};
 use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::stream_error::{DefinedCondition, ReceivedStreamError};
+use xmpp_parsers::stream_features::StreamFeatures;
 
-use super::driver::{Driver, Inner};
+use super::driver::{self, Driver, Inner};
 use super::events::Incoming;
 use super::handle::Disco;
 use crate::{Config, DiscoMachine};
@@ -444,8 +445,8 @@ impl Login {
                 stage: LoginStage::Binding,
                 after: self.timeout,
             }));
-        let jid = match bound {
-            Ok(jid) => jid,
+        let (jid, features) = match bound {
+            Ok(bound) => bound,
             Err(error) => {
                 ended.store(true, Ordering::Release);
                 drop(stream);
@@ -454,6 +455,9 @@ impl Login {
         };
         let mut machine = DiscoMachine::new(self.config);
         machine.set_own_jid(Jid::from(jid.clone()));
+        // The server may announce its capabilities in the stream's features (XEP-0115 §6.3).
+        let server = Jid::from(jid.domain().to_owned());
+        machine.observe_stream_features(driver::now(), &server, &features.others);
         let (events, incoming) = mpsc::unbounded_channel();
         let (commands, commands_in) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner::new(machine, jid, events));
@@ -470,15 +474,19 @@ impl Login {
     }
 }
 
-/// Waits for tokio-xmpp to bind the first stream's resource.
-async fn bound_jid(stream: &mut StanzaStream) -> Result<FullJid, LoginError> {
+/// Waits for tokio-xmpp to bind the first stream's resource; the JID and the stream's features.
+async fn bound_jid(stream: &mut StanzaStream) -> Result<(FullJid, StreamFeatures), LoginError> {
     let closed = LoginError::Closed {
         stage: LoginStage::Binding,
     };
     loop {
         match stream.next().await {
-            Some(StreamItem::Stream(StreamEvent::Reset { bound_jid, .. })) => {
-                return bound_jid.try_into_full().map_err(|_| closed);
+            Some(StreamItem::Stream(StreamEvent::Reset {
+                bound_jid,
+                features,
+            })) => {
+                let jid = bound_jid.try_into_full().map_err(|_| closed)?;
+                return Ok((jid, features));
             }
             Some(StreamItem::Stream(StreamEvent::Suspended)) | None => return Err(closed),
             Some(_) => {}

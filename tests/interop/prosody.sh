@@ -8,7 +8,7 @@
 #
 # The server serves the host `localhost` with a MUC component `conference.localhost` (a disco
 # item) and contact addresses (an XEP-0128 serverinfo form), plaintext c2s on 127.0.0.1:PORT and
-# nothing else: no s2s, no TLS, no registration by clients. Accounts: alice, bob and slix, each
+# nothing else: no s2s, no TLS, no registration by clients. Accounts: alice, bob, slix and slix2, each
 # with the password `secret`. With COMPONENT_PORT, it also accepts the external component
 # `rooms.localhost` (XEP-0114, secret `secret`) on 127.0.0.1:COMPONENT_PORT, listed in the
 # server's disco items while it is connected. With HTTP_PORT, it also serves HTTP on
@@ -85,7 +85,7 @@ Component "conference.localhost" "muc"
 ${component_config}
 ${http_config}
 CONFIG
-    for user in alice bob slix; do
+    for user in alice bob slix slix2; do
         prosodyctl --config "$dir/prosody.cfg.lua" register "$user" localhost secret >/dev/null
     done
     prosody -F --config "$dir/prosody.cfg.lua" >"$dir/stdout.log" 2>&1 &
