@@ -52,3 +52,8 @@ fn the_registry_corpus_replays() {
 fn the_questions_corpus_replays() {
     replay("questions", model::questions::run_bytes);
 }
+
+#[test]
+fn the_caps_corpus_replays() {
+    replay("caps", model::caps::run_bytes);
+}

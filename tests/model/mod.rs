@@ -8,6 +8,8 @@
 //! * [`responder`]: registry operations and requests against a model of nodes.
 //! * [`questions`]: whole lists, pages and questions about trees against honest and lying
 //!   responders, for exactly-once completion.
+//! * [`caps`]: entity capabilities against contacts honest and lying, for exactly-once
+//!   completion and "a lie never reaches another contact".
 //! * [`stanzas`]: a machine with something of everything in it, for hostile stanzas.
 //! * [`bytes`]: decoding operations from raw fuzzer bytes.
 //! * [`forms`]: the three forms of a stanza the machine sends, checked to agree.
@@ -15,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod bytes;
+pub mod caps;
 pub mod forms;
 pub mod questions;
 pub mod requester;
