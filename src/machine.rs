@@ -695,13 +695,14 @@ impl DiscoMachine {
     /// [`observe_presence`](Self::observe_presence) for a presence as an element, in any stanza
     /// namespace.
     pub fn observe_presence_element(&mut self, now: Instant, presence: &Element) {
-        if presence.name() != "presence" || !read::is_stanza_namespace(&presence.ns()) {
+        if presence.name() != "presence" || !read::in_stanza_namespace(presence) {
             return;
         }
-        let Some(from) = presence.attr("from").and_then(|from| Jid::new(from).ok()) else {
+        let [from, type_] = read::attributes(presence, ["from", "type"]);
+        let Some(from) = from.and_then(|from| Jid::new(from).ok()) else {
             return;
         };
-        let available = match presence.attr("type") {
+        let available = match type_ {
             None => true,
             Some("unavailable" | "error") => false,
             Some(_) => return,

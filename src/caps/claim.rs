@@ -4,7 +4,7 @@
 //! A claimed hash is kept as its decoded digest, a fixed 33 bytes without allocation: a login
 //! storm stores one claim per contact, and most of them name the same few hashes.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -173,6 +173,22 @@ impl Claim {
     pub(crate) fn query_node(&self, hash: HashKey) -> String {
         hash.query_node(self.legacy_node.as_deref())
     }
+
+    /// Whether `read` claims the same.
+    pub(crate) fn is(&self, read: &ClaimRead<'_>) -> bool {
+        self.first == read.first
+            && self.second == read.second
+            && self.legacy_node.as_deref() == read.legacy_node
+    }
+}
+
+/// A claim as read from a presence, borrowing its node text: most presences repeat a claim
+/// already known, and then nothing is allocated.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClaimRead<'a> {
+    first: HashKey,
+    second: Option<HashKey>,
+    legacy_node: Option<&'a str>,
 }
 
 /// XEP-0390's functions in the order this crate prefers to ask for them.
@@ -186,22 +202,17 @@ const PREFERRED: [Algorithm; 3] = [
 /// `<c/>` without `hash` (the old format), with another function than SHA-1, or with a `ver`
 /// that is not a SHA-1 digest is ignored, as are XEP-0390 hashes of functions this crate does
 /// not compute.
-pub(crate) fn read<'a>(
-    children: impl IntoIterator<Item = &'a Element>,
-    nodes: &mut Interner,
-) -> Option<Claim> {
+pub(crate) fn read<'a>(children: impl IntoIterator<Item = &'a Element>) -> Option<ClaimRead<'a>> {
     let (mut modern, mut legacy, mut legacy_node) = (None, None, None);
     for child in children {
         if child.is("c", ns::CAPS) {
-            if child.attr("hash") != Some("sha-1") {
-                continue;
-            }
-            let (Some(node), Some(ver)) = (child.attr("node"), child.attr("ver")) else {
+            let [hash, node, ver] = crate::read::attributes(child, ["hash", "node", "ver"]);
+            let (Some("sha-1"), Some(node), Some(ver)) = (hash, node, ver) else {
                 continue;
             };
             if let Some(key) = HashKey::decode(Function::Legacy, ver) {
                 legacy = Some(key);
-                legacy_node = Some(nodes.intern(node));
+                legacy_node = Some(node);
             }
         } else if child.is("c", ns::ECAPS2) {
             let mut best: Option<(usize, HashKey)> = None;
@@ -228,33 +239,41 @@ pub(crate) fn read<'a>(
         (None, Some(legacy)) => (legacy, None),
         (None, None) => return None,
     };
-    Some(Claim {
+    Some(ClaimRead {
         first,
         second,
         legacy_node,
     })
 }
 
-/// Shares the XEP-0115 node texts of claims: ten thousand contacts run a few programs. Bounded:
-/// a flood of made-up nodes empties it rather than growing it.
+/// Shares claims: ten thousand contacts run a few programs, and each contact's entry then
+/// holds a pointer instead of two digests and a node. Bounded: a flood of made-up claims
+/// empties it rather than growing it.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    nodes: HashSet<Arc<str>>,
+    /// By their hashes; the node is compared on a hit.
+    claims: HashMap<(HashKey, Option<HashKey>), Arc<Claim>>,
 }
 
-/// How many distinct node texts are shared before the interner starts over.
-const INTERNED: usize = 256;
+/// How many distinct claims are shared before the interner starts over.
+const INTERNED: usize = 1024;
 
 impl Interner {
-    fn intern(&mut self, node: &str) -> Arc<str> {
-        if let Some(shared) = self.nodes.get(node) {
+    /// The shared copy of what `read` claims.
+    pub(crate) fn intern(&mut self, read: ClaimRead<'_>) -> Arc<Claim> {
+        let key = (read.first, read.second);
+        if let Some(shared) = self.claims.get(&key).filter(|shared| shared.is(&read)) {
             return Arc::clone(shared);
         }
-        if self.nodes.len() >= INTERNED {
-            self.nodes.clear();
+        if self.claims.len() >= INTERNED {
+            self.claims.clear();
         }
-        let shared: Arc<str> = Arc::from(node);
-        self.nodes.insert(Arc::clone(&shared));
+        let shared = Arc::new(Claim {
+            first: read.first,
+            second: read.second,
+            legacy_node: read.legacy_node.map(Arc::from),
+        });
+        self.claims.insert(key, Arc::clone(&shared));
         shared
     }
 }

@@ -88,11 +88,12 @@ impl HashCache {
 
 /// Claims, verified answers and the verifications under way.
 pub(super) struct Learned {
-    claims: Lru<Claim>,
+    claims: Lru<Arc<Claim>>,
     verified: HashCache,
     /// The source verifying each hash: every entity claiming it waits there.
     pub(super) flights: HashMap<HashKey, u64>,
-    nodes: Interner,
+    /// Claims many entities share, stored once.
+    shared: Interner,
 }
 
 /// The key of an entity's claim: the entity alone.
@@ -114,31 +115,32 @@ impl Learned {
                 capacity: hashes,
             },
             flights: HashMap::new(),
-            nodes: Interner::default(),
+            shared: Interner::default(),
         }
     }
 
     /// The latest claim of `jid`, made the most recently used.
-    pub(super) fn claim(&mut self, jid: &Jid) -> Option<Claim> {
+    pub(super) fn claim(&mut self, jid: &Jid) -> Option<Arc<Claim>> {
         self.claims.get(entity(jid)).cloned()
     }
 
-    /// Records what `jid` claims now, read from the children of its presence. Returns whether
-    /// the claim is new (a new hash or a first one): `jid`'s info may have changed.
+    /// Records what `jid` claims now, read from the children of its presence. Returns the
+    /// claim if it is new (a new hash or a first one): `jid`'s info may have changed.
     pub(super) fn observe<'a>(
         &mut self,
         jid: &Jid,
         children: impl IntoIterator<Item = &'a Element>,
-    ) -> Option<Claim> {
-        let claim = crate::caps::read_claim(children, &mut self.nodes)?;
-        if self
-            .claims
-            .get(entity(jid))
-            .is_some_and(|known| *known == claim)
-        {
-            return None;
+    ) -> Option<Arc<Claim>> {
+        let read = crate::caps::read_claim(children)?;
+        if let Some(known) = self.claims.get(entity(jid)) {
+            if known.is(&read) {
+                return None;
+            }
+            *known = self.shared.intern(read);
+            return Some(Arc::clone(known));
         }
-        self.claims.insert(entity(jid), claim.clone());
+        let claim = self.shared.intern(read);
+        self.claims.insert(entity(jid), Arc::clone(&claim));
         Some(claim)
     }
 
@@ -413,7 +415,7 @@ impl Requester {
         &mut self,
         jid: &Jid,
         children: impl IntoIterator<Item = &'a Element>,
-    ) -> Option<Claim> {
+    ) -> Option<Arc<Claim>> {
         let claim = self.caps.observe(jid, children)?;
         self.forget_root(jid);
         Some(claim)
