@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use support::*;
 use xmpp_disco::caps::{Algorithm, CapsInfo};
-use xmpp_disco::xmpp_parsers::disco::Item;
+use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::{Cached, Config, QueryError, QueryOptions, Stats};
@@ -319,6 +319,15 @@ fn answer(h: &mut Harness, request: &Element, inner: &str) {
     h.feed_consumed(0, info_reply(request, inner));
 }
 
+/// `contact` claims `inner`'s hash; its root is asked for and answered truthfully.
+fn learn(h: &mut Harness, contact: &str, inner: &str) -> Arc<DiscoInfoResult> {
+    show(h, contact, &legacy_c(&ver(inner)));
+    let id = root_info(h, contact);
+    let request = h.sent_one();
+    answer(h, &request, inner);
+    h.completion_of(id).info().clone()
+}
+
 #[test]
 fn a_thousand_contacts_on_one_version_cost_one_request() {
     let mut h = Harness::new();
@@ -478,11 +487,7 @@ fn an_error_at_the_caps_node_falls_back_to_the_root() {
 #[test]
 fn a_new_hash_replaces_the_claim_and_unavailable_forgets_it() {
     let mut h = Harness::new();
-    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
-    let id = root_info(&mut h, ROMEO);
-    let request = h.sent_one();
-    answer(&mut h, &request, CLIENT);
-    h.completion_of(id).info();
+    learn(&mut h, ROMEO, CLIENT);
     // Romeo upgrades: his root info is asked for his new hash.
     show(&mut h, ROMEO, &legacy_c(&ver(OTHER_CLIENT)));
     let id = root_info(&mut h, ROMEO);
@@ -673,11 +678,7 @@ fn a_fresh_query_asks_the_root_itself() {
 #[test]
 fn the_end_of_the_stream_completes_every_waiter_and_keeps_verified_hashes() {
     let mut h = Harness::new();
-    show(&mut h, ROMEO, &legacy_c(&ver(CLIENT)));
-    let id = root_info(&mut h, ROMEO);
-    let request = h.sent_one();
-    answer(&mut h, &request, CLIENT);
-    h.completion_of(id).info();
+    learn(&mut h, ROMEO, CLIENT);
     show(&mut h, MERCUTIO, &legacy_c(&ver(OTHER_CLIENT)));
     let pending = root_info(&mut h, MERCUTIO);
     h.sent_one();

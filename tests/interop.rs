@@ -448,30 +448,32 @@ fn requests_that_are_not_disco_are_handed_back_and_refused_without_text() {
     });
 }
 
-/// Starts the slixmpp peer asking `target` and returns it with a reader of its lines.
-fn slixmpp(target: &Jid, node: &str) -> tokio::process::Child {
+/// Starts the Python peer `script` (in `tests/interop/`) against the Prosody, with the host
+/// and port of the server first among its arguments.
+fn python_peer(script: &str, args: &[&str]) -> tokio::process::Child {
     let python = std::env::var("XMPP_DISCO_PYTHON")
         .unwrap_or_else(|_| panic!("XMPP_DISCO_PYTHON is not set: {NEEDS_SERVER}"));
     let server = server_address();
     let (host, port) = server.rsplit_once(':').expect("HOST:PORT");
+    let script = format!("{}/tests/interop/{script}", env!("CARGO_MANIFEST_DIR"));
     tokio::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/slixmpp_peer.py"
-        ))
-        .args([
-            host,
-            port,
-            "slix@localhost",
-            "secret",
-            &target.to_string(),
-            node,
-        ])
+        .arg(script)
+        .args([host, port])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("python starts")
+}
+
+/// Starts the slixmpp peer asking `target`.
+fn slixmpp(target: &Jid, node: &str) -> tokio::process::Child {
+    let target = target.to_string();
+    python_peer(
+        "slixmpp_peer.py",
+        &["slix@localhost", "secret", &target, node],
+    )
 }
 
 #[test]
@@ -966,27 +968,8 @@ fn find_services_finds_the_muc_and_upload_of_prosody_and_of_ejabberd() {
 /// Starts slixmpp with its own entity capabilities as `user`, sending `target` a directed
 /// presence with them.
 fn slixmpp_caps(user: &str, target: &Jid) -> tokio::process::Child {
-    let python = std::env::var("XMPP_DISCO_PYTHON")
-        .unwrap_or_else(|_| panic!("XMPP_DISCO_PYTHON is not set: {NEEDS_SERVER}"));
-    let server = server_address();
-    let (host, port) = server.rsplit_once(':').expect("HOST:PORT");
-    tokio::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/interop/slixmpp_caps.py"
-        ))
-        .args([
-            host,
-            port,
-            &format!("{user}@localhost"),
-            "secret",
-            &target.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python starts")
+    let (user, target) = (format!("{user}@localhost"), target.to_string());
+    python_peer("slixmpp_caps.py", &[&user, "secret", &target])
 }
 
 /// The next line a peer prints that starts with `prefix`, without it.

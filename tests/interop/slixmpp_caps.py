@@ -21,6 +21,9 @@ import sys
 
 import slixmpp
 
+# Beside this script: the plaintext connection every peer of the suite uses.
+from slixmpp_peer import run
+
 
 def say(*words):
     print(*words, flush=True)
@@ -70,13 +73,7 @@ class Peer(slixmpp.ClientXMPP):
 
 
 async def main(host, port, jid, password, target):
-    peer = Peer(jid, password, target)
-    peer.enable_plaintext = True
-    peer.enable_starttls = False
-    peer.enable_direct_tls = False
-    peer.plugin["feature_mechanisms"].unencrypted_scram = True
-    peer.connect(host, int(port))
-    await asyncio.wait_for(peer.finished, 90)
+    await run(Peer(jid, password, target), host, port, 90)
 
 
 if __name__ == "__main__":

@@ -78,14 +78,19 @@ class Peer(slixmpp.ClientXMPP):
             self.finished.set_result(None)
 
 
-async def main(host, port, jid, password, target, node):
-    peer = Peer(jid, password, target, node)
+async def run(peer, host, port, limit):
+    """Connects `peer` in plaintext (a loopback test server only) and waits, at most `limit`
+    seconds, for it to finish."""
     peer.enable_plaintext = True
     peer.enable_starttls = False
     peer.enable_direct_tls = False
     peer.plugin["feature_mechanisms"].unencrypted_scram = True
     peer.connect(host, int(port))
-    await asyncio.wait_for(peer.finished, 60)
+    await asyncio.wait_for(peer.finished, limit)
+
+
+async def main(host, port, jid, password, target, node):
+    await run(Peer(jid, password, target, node), host, port, 60)
 
 
 if __name__ == "__main__":
