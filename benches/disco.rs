@@ -19,6 +19,7 @@ use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
+use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::{
     Config, DiscoMachine, DynamicNode, Entity, Node, QueryOptions, RequestContext, Resolver,
     ServiceFilter, StanzaNamespace, StaticNode, Transmit,
@@ -779,6 +780,272 @@ fn questions(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
     );
 }
 
+/// The entity capabilities login storm's size: contacts, and the programs they run.
+const STORM_CONTACTS: usize = 10_000;
+const STORM_PROGRAMS: usize = 100;
+const STORM_REPETITIONS: usize = 5;
+
+/// Program `k`'s features, as `benches/peers/caps.py` builds them.
+fn program_features(k: usize) -> Vec<String> {
+    let mut features = vec![
+        "http://jabber.org/protocol/disco#info".to_owned(),
+        "http://jabber.org/protocol/caps".to_owned(),
+    ];
+    features.extend((0..10).map(|j| format!("urn:bench:{k}:{j}")));
+    features
+}
+
+/// Program `k`'s `disco#info` body.
+fn program_body(k: usize) -> String {
+    let features: String = program_features(k)
+        .iter()
+        .map(|feature| format!("<feature var='{feature}'/>"))
+        .collect();
+    format!("<identity category='client' type='pc' name='Program {k}'/>{features}")
+}
+
+/// The presences of a storm, in the form the host hands them over: typed (as tokio-xmpp
+/// does, and as the peers get theirs: parsed objects) or as elements.
+enum Presences {
+    Typed(Vec<Presence>),
+    Elements(Vec<Element>),
+}
+
+/// What one storm measured.
+struct Storm {
+    iqs: u64,
+    presence_ns: f64,
+    query_ns: f64,
+    bytes_per_contact: f64,
+}
+
+/// One login storm on a fresh machine: every presence shown, then a root query of every
+/// contact, the requests answered at once. Writing and parsing the answer's XML is the
+/// network's work (the peers' replaced calls hand over parsed answers) and is not counted;
+/// everything the machine does with it is.
+fn storm(
+    now: Instant,
+    presences: &Presences,
+    contacts: &[Jid],
+    bodies: &[String],
+    vers: &[String],
+) -> Storm {
+    let mut config = Config::default();
+    config.caps_claim_capacity = STORM_CONTACTS;
+    let mut machine = DiscoMachine::new(config);
+    let before = live_bytes();
+    let start = Instant::now();
+    match presences {
+        Presences::Typed(presences) => {
+            for presence in presences {
+                machine.observe_presence(now, presence);
+            }
+        }
+        Presences::Elements(presences) => {
+            for presence in presences {
+                machine.observe_presence_element(now, presence);
+            }
+        }
+    }
+    let presence_ns = start.elapsed().as_nanos() as f64 / STORM_CONTACTS as f64;
+    let start = Instant::now();
+    let mut network = Duration::ZERO;
+    for contact in contacts {
+        let _ = machine.query_info(now, contact, None, QueryOptions::default());
+        while let Some(transmit) = machine.poll_transmit() {
+            let answering = Instant::now();
+            let request = transmit.into_element();
+            let id = request.attr("id").unwrap_or_default();
+            let to = request.attr("to").unwrap_or_default();
+            let node = request
+                .get_child("query", INFO)
+                .and_then(|query| query.attr("node"))
+                .unwrap_or_default();
+            let program = vers
+                .iter()
+                .position(|ver| node.ends_with(ver.as_str()))
+                .unwrap_or_default();
+            let reply: Element = format!(
+                "<iq xmlns='jabber:client' type='result' id='{id}' from='{to}'>\
+                 <query xmlns='{INFO}' node='{node}'>{}</query></iq>",
+                bodies[program]
+            )
+            .parse()
+            .expect("a reply");
+            network += answering.elapsed();
+            let _ = machine.handle_stanza(now, reply);
+        }
+        while let Some(event) = machine.poll_event() {
+            black_box(event);
+        }
+    }
+    let query_ns = (start.elapsed() - network).as_nanos() as f64 / STORM_CONTACTS as f64;
+    let stats = machine.stats();
+    assert_eq!(
+        stats.caps_hits + stats.caps_joined + stats.caps_verified,
+        STORM_CONTACTS as u64,
+        "every query from the caps: {stats:?}"
+    );
+    let bytes_per_contact = (live_bytes() - before) as f64 / STORM_CONTACTS as f64;
+    drop(machine);
+    Storm {
+        iqs: stats.requests_sent,
+        presence_ns,
+        query_ns,
+        bytes_per_contact,
+    }
+}
+
+/// XEP-0115's `ver` of an info body.
+fn caps_ver(body: &str) -> String {
+    let query: Element = format!("<query xmlns='{INFO}'>{body}</query>")
+        .parse()
+        .expect("a body");
+    xmpp_disco::caps::CapsInfo::from_query(&query)
+        .expect("a well-formed body")
+        .legacy_ver()
+}
+
+/// A Python with slixmpp and aioxmpp: `XMPP_DISCO_PYTHON`, or the environment
+/// `benches/peers/run.sh` (or the interop suite) installs under `target/`.
+fn peers_python() -> Option<std::path::PathBuf> {
+    if let Some(python) = std::env::var_os("XMPP_DISCO_PYTHON") {
+        return Some(python.into());
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    ["peers-venv", "interop-venv"]
+        .iter()
+        .map(|venv| root.join(venv).join("bin/python"))
+        .find(|python| python.exists())
+}
+
+/// The number after `"key": ` in a line of JSON the peers print.
+fn json_number(line: &str, key: &str) -> Option<f64> {
+    let rest = line.split(&format!("\"{key}\": ")).nth(1)?;
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
+}
+
+/// The string after `"key": ` in a line of JSON the peers print.
+fn json_text(line: &str, key: &str) -> Option<String> {
+    let rest = line.split(&format!("\"{key}\": \"")).nth(1)?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// The entity capabilities login storm: 10,000 presences from contacts running 100 programs,
+/// then a root query of every contact; beside slixmpp and aioxmpp doing the same job
+/// (`benches/peers/caps.py` says exactly which of their calls are timed).
+fn caps(_: &mut Vec<Row>, now: Instant, _: &[usize]) {
+    let bodies: Vec<String> = (0..STORM_PROGRAMS).map(program_body).collect();
+    let vers: Vec<String> = bodies.iter().map(|body| caps_ver(body)).collect();
+    let contacts: Vec<Jid> = (0..STORM_CONTACTS)
+        .map(|i| Jid::new(&format!("contact{i}@bench.example/device")).expect("JID"))
+        .collect();
+    let presences: Vec<Element> = contacts
+        .iter()
+        .enumerate()
+        .map(|(i, contact)| {
+            let k = i % STORM_PROGRAMS;
+            format!(
+                "<presence xmlns='jabber:client' from='{contact}'>\
+                 <c xmlns='http://jabber.org/protocol/caps' hash='sha-1' \
+                 node='https://bench.example/{k}' ver='{}'/></presence>",
+                vers[k]
+            )
+            .parse()
+            .expect("a presence")
+        })
+        .collect();
+    let typed = Presences::Typed(
+        presences
+            .iter()
+            .map(|presence| Presence::try_from(presence.clone()).expect("a presence"))
+            .collect(),
+    );
+    let elements = Presences::Elements(presences);
+    let median = |presences: &Presences| {
+        let runs: Vec<Storm> = (0..STORM_REPETITIONS)
+            .map(|_| storm(now, presences, &contacts, &bodies, &vers))
+            .collect();
+        Storm {
+            iqs: runs[0].iqs,
+            presence_ns: summary(runs.iter().map(|run| run.presence_ns).collect()).0,
+            query_ns: summary(runs.iter().map(|run| run.query_ns).collect()).0,
+            bytes_per_contact: summary(runs.iter().map(|run| run.bytes_per_contact).collect()).0,
+        }
+    };
+    let ours = median(&typed);
+    let ours_elements = median(&elements);
+    println!(
+        "\ncaps login storm: {STORM_CONTACTS} presences (XEP-0115) from contacts running \
+         {STORM_PROGRAMS} programs, then a root query per contact (medians of {STORM_REPETITIONS} \
+         runs; peers: benches/peers/caps.py)"
+    );
+    println!(
+        "{:<22} {:>6} {:>13} {:>11} {:>15}   timed",
+        "implementation", "IQs", "ns/presence", "ns/query", "bytes/contact"
+    );
+    let line = |name: &str, storm: &Storm, calls: &str| {
+        println!(
+            "{name:<22} {:>6} {:>13.0} {:>11.0} {:>15.0}   {calls}",
+            storm.iqs, storm.presence_ns, storm.query_ns, storm.bytes_per_contact
+        );
+    };
+    line(
+        "xmpp-disco",
+        &ours,
+        "observe_presence (typed Presence) / query_info",
+    );
+    line(
+        "xmpp-disco, elements",
+        &ours_elements,
+        "observe_presence_element (reads from and type itself) / query_info",
+    );
+    let Some(python) = peers_python() else {
+        println!(
+            "(peers skipped: run benches/peers/run.sh once, or set XMPP_DISCO_PYTHON to a Python \
+             with slixmpp and aioxmpp)"
+        );
+        return;
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/caps.py");
+    let output = std::process::Command::new(&python)
+        .args(["-W", "ignore"])
+        .arg(&script)
+        .args([
+            STORM_CONTACTS.to_string(),
+            STORM_PROGRAMS.to_string(),
+            "3".to_owned(),
+        ])
+        .output();
+    let Some(output) = output.ok().filter(|output| output.status.success()) else {
+        println!("(peers failed to run with {})", python.display());
+        return;
+    };
+    let mut peers = Vec::new();
+    for json in String::from_utf8_lossy(&output.stdout).lines() {
+        let (Some(name), Some(calls)) = (json_text(json, "name"), json_text(json, "calls")) else {
+            continue;
+        };
+        let storm = Storm {
+            iqs: json_number(json, "iqs").unwrap_or_default() as u64,
+            presence_ns: json_number(json, "presence_ns").unwrap_or(f64::NAN),
+            query_ns: json_number(json, "query_ns").unwrap_or(f64::NAN),
+            bytes_per_contact: json_number(json, "bytes_per_contact").unwrap_or(f64::NAN),
+        };
+        line(&name, &storm, &calls);
+        peers.push(storm);
+    }
+    let best = |field: fn(&Storm) -> f64| peers.iter().map(field).fold(f64::INFINITY, f64::min);
+    println!(
+        "xmpp-disco against the better peer: {:.1}x per presence, {:.1}x per query, {:.1}x less \
+         memory per contact",
+        best(|storm| storm.presence_ns) / ours.presence_ns,
+        best(|storm| storm.query_ns) / ours.query_ns,
+        best(|storm| storm.bytes_per_contact) / ours.bytes_per_contact,
+    );
+}
+
 /// A group of workloads: appends its rows; the scale groups run at the scales given.
 type Group = fn(&mut Vec<Row>, Instant, &[usize]);
 
@@ -787,7 +1054,7 @@ const SCALES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 fn main() {
     // `cargo bench` passes `--bench`. Other arguments select, for profiling: group names
-    // (responder, requester, timers, cache, entities, pages, questions) and scales (`cargo bench --bench disco -- timers 1000000`).
+    // (responder, requester, timers, cache, entities, pages, questions, caps) and scales (`cargo bench --bench disco -- timers 1000000`).
     let arguments: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
@@ -803,7 +1070,7 @@ fn main() {
     let wanted = |group: &str| groups.is_empty() || groups.iter().any(|g| *g == group);
     let now = Instant::now();
     let mut rows = Vec::new();
-    let all: [(&str, Group); 7] = [
+    let all: [(&str, Group); 8] = [
         ("responder", responder),
         ("requester", requester),
         ("timers", timers),
@@ -811,6 +1078,7 @@ fn main() {
         ("entities", entities),
         ("pages", pages),
         ("questions", questions),
+        ("caps", caps),
     ];
     for (group, run) in all {
         if wanted(group) {
