@@ -21,6 +21,7 @@ use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identit
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::Element;
+use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_disco::{
     Config, DiscoMachine, DynamicNode, Entity, Event, Node, QueryKind, QueryOptions,
@@ -359,6 +360,38 @@ pub fn feed(data: &[u8]) {
             "events for the typed IQ and the element"
         );
         assert_eq!(typed.stats(), plain.stats());
+    }
+
+    // The same bytes shown as a presence and as stream features: read for capabilities, never
+    // consumed. A presence read typed and as an element claims alike: a root query of its
+    // sender afterwards sends the same request, or completes alike.
+    machine.observe_presence_element(base, &stanza);
+    let server = Jid::new("example.org").expect("a JID");
+    machine.observe_stream_features(base, &server, stanza.children());
+    if let Ok(presence) = Presence::try_from(stanza.clone()) {
+        let mut typed = fixture();
+        typed.observe_presence(base, &presence);
+        let mut plain = fixture();
+        plain.observe_presence_element(base, &stanza);
+        if let Some(from) = &presence.from {
+            let options = QueryOptions::default();
+            let asked = (
+                typed.query_info(base, from, None, options.clone()).is_ok(),
+                plain.query_info(base, from, None, options).is_ok(),
+            );
+            assert_eq!(asked.0, asked.1);
+        }
+        let typed_out = drain(&mut typed);
+        let plain_out = drain(&mut plain);
+        assert_eq!(
+            typed_out.0, plain_out.0,
+            "sent after a typed and an element presence"
+        );
+        assert_eq!(
+            format!("{:?}", typed_out.1),
+            format!("{:?}", plain_out.1),
+            "events after a typed and an element presence"
+        );
     }
 
     // Time passes: every deadline fires, and then nothing is left to wake up for.
