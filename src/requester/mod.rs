@@ -13,6 +13,7 @@
 
 mod caps;
 mod key;
+mod learned;
 mod list;
 mod lru;
 mod numbered;
@@ -35,9 +36,10 @@ use crate::query::{Answer, Ask, QueryKind};
 use crate::read::{self, Handled, IqHead, IqType, Received, ReplyBody};
 use crate::write::{Outgoing, OutgoingQuery};
 
-use caps::{CapsFlight, Learned};
+use caps::CapsFlight;
 use key::Key;
 pub(crate) use key::KeyRef;
+use learned::Learned;
 use list::{ListRead, Step};
 use lru::Lru;
 use numbered::Numbered;
