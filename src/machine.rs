@@ -119,6 +119,13 @@ impl DiscoMachine {
     /// (answered from the cache, or refused by [`Config::max_in_flight`]), maybe after a stanza
     /// from [`poll_transmit`](Self::poll_transmit) is answered.
     ///
+    /// A query of the root of an entity whose latest presence claimed a capabilities hash
+    /// ([`observe_presence`](Self::observe_presence)) goes through entity capabilities unless
+    /// it is [fresh](QueryOptions::fresh) or asks [from](QueryOptions::with_from) another
+    /// address: answered from the verified hash cache, or by one request at the caps node that
+    /// every entity claiming the hash shares (see the
+    /// [crate documentation](crate#entity-capabilities)).
+    ///
     /// # Errors
     ///
     /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`, [`InvalidArgument::Text`] if it
