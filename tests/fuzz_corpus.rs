@@ -8,7 +8,24 @@ mod model;
 use std::fs;
 use std::path::Path;
 
-fn replay(target: &str, run: fn(&[u8])) {
+/// The stack a replay runs on. The fuzzer nests elements hundreds deep, and xmpp-parsers turns
+/// an element into a typed value (the stanza model compares the typed and element forms)
+/// through one boxed iterator per level: an 883-deep `<iq/>` overflows the 2 MiB of a debug
+/// build's test thread inside `Iq::try_from`, while the fuzz target, a release build on
+/// libFuzzer's 8 MiB main thread, runs it. The machine's own paths took it on 2 MiB.
+const REPLAY_STACK: usize = 64 << 20;
+
+fn replay(target: &'static str, run: fn(&[u8])) {
+    std::thread::Builder::new()
+        .name(format!("replay {target}"))
+        .stack_size(REPLAY_STACK)
+        .spawn(move || replay_on_this_thread(target, run))
+        .expect("a replay thread")
+        .join()
+        .unwrap_or_else(|_| panic!("{target}: the replay failed"));
+}
+
+fn replay_on_this_thread(target: &str, run: fn(&[u8])) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     if !root.exists() {
         // The packaged crate ships the tests but not the corpora (they are the repository's).
