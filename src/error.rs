@@ -107,6 +107,14 @@ pub enum MalformedReply {
     /// An IQ `error` whose `<error/>` element cannot be understood.
     #[error("the error reply carries no valid <error/> element: {0}")]
     InvalidError(String),
+    /// A payload (or an error's condition) nested deeper than any disco answer is: refused
+    /// before xmpp-parsers reads it, since its conversion recurses once per level and a
+    /// hostile peer could nest deep enough to overflow the stack.
+    #[error("the payload nests elements more than {limit} levels deep")]
+    TooDeep {
+        /// The most levels below the payload that are read.
+        limit: usize,
+    },
 }
 
 /// A command refused at the call: nothing was started and no event will follow.

@@ -901,9 +901,10 @@ impl DiscoMachine {
         Ok(id)
     }
 
-    /// How many queries asked by questions about trees have not completed yet: zero once
-    /// every question has completed (a query completing twice would reach the host instead).
-    /// For the model tests' exactly-once check of those queries.
+    /// How many of the machine's own queries (asked by questions about trees, or verifying a
+    /// new capabilities hash with [`Config::caps_eager`]) have not completed yet: zero once
+    /// each has (a query completing twice would reach the host instead). For the model tests'
+    /// exactly-once check of those queries.
     #[doc(hidden)]
     pub fn question_queries_pending(&self) -> usize {
         self.out.captured()

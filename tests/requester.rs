@@ -1213,3 +1213,38 @@ fn an_id_prefix_xml_cannot_carry_refuses_every_query() {
     ));
     h.assert_quiet();
 }
+
+#[test]
+fn a_reply_nested_deeper_than_any_disco_answer_is_refused_without_overflowing_the_stack() {
+    // 5,000 levels: xmpp-parsers' conversion, which the machine falls back on for a shape it
+    // does not read itself, overflowed a debug test thread's 2 MiB at 1,000.
+    let open: String = (0..5_000).map(|_| "<x>").collect();
+    let close: String = (0..5_000).map(|_| "</x>").collect();
+    let mut h = Harness::new();
+    let info = h.info(0, "capulet.example", None, default());
+    let items = h.items(0, "capulet.example", None, default());
+    let mut sent = h.sent();
+    let deep = format!("{SERVER_INFO}<y xmlns='urn:other'>{open}{close}</y>");
+    // Fed with `feed`: the harness's `feed_consumed` formats the stanza, which recurses too.
+    assert!(h.feed(1, info_reply(&sent.remove(0), &deep)).is_consumed());
+    let condition = format!("<y xmlns='urn:other'>{open}{close}</y>");
+    let error = error_reply(&sent.remove(0), "cancel", "item-not-found", None);
+    let error = element(&String::from(&error).replace("</error>", &format!("{condition}</error>")));
+    assert!(h.feed(1, error).is_consumed());
+    let done = h.completions();
+    assert_eq!(
+        done.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [info, items]
+    );
+    for (id, outcome) in &done {
+        assert!(
+            matches!(
+                outcome.error(),
+                QueryError::Malformed(MalformedReply::TooDeep { limit: 32 })
+            ),
+            "{id}"
+        );
+    }
+    assert_eq!(h.machine.stats().replies_malformed, 2);
+    assert!(h.machine.peek_info(&jid("capulet.example"), None).is_none());
+}

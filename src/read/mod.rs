@@ -362,6 +362,12 @@ fn query_request(query: &Element, single_payload: bool) -> Option<DiscoRequest<'
 /// Reads an `<error/>` element whatever its stanza namespace (xmpp-parsers only accepts the one
 /// it was built for, and a component's stream uses another).
 fn parse_stanza_error(error: &Element) -> Result<StanzaError, MalformedReply> {
+    // Its condition and application element are cloned and converted: both recurse per level.
+    if result::nests_deeper(error, result::MAX_NESTING) {
+        return Err(MalformedReply::TooDeep {
+            limit: result::MAX_NESTING,
+        });
+    }
     let invalid = |reason: &str| MalformedReply::InvalidError(reason.to_owned());
     let type_ = error
         .attr("type")

@@ -27,12 +27,48 @@ use xmpp_parsers::rsm::SetResult;
 use crate::error::MalformedReply;
 use crate::query::{Answer, QueryKind};
 
+/// The most levels of elements below a payload that are read. A disco answer needs four
+/// (`query/x/field/value`), a media element in a form two more. Deeper payloads are refused
+/// before anything reads them: xmpp-parsers' conversion recurses once per level (one boxed
+/// iterator each), and a 1,000-deep element, 7 KB of `<x>` a hostile peer could send,
+/// overflowed a 2 MiB debug thread in `DiscoInfoResult::try_from`.
+pub(crate) const MAX_NESTING: usize = 32;
+
+/// Whether `element` has elements more than `limit` levels below it, found without recursion.
+pub(crate) fn nests_deeper(element: &Element, limit: usize) -> bool {
+    let mut below = vec![element.children()];
+    while let Some(children) = below.last_mut() {
+        match children.next() {
+            Some(child) => {
+                if below.len() > limit {
+                    return true;
+                }
+                below.push(child.children());
+            }
+            None => {
+                below.pop();
+            }
+        }
+    }
+    false
+}
+
+/// `payload`, unless it nests deeper than [`MAX_NESTING`] (one walk over its elements).
+fn shallow(payload: Element) -> Result<Element, MalformedReply> {
+    if nests_deeper(&payload, MAX_NESTING) {
+        return Err(MalformedReply::TooDeep { limit: MAX_NESTING });
+    }
+    Ok(payload)
+}
+
 /// Parses and validates the payload of a result to a query of `kind` for node `asked`.
 pub(crate) fn parse_answer(
     kind: QueryKind,
     payload: Element,
     asked: Option<&str>,
 ) -> Result<Answer, MalformedReply> {
+    // Before anything reads it: the fast reader clones a page's <set/> into xmpp-parsers.
+    let payload = shallow(payload)?;
     let expected = kind.namespace();
     if !payload.is("query", expected) {
         return Err(MalformedReply::UnexpectedPayload {
@@ -275,6 +311,63 @@ fn item(element: &Element) -> Option<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `<query>` of `kind` (an info one with an identity) and `<y>` holding `levels - 1`
+    /// nested `<x>`: `levels` levels of elements below the payload.
+    fn nested_in(kind: QueryKind, levels: usize) -> Element {
+        let open: String = (1..levels).map(|_| "<x>").collect();
+        let close: String = (1..levels).map(|_| "</x>").collect();
+        let identity = match kind {
+            QueryKind::Info => "<identity category='a' type='b'/>",
+            QueryKind::Items => "",
+        };
+        format!(
+            "<query xmlns='{}'>{identity}<y xmlns='urn:other'>{open}{close}</y></query>",
+            kind.namespace()
+        )
+        .parse()
+        .expect("XML")
+    }
+
+    fn nested(levels: usize) -> Element {
+        nested_in(QueryKind::Info, levels)
+    }
+
+    #[test]
+    fn nesting_is_measured_without_recursion() {
+        assert!(!nests_deeper(&nested(1), 1));
+        assert!(nests_deeper(&nested(2), 1));
+        assert!(!nests_deeper(&nested(MAX_NESTING), MAX_NESTING));
+        assert!(nests_deeper(&nested(MAX_NESTING + 1), MAX_NESTING));
+    }
+
+    #[test]
+    fn a_payload_deeper_than_any_disco_answer_is_refused_before_xmpp_parsers_reads_it() {
+        // An unknown child sends the answer to xmpp-parsers, which ignores it when shallow.
+        assert!(parse_answer(QueryKind::Info, nested(MAX_NESTING), None).is_ok());
+        assert_eq!(
+            parse_answer(QueryKind::Info, nested(MAX_NESTING + 1), None).err(),
+            Some(MalformedReply::TooDeep { limit: MAX_NESTING })
+        );
+        assert_eq!(
+            parse_answer(QueryKind::Items, nested_in(QueryKind::Items, 200), None).err(),
+            Some(MalformedReply::TooDeep { limit: MAX_NESTING })
+        );
+        // The fast reader's way too: a page's <set/> would be cloned into xmpp-parsers.
+        let open: String = (0..200).map(|_| "<x>").collect();
+        let close: String = (0..200).map(|_| "</x>").collect();
+        let page: Element = format!(
+            "<query xmlns='{}'><item jid='a.example'/><set xmlns='{}'>{open}{close}</set></query>",
+            ns::DISCO_ITEMS,
+            ns::RSM
+        )
+        .parse()
+        .expect("XML");
+        assert_eq!(
+            parse_answer(QueryKind::Items, page, None).err(),
+            Some(MalformedReply::TooDeep { limit: MAX_NESTING })
+        );
+    }
     use proptest::prelude::*;
 
     fn parse(xml: &str) -> Element {
