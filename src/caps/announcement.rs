@@ -17,6 +17,8 @@ use super::Algorithm;
 pub struct CapsAnnouncement {
     legacy: Caps,
     modern: Option<ECaps2>,
+    /// Both as elements, converted once: every presence the host sends carries them.
+    elements: Vec<Element>,
 }
 
 impl CapsAnnouncement {
@@ -28,9 +30,14 @@ impl CapsAnnouncement {
                 Function::Legacy => None,
             })
             .collect();
+        let legacy = Caps::new(node, Hash::new(Algo::Sha_1, legacy.digest()));
+        let modern = (!hashes.is_empty()).then(|| ECaps2::new(hashes));
+        let mut elements = vec![Element::from(legacy.clone())];
+        elements.extend(modern.clone().map(Element::from));
         CapsAnnouncement {
-            legacy: Caps::new(node, Hash::new(Algo::Sha_1, legacy.digest())),
-            modern: (!hashes.is_empty()).then(|| ECaps2::new(hashes)),
+            legacy,
+            modern,
+            elements,
         }
     }
 
@@ -49,11 +56,10 @@ impl CapsAnnouncement {
         Hash::new(Algo::Sha_1, self.legacy.ver.clone()).to_base64()
     }
 
-    /// Both elements, ready to go among a presence's payloads.
+    /// Both elements, ready to go among a presence's payloads (copies of the ones converted
+    /// when the announcement was computed).
     pub fn elements(&self) -> Vec<Element> {
-        let mut elements = vec![Element::from(self.legacy.clone())];
-        elements.extend(self.modern.clone().map(Element::from));
-        elements
+        self.elements.clone()
     }
 }
 
