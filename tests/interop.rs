@@ -543,12 +543,7 @@ fn slixmpp_and_the_machine_understand_each_other() {
         let items = items(&bob, &slix, None).await;
         assert!(items.items.is_empty(), "{items:?}");
 
-        drop(peer.stdin.take()); // lets the peer log out
-        let status = tokio::time::timeout(Duration::from_secs(15), peer.wait())
-            .await
-            .expect("slixmpp exits")
-            .expect("a status");
-        assert!(status.success(), "slixmpp failed: {status}");
+        log_out(peer).await;
         bob.close().await;
     });
 }
@@ -965,6 +960,16 @@ fn find_services_finds_the_muc_and_upload_of_prosody_and_of_ejabberd() {
     });
 }
 
+/// Closes a Python peer's standard input, which lets it log out, and checks that it exited well.
+async fn log_out(mut peer: tokio::process::Child) {
+    drop(peer.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(15), peer.wait())
+        .await
+        .expect("slixmpp exits")
+        .expect("a status");
+    assert!(status.success(), "slixmpp failed: {status}");
+}
+
 /// Starts slixmpp with its own entity capabilities as `user`, sending `target` a directed
 /// presence with them.
 fn slixmpp_caps(user: &str, target: &Jid) -> tokio::process::Child {
@@ -1064,13 +1069,8 @@ fn slixmpp_caps_cost_one_request_and_slixmpp_verifies_ours() {
             .expect("slixmpp's verdict in time");
             assert_eq!(verdict, format!("verified {bob_jid} {ours}"));
         }
-        for (mut peer, _) in peers {
-            drop(peer.stdin.take());
-            let status = tokio::time::timeout(Duration::from_secs(15), peer.wait())
-                .await
-                .expect("slixmpp exits")
-                .expect("a status");
-            assert!(status.success(), "slixmpp failed: {status}");
+        for (peer, _) in peers {
+            log_out(peer).await;
         }
         bob.close().await;
     });

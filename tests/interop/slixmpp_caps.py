@@ -22,7 +22,7 @@ import sys
 import slixmpp
 
 # Beside this script: the plaintext connection every peer of the suite uses.
-from slixmpp_peer import run
+from slixmpp_peer import run, stay_until_stdin_closes
 
 
 def say(*words):
@@ -52,12 +52,7 @@ class Peer(slixmpp.ClientXMPP):
         say(f"ver {await caps.get_verstring(self.boundjid)}")
         self.send_presence(pto=self.target)
         say(f"online {self.boundjid.full}")
-        loop = asyncio.get_event_loop()
-        await loop.run_in_executor(None, sys.stdin.read)
-        self.disconnect()
-        await self.disconnected
-        if not self.finished.done():
-            self.finished.set_result(None)
+        await stay_until_stdin_closes(self)
 
     async def available(self, presence):
         if presence["from"] != self.target or not presence["caps"]["ver"]:

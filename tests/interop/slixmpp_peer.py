@@ -70,12 +70,18 @@ class Peer(slixmpp.ClientXMPP):
         await self.ask("root", None)
         await self.ask("node", self.node)
         say("asked")
-        loop = asyncio.get_event_loop()
-        await loop.run_in_executor(None, sys.stdin.read)
-        self.disconnect()
-        await self.disconnected
-        if not self.finished.done():
-            self.finished.set_result(None)
+        await stay_until_stdin_closes(self)
+
+
+async def stay_until_stdin_closes(peer):
+    """Keeps `peer` online (answering what it answers) until standard input closes, then logs
+    out and marks it finished."""
+    loop = asyncio.get_event_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    peer.disconnect()
+    await peer.disconnected
+    if not peer.finished.done():
+        peer.finished.set_result(None)
 
 
 async def run(peer, host, port, limit):
