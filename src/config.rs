@@ -108,6 +108,12 @@ pub struct Config {
     /// entity) instead of when a query first needs it. Default: `false`, as XEP-0115 §6.1
     /// recommends: an entity that sends caps is asked nothing unless someone needs to know.
     pub caps_eager: bool,
+    /// How long the verification of a claimed hash waits for the entity it asked, before it
+    /// asks the next entity claiming the hash (the entity asked keeps its own query, which ends
+    /// at that query's deadline). One silent claimant copying a popular hash then delays the
+    /// others by this much instead of failing them all. Default: 5 s, well below
+    /// [`default_timeout`](Self::default_timeout).
+    pub caps_verification_timeout: Duration,
 }
 
 impl Default for Config {
@@ -133,6 +139,7 @@ impl Default for Config {
             caps_hash_capacity: 1024,
             caps_claim_capacity: 10_000,
             caps_eager: false,
+            caps_verification_timeout: Duration::from_secs(5),
         }
     }
 }

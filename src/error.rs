@@ -230,6 +230,12 @@ pub enum RegistryError {
     /// The feature is not registered (`disco#info` cannot be unregistered).
     #[error("feature {0:?} is not registered")]
     FeatureNotRegistered(String),
+    /// The machine needs the feature where it is: the root's
+    /// `http://jabber.org/protocol/caps` and `urn:xmpp:caps` while own capabilities are
+    /// announced ([`Config::caps_node`](crate::Config::caps_node)), since the announced hashes
+    /// say the root has them.
+    #[error("feature {0:?} is required while own capabilities are announced")]
+    FeatureRequired(String),
     /// An identity with this category and type exists already.
     #[error("identity {category}/{type_} is already registered")]
     IdentityAlreadyRegistered {

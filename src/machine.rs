@@ -12,7 +12,7 @@ use xmpp_parsers::presence::{Presence, Type as PresenceType};
 use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::StanzaError;
 
-use crate::caps::{CapsAnnouncement, CapsInfo, HashKey};
+use crate::caps::{CapsAnnouncement, CapsInfo, HashKey, Verdict};
 use crate::config::Config;
 use crate::error::{
     InvalidArgument, InvalidText, QueryError, RegistryError, ResponseError, TextField,
@@ -639,7 +639,7 @@ impl DiscoMachine {
                 self.now = Some(now);
                 let handled =
                     self.requester
-                        .handle_reply(&mut self.out, &self.config, stanza, type_);
+                        .handle_reply(&mut self.out, &self.config, now, stanza, type_);
                 self.settle();
                 handled
             }
@@ -650,7 +650,8 @@ impl DiscoMachine {
     /// [`QueryError::Timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
-        self.requester.handle_timeout(&mut self.out, now);
+        self.requester
+            .handle_timeout(&mut self.out, &self.config, now);
         self.settle();
     }
 
@@ -791,7 +792,8 @@ impl DiscoMachine {
             let Some(hash) = HashKey::from_stored_node(&node) else {
                 continue;
             };
-            let verified = CapsInfo::from_query(&entry).is_ok_and(|info| hash.matches(&info));
+            let verified =
+                CapsInfo::from_query(&entry).is_ok_and(|info| hash.judge(&info) == Verdict::Shared);
             if !verified {
                 continue;
             }

@@ -46,8 +46,12 @@ pub struct Stats {
     pub caps_joined: u64,
     /// Answers at a caps node whose hash matched the claim: stored under the hash.
     pub caps_verified: u64,
-    /// Answers at a caps node that did not match the hash claimed, or that XEP-0115 §5.4 calls
-    /// ill-formed: they answered only the entity that gave them, and were never stored under
-    /// the hash.
+    /// Answers at a caps node that did not match the hash claimed, that XEP-0115 §5.4 calls
+    /// ill-formed, or that a different answer could hash alike ([`caps_ambiguous`](Self::caps_ambiguous)):
+    /// they answered only the entity that gave them, and were never stored under the hash.
     pub caps_rejected: u64,
+    /// Of [`caps_rejected`](Self::caps_rejected), the answers that matched their XEP-0115 hash
+    /// but whose hashed string could stand for a different answer too
+    /// ([`Ambiguity`](crate::caps::Ambiguity)): the shape of a forged twin.
+    pub caps_ambiguous: u64,
 }

@@ -12,7 +12,7 @@ use xmpp_disco::caps::{Algorithm, CapsInfo};
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Item};
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::presence::Presence;
-use xmpp_disco::{Cached, Config, QueryError, QueryOptions, Stats};
+use xmpp_disco::{Cached, Config, QueryError, QueryOptions, RegistryError, Stats};
 
 const NODE: &str = "https://example.org/balcony";
 const CAPS: &str = "http://jabber.org/protocol/caps";
@@ -773,4 +773,289 @@ fn the_hash_cache_survives_a_restart_and_a_tampered_store_is_refused() {
     show(&mut fresh, ROMEO, &legacy_c(&ver(CLIENT)));
     root_info(&mut fresh, ROMEO);
     assert_eq!(fresh.sent().len(), 1);
+}
+
+/// XEP-0115 §5.2's client (Exodus 0.9.1), whose `ver` is published in the XEP.
+const EXODUS: &str = "<identity category='client' type='pc' name='Exodus 0.9.1'/>\
+    <feature var='http://jabber.org/protocol/caps'/>\
+    <feature var='http://jabber.org/protocol/disco#info'/>\
+    <feature var='http://jabber.org/protocol/disco#items'/>\
+    <feature var='http://jabber.org/protocol/muc'/>";
+
+const EXODUS_VER: &str = "QgayPKawpkPSDYmwT/WM94uAlu0=";
+
+/// Twins of Exodus's answer: each hashes to its `ver`, and says something else.
+const EXODUS_TWINS: [&str; 3] = [
+    // Two features joined by a '<': Exodus without disco#items.
+    "<identity category='client' type='pc' name='Exodus 0.9.1'/>\
+     <feature var='http://jabber.org/protocol/caps'/>\
+     <feature var='http://jabber.org/protocol/disco#info&lt;http://jabber.org/protocol/disco#items'/>\
+     <feature var='http://jabber.org/protocol/muc'/>",
+    // The name swallowing the first feature: Exodus without caps.
+    "<identity category='client' type='pc' name='Exodus 0.9.1&lt;http://jabber.org/protocol/caps'/>\
+     <feature var='http://jabber.org/protocol/disco#info'/>\
+     <feature var='http://jabber.org/protocol/disco#items'/>\
+     <feature var='http://jabber.org/protocol/muc'/>",
+    // The last features moved into a form: Exodus without MUC.
+    "<identity category='client' type='pc' name='Exodus 0.9.1'/>\
+     <feature var='http://jabber.org/protocol/caps'/>\
+     <feature var='http://jabber.org/protocol/disco#info'/>\
+     <x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'>\
+     <value>http://jabber.org/protocol/disco#items</value></field>\
+     <field var='http://jabber.org/protocol/muc'/></x>",
+];
+
+#[test]
+fn a_forged_twin_of_a_published_ver_answers_the_forger_alone() {
+    assert_eq!(ver(EXODUS), EXODUS_VER);
+    for twin in EXODUS_TWINS {
+        assert_eq!(ver(twin), EXODUS_VER, "a twin: {twin}");
+        let mut h = Harness::new();
+        let claim = legacy_c(EXODUS_VER);
+        show(&mut h, ROMEO, &claim);
+        show(&mut h, MERCUTIO, &claim);
+        // The forger is asked first, and answers with the twin.
+        let forger = root_info(&mut h, ROMEO);
+        let honest = root_info(&mut h, MERCUTIO);
+        let to_forger = h.sent_one();
+        assert_eq!(to_forger.attr("to"), Some(ROMEO));
+        answer(&mut h, &to_forger, twin);
+        let forged = h.completion_of(forger).info().clone();
+        assert!(!h.is_completed(honest), "the twin reached Mercutio");
+        // Mercutio is asked in turn, and gets his own, true answer.
+        let to_honest = h.sent_one();
+        assert_eq!(to_honest.attr("to"), Some(MERCUTIO));
+        answer(&mut h, &to_honest, EXODUS);
+        let true_answer = h.completion_of(honest).info().clone();
+        assert_ne!(forged.features, true_answer.features);
+        assert!(true_answer
+            .features
+            .contains("http://jabber.org/protocol/muc"));
+        // Only the true answer is stored and exported.
+        show(&mut h, BENVOLIO, &claim);
+        let benvolio = root_info(&mut h, BENVOLIO);
+        assert!(Arc::ptr_eq(h.completion_of(benvolio).info(), &true_answer));
+        h.assert_quiet();
+        let stats = stats(&h);
+        assert_eq!(
+            (stats.caps_ambiguous, stats.caps_verified),
+            (1, 1),
+            "{twin}"
+        );
+        assert_eq!(h.machine.export_caps().len(), 1);
+    }
+}
+
+#[test]
+fn a_forged_twin_is_not_stored_under_a_legacy_hash_beside_a_true_modern_one() {
+    // The forger claims the twin's own XEP-0390 hash (true) and Exodus's `ver`: the XEP-0390
+    // hash verifies, the XEP-0115 one matches too, but only the former may be shared.
+    let twin = EXODUS_TWINS[0];
+    let mut h = Harness::new();
+    show(
+        &mut h,
+        ROMEO,
+        &format!("{}{}", legacy_c(EXODUS_VER), modern_c(&sha256(twin))),
+    );
+    let forger = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, twin);
+    h.completion_of(forger).info();
+    show(&mut h, MERCUTIO, &legacy_c(EXODUS_VER));
+    root_info(&mut h, MERCUTIO);
+    let to_mercutio = h.sent_one();
+    assert_eq!(to_mercutio.attr("to"), Some(MERCUTIO));
+}
+
+#[test]
+fn one_answer_is_stored_under_every_hash_it_was_claimed_with() {
+    let mut h = Harness::new();
+    let both = format!("{}{}", legacy_c(&ver(CLIENT)), modern_c(&sha256(CLIENT)));
+    show(&mut h, ROMEO, &both);
+    let romeo = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, CLIENT);
+    h.completion_of(romeo).info();
+    // A contact claiming only the XEP-0115 hash costs nothing.
+    show(&mut h, MERCUTIO, &legacy_c(&ver(CLIENT)));
+    let mercutio = root_info(&mut h, MERCUTIO);
+    h.completion_of(mercutio).info();
+    h.assert_quiet();
+    assert_eq!(stats(&h).requests_sent, 1);
+    assert_eq!(h.machine.export_caps().len(), 2);
+}
+
+/// Three contacts claiming CLIENT's hash, asked in order; a query about each.
+fn three_claimants(h: &mut Harness) -> [xmpp_disco::RequestId; 3] {
+    let claim = legacy_c(&ver(CLIENT));
+    for contact in [ROMEO, MERCUTIO, BENVOLIO] {
+        show(h, contact, &claim);
+    }
+    [ROMEO, MERCUTIO, BENVOLIO].map(|contact| root_info(h, contact))
+}
+
+#[test]
+fn a_silent_claimant_delays_the_others_by_the_verification_timeout_only() {
+    let mut h = Harness::new();
+    let [romeo, mercutio, benvolio] = three_claimants(&mut h);
+    let to_romeo = h.sent_one();
+    assert_eq!(to_romeo.attr("to"), Some(ROMEO));
+    assert_eq!(
+        h.machine.poll_timeout(),
+        Some(h.at(5_000)),
+        "the verification's own deadline"
+    );
+    h.tick(4_999);
+    h.assert_quiet();
+    // Romeo stays silent: Mercutio is asked (at the same caps node), and answers.
+    h.tick(5_000);
+    let to_mercutio = h.sent_one();
+    assert_eq!(to_mercutio.attr("to"), Some(MERCUTIO));
+    assert_eq!(node_of(&to_mercutio), node_of(&to_romeo));
+    h.feed_consumed(6_000, info_reply(&to_mercutio, CLIENT));
+    let done = h.completions();
+    let ids: Vec<_> = done.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [mercutio, benvolio]);
+    // Romeo's own query waits for Romeo until its own deadline.
+    assert!(!h.is_completed(romeo));
+    h.tick(30_000);
+    assert!(matches!(
+        h.completion_of(romeo).error(),
+        QueryError::Timeout
+    ));
+    h.assert_quiet();
+    h.assert_all_completed();
+}
+
+#[test]
+fn a_late_answer_of_the_silent_claimant_still_answers_its_own_query() {
+    let mut h = Harness::new();
+    let [romeo, mercutio, benvolio] = three_claimants(&mut h);
+    let to_romeo = h.sent_one();
+    h.tick(5_000);
+    let to_mercutio = h.sent_one();
+    answer(&mut h, &to_romeo, CLIENT);
+    assert_eq!(h.completion_of(romeo).info().identities[0].type_, "pc");
+    assert_eq!(stats(&h).caps_verified, 1);
+    // The others wait on Mercutio's request, answered as it comes.
+    h.feed_consumed(6_000, info_reply(&to_mercutio, CLIENT));
+    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(done, [mercutio, benvolio]);
+    h.assert_all_completed();
+}
+
+#[test]
+fn a_hash_whose_claimants_all_stay_silent_costs_one_request_per_claimant() {
+    let mut h = Harness::new();
+    let contacts: Vec<String> = (0..10)
+        .map(|n| format!("silent{n}@montague.example/phone"))
+        .collect();
+    let claim = legacy_c(&ver(CLIENT));
+    for contact in &contacts {
+        show(&mut h, contact, &claim);
+    }
+    // Queries that wait long enough for every claimant to be tried.
+    let patient = QueryOptions::default().with_timeout(Duration::from_secs(120));
+    for contact in &contacts {
+        h.info(0, contact, None, patient.clone());
+    }
+    let mut asked = Vec::new();
+    for ms in (0..=120_000).step_by(1_000) {
+        h.tick(ms);
+        for request in h.sent() {
+            asked.push(request.attr("to").unwrap().to_owned());
+        }
+    }
+    asked.sort();
+    let mut expected = contacts.clone();
+    expected.sort();
+    assert_eq!(
+        asked, expected,
+        "each claimant asked once, and nothing more"
+    );
+    h.assert_all_completed();
+}
+
+#[test]
+fn a_reply_nobody_can_read_fails_its_sender_once_and_the_next_claimant_is_asked() {
+    let mut h = Harness::new();
+    let [romeo, mercutio, benvolio] = three_claimants(&mut h);
+    let to_romeo = h.sent_one();
+    let (id, _, _) = query_of(&to_romeo, INFO);
+    // An identity without a type: xmpp-parsers refuses it.
+    h.feed_consumed(
+        0,
+        element(&format!(
+            "<iq xmlns='jabber:client' type='result' id='{id}' from='{ROMEO}'>\
+             <query xmlns='{INFO}'><identity category='client'/></query></iq>"
+        )),
+    );
+    assert!(matches!(
+        h.completion_of(romeo).error(),
+        QueryError::Malformed(_)
+    ));
+    let next = h.sent_one();
+    assert_eq!(
+        next.attr("to"),
+        Some(MERCUTIO),
+        "no second request to Romeo"
+    );
+    answer(&mut h, &next, CLIENT);
+    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(done, [mercutio, benvolio]);
+    h.assert_quiet();
+}
+
+#[test]
+fn a_xep_0390_hash_over_a_repeated_feature_is_verified_as_the_xep_computes_it() {
+    let repeated = format!("{CLIENT}<feature var='urn:xmpp:ping'/><feature var='urn:xmpp:ping'/>");
+    let mut h = Harness::new();
+    show(&mut h, ROMEO, &modern_c(&sha256(&repeated)));
+    show(&mut h, MERCUTIO, &modern_c(&sha256(&repeated)));
+    let romeo = root_info(&mut h, ROMEO);
+    let request = h.sent_one();
+    answer(&mut h, &request, &repeated);
+    h.completion_of(romeo).info();
+    let mercutio = root_info(&mut h, MERCUTIO);
+    h.completion_of(mercutio).info();
+    assert_eq!(stats(&h).caps_verified, 1);
+    h.assert_quiet();
+}
+
+#[test]
+fn the_own_ver_sorts_identities_field_by_field() {
+    use base64::Engine;
+    use sha1::Digest;
+    let mut h = announcing();
+    {
+        let mut root = h.machine.root_mut();
+        root.register_identity(
+            "client",
+            "pc",
+            [(Some("en"), "Color"), (Some("en-GB"), "Colour")],
+        )
+        .unwrap();
+        root.unregister_identity("client", "bot").unwrap();
+    }
+    let caps = h.machine.caps_announcement().unwrap();
+    let input = "client/pc/en/Color<client/pc/en-GB/Colour<http://jabber.org/protocol/caps<\
+        http://jabber.org/protocol/disco#info<urn:xmpp:caps<";
+    let expected = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(input));
+    assert_eq!(caps.ver(), expected);
+}
+
+#[test]
+fn the_caps_features_cannot_be_unregistered_while_caps_are_announced() {
+    let mut h = announcing();
+    for feature in [CAPS, ECAPS] {
+        assert_eq!(
+            h.machine.root_mut().unregister_feature(feature),
+            Err(RegistryError::FeatureRequired(feature.to_owned()))
+        );
+        assert!(h.machine.root().features().any(|held| held == feature));
+    }
+    // Without own caps, they are ordinary features.
+    let mut plain = Harness::new();
+    plain.machine.root_mut().register_feature(CAPS).unwrap();
+    plain.machine.root_mut().unregister_feature(CAPS).unwrap();
 }

@@ -12,7 +12,7 @@ use base64::Engine;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
-use super::{Algorithm, CapsInfo};
+use super::{Algorithm, Ambiguity, CapsInfo};
 
 /// The prefix of XEP-0390's hash nodes.
 const MODERN_PREFIX: &str = "urn:xmpp:caps#";
@@ -23,7 +23,7 @@ const LEGACY_PREFIX: &str = "http://jabber.org/protocol/caps#";
 const HASHES: &str = "urn:xmpp:hashes:2";
 
 /// Which hash: XEP-0115's (over its verification string, always SHA-1 here) or XEP-0390's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Function {
     /// XEP-0115 with `hash='sha-1'`, the one function every implementation has.
     Legacy,
@@ -47,8 +47,20 @@ impl Function {
     }
 }
 
+/// What an answer received for a hash may stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// It hashes to the key, and may answer every entity claiming it.
+    Shared,
+    /// It hashes to the key, but so could a different answer (XEP-0115 only): it answers only
+    /// the entity that gave it.
+    Ambiguous(Ambiguity),
+    /// It does not hash to the key (or breaks the XEP's rules): a lie, or a mistake.
+    Mismatch,
+}
+
 /// One claimed (or verified) hash: its function and digest.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct HashKey {
     function: Function,
     /// The digest, a SHA-1 one padded with zeros.
@@ -93,20 +105,38 @@ impl HashKey {
         BASE64.encode(self.bytes())
     }
 
-    /// Whether `info` hashes to this key. An answer XEP-0390 refuses hashes to no XEP-0390 key.
+    /// Whether `info` hashes to this key, each XEP judging the answer by its own rules: one
+    /// XEP-0115 §5.4 calls ill-formed hashes to no XEP-0115 key, one XEP-0390 §4.1 refuses to
+    /// no XEP-0390 key.
     pub(crate) fn matches(&self, info: &CapsInfo) -> bool {
         match self.function {
-            Function::Legacy => info.legacy_digest().as_slice() == self.bytes(),
+            Function::Legacy => {
+                info.legacy_check().is_ok() && info.legacy_digest().as_slice() == self.bytes()
+            }
             Function::Modern(algorithm) => info
                 .input()
                 .is_ok_and(|input| algorithm.digest(&input) == self.bytes()),
         }
     }
 
+    /// What `info`, received for this key, may stand for.
+    pub(crate) fn judge(&self, info: &CapsInfo) -> Verdict {
+        if !self.matches(info) {
+            return Verdict::Mismatch;
+        }
+        match (self.function, info.legacy_ambiguity()) {
+            (Function::Legacy, Some(ambiguity)) => Verdict::Ambiguous(ambiguity),
+            _ => Verdict::Shared,
+        }
+    }
+
     /// The key `info` hashes to under `function`, if it can stand for one.
     pub(crate) fn of(function: Function, info: &CapsInfo) -> Option<Self> {
         let digest = match function {
-            Function::Legacy => info.legacy_digest().to_vec(),
+            Function::Legacy => {
+                info.legacy_check().ok()?;
+                info.legacy_digest().to_vec()
+            }
             Function::Modern(algorithm) => algorithm.digest(&info.input().ok()?),
         };
         let mut key = HashKey {

@@ -85,7 +85,7 @@ pub enum CapsError {
 }
 
 /// A hash function of XEP-0390 (the names are XEP-0300's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {
     /// `sha-256`, which every implementation must have.
@@ -146,11 +146,37 @@ struct Identity {
     name: Option<String>,
 }
 
+impl Identity {
+    /// Category, type, language and name, an absent one empty: as they enter both hashes.
+    fn fields(&self) -> [&str; 4] {
+        [
+            &self.category,
+            &self.type_,
+            self.lang.as_deref().unwrap_or_default(),
+            self.name.as_deref().unwrap_or_default(),
+        ]
+    }
+}
+
+/// What a string of the forms' part of XEP-0115's `S` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FormString {
+    FormType,
+    /// A field's `var` followed by at least one value.
+    Field,
+    /// A field's `var` followed by no value.
+    EmptyField,
+    Value,
+}
+
 /// One XEP-0128 form, as the hash sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Form {
     /// The `FORM_TYPE`, if the form has one of type `hidden`.
     form_type: Option<String>,
+    /// The first value of a `FORM_TYPE` field of any type: XEP-0115 §5.4's step 5 looks at
+    /// every form's `FORM_TYPE` before step 6 ignores those that are not hidden.
+    declared_type: Option<String>,
     /// Every field, `FORM_TYPE` included: (`var`, values).
     fields: Vec<(String, Vec<String>)>,
 }
@@ -166,12 +192,14 @@ pub struct CapsInfo {
 }
 
 impl CapsInfo {
-    /// Reads a received `disco#info` `<query/>`, element by element.
+    /// Reads a received `disco#info` `<query/>`, element by element, keeping every
+    /// duplicate: each XEP judges the answer by its own rules ([`legacy_check`](Self::legacy_check)
+    /// for XEP-0115, [`input`](Self::input) for XEP-0390).
     ///
     /// # Errors
     ///
-    /// [`CapsError`] for an answer XEP-0115 §5.4 calls ill-formed; such an answer answers
-    /// the entity that sent it, and must never stand for a hash.
+    /// [`CapsError::NotInfo`], or an identity or feature without its required attributes: no
+    /// hash can be computed over such an answer.
     pub fn from_query(query: &Element) -> Result<Self, CapsError> {
         if !query.is("query", ns::DISCO_INFO) {
             return Err(CapsError::NotInfo);
@@ -204,7 +232,6 @@ impl CapsInfo {
                     .get_or_insert(CapsError::UnexpectedChild(child.name().to_owned()));
             }
         }
-        info.check()?;
         Ok(info)
     }
 
@@ -213,7 +240,8 @@ impl CapsInfo {
     ///
     /// # Errors
     ///
-    /// As [`from_query`](Self::from_query).
+    /// What [`legacy_check`](Self::legacy_check) refuses: an answer announced under a hash
+    /// must be one every peer can verify.
     pub fn from_info(info: &DiscoInfoResult) -> Result<Self, CapsError> {
         let mut caps = CapsInfo {
             identities: info
@@ -233,15 +261,25 @@ impl CapsInfo {
         for form in &info.extensions {
             caps.forms.push(typed_form(form));
         }
-        caps.check()?;
+        caps.legacy_check()?;
         Ok(caps)
     }
 
-    /// XEP-0115 §5.4's rules for a well-formed answer.
-    fn check(&self) -> Result<(), CapsError> {
+    /// XEP-0115 §5.4's rules for a well-formed answer, in the order of its steps: an identity
+    /// twice (same category, type, `xml:lang` and name), a feature twice, then two forms of one
+    /// `FORM_TYPE` or a `FORM_TYPE` with different values. Step 5 comes before step 6, which
+    /// ignores forms whose `FORM_TYPE` is not hidden: so a form's `FORM_TYPE` field counts here
+    /// whatever its type.
+    ///
+    /// # Errors
+    ///
+    /// The first rule broken. An answer that breaks one answers the entity that gave it, and
+    /// never stands for a XEP-0115 hash. (XEP-0390 has rules of its own: see
+    /// [`input`](Self::input).)
+    pub fn legacy_check(&self) -> Result<(), CapsError> {
         let mut identities = BTreeSet::new();
         for identity in &self.identities {
-            if !identities.insert((&identity.category, &identity.type_, &identity.lang)) {
+            if !identities.insert(identity.fields()) {
                 return Err(CapsError::DuplicateIdentity {
                     category: identity.category.clone(),
                     type_: identity.type_.clone(),
@@ -257,7 +295,7 @@ impl CapsInfo {
         }
         let mut form_types = BTreeSet::new();
         for form in &self.forms {
-            let Some(form_type) = &form.form_type else {
+            let Some(form_type) = &form.declared_type else {
                 continue;
             };
             let values: BTreeSet<&String> = form
@@ -279,37 +317,50 @@ impl CapsInfo {
     /// XEP-0115 §5.1's string `S`, whose SHA-1 is the verification string.
     pub fn legacy_input(&self) -> String {
         let mut s = String::new();
-        let mut identities: Vec<String> = self
-            .identities
-            .iter()
-            .map(|identity| {
-                format!(
-                    "{}/{}/{}/{}<",
-                    identity.category,
-                    identity.type_,
-                    identity.lang.as_deref().unwrap_or_default(),
-                    identity.name.as_deref().unwrap_or_default()
-                )
-            })
-            .collect();
-        identities.sort_unstable();
-        identities.iter().for_each(|identity| s.push_str(identity));
-        let mut features: Vec<&String> = self.features.iter().collect();
-        features.sort_unstable();
-        for feature in features {
-            s.push_str(feature);
+        for identity in self.sorted_identities() {
+            let [category, type_, lang, name] = identity.fields();
+            s.push_str(&format!("{category}/{type_}/{lang}/{name}<"));
+        }
+        for text in self.sorted_features() {
+            s.push_str(text);
             s.push('<');
         }
-        // Forms without a hidden FORM_TYPE are ignored (XEP-0115 §5.4).
-        let mut forms: Vec<(&String, &Form)> = self
+        for (text, _) in self.legacy_form_strings() {
+            s.push_str(text);
+            s.push('<');
+        }
+        s
+    }
+
+    /// The identities in XEP-0115 §5.1's order: by category, then type, then `xml:lang`, field
+    /// by field (sorting the joined strings instead would put `en-GB` before `en`, since `-`
+    /// sorts before `/`); by name last, where §5.4 lets two identities differ only by it.
+    fn sorted_identities(&self) -> Vec<&Identity> {
+        let mut identities: Vec<&Identity> = self.identities.iter().collect();
+        identities.sort_unstable_by(|a, b| a.fields().cmp(&b.fields()));
+        identities
+    }
+
+    /// The features in `i;octet` order.
+    fn sorted_features(&self) -> Vec<&str> {
+        let mut features: Vec<&str> = self.features.iter().map(String::as_str).collect();
+        features.sort_unstable();
+        features
+    }
+
+    /// The strings the forms put in `S`, in its order (XEP-0115 §5.1 steps 6 and 7), each with
+    /// its role: forms without a hidden `FORM_TYPE` are left out (§5.4 step 6), forms sort by
+    /// `FORM_TYPE`, fields by `var`, values by their text.
+    fn legacy_form_strings(&self) -> Vec<(&str, FormString)> {
+        let mut forms: Vec<(&str, &Form)> = self
             .forms
             .iter()
-            .filter_map(|form| Some((form.form_type.as_ref()?, form)))
+            .filter_map(|form| Some((form.form_type.as_deref()?, form)))
             .collect();
         forms.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut strings = Vec::new();
         for (form_type, form) in forms {
-            s.push_str(form_type);
-            s.push('<');
+            strings.push((form_type, FormString::FormType));
             let mut fields: Vec<&(String, Vec<String>)> = form
                 .fields
                 .iter()
@@ -317,17 +368,27 @@ impl CapsInfo {
                 .collect();
             fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (var, values) in fields {
-                s.push_str(var);
-                s.push('<');
-                let mut values: Vec<&String> = values.iter().collect();
+                let role = if values.is_empty() {
+                    FormString::EmptyField
+                } else {
+                    FormString::Field
+                };
+                strings.push((var.as_str(), role));
+                let mut values: Vec<&str> = values.iter().map(String::as_str).collect();
                 values.sort_unstable();
-                for value in values {
-                    s.push_str(value);
-                    s.push('<');
-                }
+                strings.extend(values.into_iter().map(|value| (value, FormString::Value)));
             }
         }
-        s
+        strings
+    }
+
+    /// Why this answer's XEP-0115 string `S` could be read as another answer's, if it could:
+    /// then a peer can answer a popular program's hash with a different answer that hashes
+    /// alike, so the machine lets such an answer answer only the entity that gave it. See
+    /// [`Ambiguity`] for what is looked for, and what XEP-0115 leaves open whatever a verifier
+    /// does.
+    pub fn legacy_ambiguity(&self) -> Option<Ambiguity> {
+        ambiguity::legacy(self)
     }
 
     /// XEP-0115's verification string: the SHA-1 of [`legacy_input`](Self::legacy_input), in
@@ -436,7 +497,7 @@ fn unit(bytes: &[u8], end: u8) -> Vec<u8> {
 /// A received form: its fields, and its `FORM_TYPE` if that field is hidden.
 fn read_form(x: &Element, strict: &mut Option<CapsError>) -> Form {
     let mut fields = Vec::new();
-    let mut form_type = None;
+    let (mut form_type, mut declared_type) = (None, None);
     for child in x.children() {
         if child.is("field", ns::DATA_FORMS) {
             let var = child.attr("var").unwrap_or_default().to_owned();
@@ -445,37 +506,53 @@ fn read_form(x: &Element, strict: &mut Option<CapsError>) -> Form {
                 .filter(|value| value.is("value", ns::DATA_FORMS))
                 .map(Element::text)
                 .collect();
-            if var == FORM_TYPE && child.attr("type") == Some("hidden") {
-                form_type = form_type.or_else(|| values.first().cloned());
+            if var == FORM_TYPE {
+                declared_type = declared_type.or_else(|| values.first().cloned());
+                if child.attr("type") == Some("hidden") {
+                    form_type = form_type.or_else(|| values.first().cloned());
+                }
             }
             fields.push((var, values));
         } else if child.is("reported", ns::DATA_FORMS) || child.is("item", ns::DATA_FORMS) {
             strict.get_or_insert(CapsError::FormWithItems);
         }
     }
-    Form { form_type, fields }
+    Form {
+        form_type,
+        declared_type,
+        fields,
+    }
 }
 
 /// A typed form (the machine's own): the same as [`read_form`] reads. (xmpp-parsers' forms
 /// hold no reported fields or items.)
 fn typed_form(form: &DataForm) -> Form {
     let mut fields = Vec::new();
-    let mut form_type = None;
+    let (mut form_type, mut declared_type) = (None, None);
     for field in &form.fields {
         let var = field.var.clone().unwrap_or_default();
-        if var == FORM_TYPE && field.type_ == FieldType::Hidden {
-            form_type = form_type.or_else(|| field.values.first().cloned());
+        if var == FORM_TYPE {
+            declared_type = declared_type.or_else(|| field.values.first().cloned());
+            if field.type_ == FieldType::Hidden {
+                form_type = form_type.or_else(|| field.values.first().cloned());
+            }
         }
         fields.push((var, field.values.clone()));
     }
-    Form { form_type, fields }
+    Form {
+        form_type,
+        declared_type,
+        fields,
+    }
 }
 
+mod ambiguity;
 mod announcement;
 mod claim;
 
+pub use ambiguity::Ambiguity;
 pub use announcement::CapsAnnouncement;
-pub(crate) use claim::{read as read_claim, Claim, Function, HashKey, Interner};
+pub(crate) use claim::{read as read_claim, Claim, Function, HashKey, Interner, Verdict};
 
 #[cfg(test)]
 mod tests;

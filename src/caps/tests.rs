@@ -2,6 +2,7 @@
 //! its hashes, and each rule of XEP-0115 §5.4.
 
 use super::*;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 fn query(xml: &str) -> Element {
     xml.parse().expect("valid XML")
@@ -265,18 +266,25 @@ fn the_own_info_hashes_as_its_answer_does() {
 }
 
 fn refused(xml: &str) -> CapsError {
-    CapsInfo::from_query(&query(xml)).expect_err("an ill-formed answer")
+    info(xml)
+        .legacy_check()
+        .expect_err("an answer XEP-0115 §5.4 calls ill-formed")
 }
 
 const OPEN: &str = "<query xmlns='http://jabber.org/protocol/disco#info'>";
 
+fn form(form_type: &str, type_: &str) -> String {
+    format!(
+        "<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='{type_}'>\
+         <value>{form_type}</value></field></x>"
+    )
+}
+
 #[test]
-fn ill_formed_answers_are_refused() {
+fn ill_formed_answers_are_refused_in_the_order_of_section_5_4() {
     let identity = "<identity category='client' type='pc' name='A'/>";
     assert!(matches!(
-        refused(&format!(
-            "{OPEN}{identity}<identity category='client' type='pc' name='B'/></query>"
-        )),
+        refused(&format!("{OPEN}{identity}{identity}</query>")),
         CapsError::DuplicateIdentity { .. }
     ));
     assert_eq!(
@@ -285,17 +293,11 @@ fn ill_formed_answers_are_refused() {
         )),
         CapsError::DuplicateFeature("f".into())
     );
-    let form = |form_type: &str| {
-        format!(
-            "<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'>\
-             <value>{form_type}</value></field></x>"
-        )
-    };
     assert_eq!(
         refused(&format!(
             "{OPEN}{identity}{}{}</query>",
-            form("t"),
-            form("t")
+            form("t", "hidden"),
+            form("t", "hidden")
         )),
         CapsError::DuplicateFormType("t".into())
     );
@@ -306,11 +308,170 @@ fn ill_formed_answers_are_refused() {
         )),
         CapsError::FormTypeValues
     );
-    // The same identity in two languages is two identities.
-    info(&format!(
-        "{OPEN}<identity category='client' type='pc' xml:lang='en'/>\
-         <identity category='client' type='pc' xml:lang='de'/></query>"
+    // Step 5 before step 6: a FORM_TYPE that is not hidden still counts.
+    assert_eq!(
+        refused(&format!(
+            "{OPEN}{identity}<x xmlns='jabber:x:data' type='result'>\
+             <field var='FORM_TYPE'><value>a</value><value>b</value></field></x></query>"
+        )),
+        CapsError::FormTypeValues
+    );
+    assert_eq!(
+        refused(&format!(
+            "{OPEN}{identity}{}{}</query>",
+            form("t", "hidden"),
+            form("t", "text-single")
+        )),
+        CapsError::DuplicateFormType("t".into())
+    );
+    // Steps in order: the duplicate identity is named, not the duplicate feature after it.
+    assert!(matches!(
+        refused(&format!(
+            "{OPEN}<feature var='f'/><feature var='f'/>{identity}{identity}</query>"
+        )),
+        CapsError::DuplicateIdentity { .. }
     ));
+    // The same identity in two languages is two identities; so is one under two names.
+    for pair in [
+        "<identity category='client' type='pc' xml:lang='en'/>\
+         <identity category='client' type='pc' xml:lang='de'/>",
+        "<identity category='client' type='pc' name='A'/>\
+         <identity category='client' type='pc' name='B'/>",
+    ] {
+        assert_eq!(
+            info(&format!("{OPEN}{pair}</query>")).legacy_check(),
+            Ok(())
+        );
+    }
+}
+
+#[test]
+fn xep_0390_hashes_an_answer_with_duplicates_as_its_section_4_1_says() {
+    let twice = info(&format!(
+        "{OPEN}<identity category='client' type='pc'/><feature var='f'/><feature var='f'/></query>"
+    ));
+    assert!(twice.legacy_check().is_err());
+    let mut expected = b"f\x1ff\x1f\x1c".to_vec();
+    expected.extend(b"client\x1fpc\x1f\x1f\x1f\x1e\x1c\x1c");
+    assert_eq!(twice.input().expect("XEP-0390 does not abort"), expected);
+}
+
+#[test]
+fn identities_sort_field_by_field() {
+    // Joined, "client/pc/en-GB/" sorts before "client/pc/en/" ('-' < '/'); XEP-0115 §5.1
+    // sorts by category, then type, then language.
+    let caps = info(&format!(
+        "{OPEN}<identity category='client' type='pc' xml:lang='en-GB' name='Colour'/>\
+         <identity category='client' type='pc' xml:lang='en' name='Color'/>\
+         <identity category='client' type='pc-x' name='Z'/></query>"
+    ));
+    assert_eq!(
+        caps.legacy_input(),
+        "client/pc/en/Color<client/pc/en-GB/Colour<client/pc-x//Z<"
+    );
+}
+
+/// The first ambiguity of an answer body.
+fn ambiguity(inner: &str) -> Option<Ambiguity> {
+    info(&format!("{OPEN}{inner}</query>")).legacy_ambiguity()
+}
+
+const ORCHARD: &str = "<identity category='client' type='pc' name='Orchard'/>\
+    <feature var='http://jabber.org/protocol/caps'/>\
+    <feature var='http://jabber.org/protocol/disco#info'/>\
+    <feature var='urn:xmpp:jingle:1'/>\
+    <feature var='urn:xmpp:receipts'/>";
+
+/// An answer and a forged twin of it: both hash alike, and the twin shows `mark`.
+fn twin(honest: &str, forged: &str, mark: Ambiguity) {
+    let (honest, forged) = (
+        info(&format!("{OPEN}{honest}</query>")),
+        info(&format!("{OPEN}{forged}</query>")),
+    );
+    assert_ne!(honest, forged);
+    assert_eq!(honest.legacy_input(), forged.legacy_input(), "a twin");
+    assert_eq!(honest.legacy_ambiguity(), None, "{honest:?}");
+    assert_eq!(forged.legacy_ambiguity(), Some(mark), "{forged:?}");
+}
+
+#[test]
+fn the_examples_of_xep_0115_are_unambiguous() {
+    assert_eq!(info(PSI).legacy_ambiguity(), None);
+    assert_eq!(ambiguity(ORCHARD), None);
+}
+
+#[test]
+fn forged_twins_show_their_marks() {
+    // Two features joined by a '<' inside one.
+    twin(
+        ORCHARD,
+        "<identity category='client' type='pc' name='Orchard'/>\
+         <feature var='http://jabber.org/protocol/caps'/>\
+         <feature var='http://jabber.org/protocol/disco#info&lt;urn:xmpp:jingle:1'/>\
+         <feature var='urn:xmpp:receipts'/>",
+        Ambiguity::SeparatorInText,
+    );
+    // An identity's name swallowing the first feature.
+    twin(
+        ORCHARD,
+        "<identity category='client' type='pc' name='Orchard&lt;http://jabber.org/protocol/caps'/>\
+         <feature var='http://jabber.org/protocol/disco#info'/>\
+         <feature var='urn:xmpp:jingle:1'/>\
+         <feature var='urn:xmpp:receipts'/>",
+        Ambiguity::SeparatorInText,
+    );
+    // A name's slash moved into the type (a '/' in a name is harmless: the name comes last).
+    twin(
+        "<identity category='client' type='pc' name='x/O'/><feature var='f'/>",
+        "<identity category='client' type='pc/' xml:lang='x' name='O'/><feature var='f'/>",
+        Ambiguity::SlashInIdentity,
+    );
+    // The last features hidden in a form.
+    twin(
+        ORCHARD,
+        "<identity category='client' type='pc' name='Orchard'/>\
+         <feature var='http://jabber.org/protocol/caps'/>\
+         <x xmlns='jabber:x:data' type='result'>\
+         <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/disco#info</value></field>\
+         <field var='urn:xmpp:jingle:1'><value>urn:xmpp:receipts</value></field></x>",
+        Ambiguity::FormBoundary,
+    );
+    // A second identity moved among the features.
+    twin(
+        "<identity category='client' type='pc' name='Orchard'/>\
+         <identity category='client' type='web' name='Orchard web'/>\
+         <feature var='http://jabber.org/protocol/caps'/>",
+        "<identity category='client' type='pc' name='Orchard'/>\
+         <feature var='client/web//Orchard web'/>\
+         <feature var='http://jabber.org/protocol/caps'/>",
+        Ambiguity::IdentityBoundary,
+    );
+    // A field's values split into a field of their own.
+    let software = |fields: &str| {
+        format!(
+            "<identity category='client' type='pc' name='Psi'/><feature var='urn:xmpp:receipts'/>\
+             <x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'>\
+             <value>urn:xmpp:dataforms:softwareinfo</value></field>{fields}</x>"
+        )
+    };
+    twin(
+        &software("<field var='ip_version'><value>ipv4</value><value>ipv6</value></field>"),
+        &software("<field var='ip_version'><value>ipv4</value></field><field var='ipv6'/>"),
+        Ambiguity::EmptyField,
+    );
+}
+
+#[test]
+fn a_form_the_legacy_hash_does_not_cover_is_never_shared() {
+    for form in [
+        form("t", "text-single"),
+        "<x xmlns='jabber:x:data' type='result'/>".into(),
+    ] {
+        assert_eq!(
+            ambiguity(&format!("{ORCHARD}{form}")),
+            Some(Ambiguity::UncoveredForm)
+        );
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use xmpp_parsers::minidom::Element;
 
 use super::key::KeyRef;
 use super::{Origin, Requester};
-use crate::caps::{CapsError, CapsInfo, Claim, HashKey};
+use crate::caps::{CapsError, CapsInfo, Claim, HashKey, Verdict};
 use crate::config::Config;
 use crate::error::QueryError;
 use crate::ids::RequestId;
@@ -30,21 +30,25 @@ pub(super) struct CapsFlight {
 }
 
 impl Requester {
-    /// A query of the root of `jid`, which claimed a hash: answered from the hash cache, or
-    /// joined to the verification of the hash under way, or the start of one.
+    /// A query of the root of `jid`, if `jid` claimed a hash: answered from the hash cache,
+    /// or joined to the verification of the hash under way, or the start of one. `false` (and
+    /// nothing done) when `jid` claims nothing.
     pub(super) fn query_caps(
         &mut self,
         out: &mut Outbox,
         config: &Config,
         id: RequestId,
         jid: &Jid,
-        claim: &Claim,
+        now: Instant,
         deadline: Option<Instant>,
-    ) {
-        if let Some(info) = self.caps.verified(claim) {
+    ) -> bool {
+        let Some(claim) = self.caps.claim(jid) else {
+            return false;
+        };
+        if let Some(info) = self.caps.verified(&claim) {
             out.stats.caps_hits += 1;
             out.complete(Ask::Info, id, Ok(Answer::Info(info)));
-            return;
+            return true;
         }
         let hash = claim.first;
         if let Some(&number) = self.caps.flights.get(&hash) {
@@ -53,29 +57,32 @@ impl Requester {
             }
             out.stats.caps_joined += 1;
             self.attach(out, id, Ask::Info, number, deadline);
-            return;
+            return true;
         }
         let flight = CapsFlight {
             hash,
             askers: vec![(id, jid.clone())],
             asked: Vec::new(),
         };
-        match self.ask_caps(out, config, jid, &claim.query_node(hash), flight) {
+        match self.ask_caps(out, config, now, jid, &claim.query_node(hash), flight) {
             Some(number) => self.attach(out, id, Ask::Info, number, deadline),
             None => out.complete(Ask::Info, id, Err(too_many(config))),
         }
+        true
     }
 
     fn flight_mut(&mut self, number: u64) -> Option<&mut CapsFlight> {
         self.sources.get_mut(number)?.caps.as_deref_mut()
     }
 
-    /// Asks `jid` at `node` for the answer behind `flight`'s hash; `None` when
+    /// Asks `jid` at `node` for the answer behind `flight`'s hash, waiting for it until
+    /// [`Config::caps_verification_timeout`] from `now`; `None` when
     /// [`Config::max_in_flight`] requests are in flight already.
     fn ask_caps(
         &mut self,
         out: &mut Outbox,
         config: &Config,
+        now: Instant,
         jid: &Jid,
         node: &str,
         mut flight: CapsFlight,
@@ -95,6 +102,8 @@ impl Requester {
             source.caps = Some(Box::new(flight));
         }
         self.caps.flights.insert(hash, number);
+        self.caps
+            .arm(now + config.caps_verification_timeout, number, hash);
         self.iqs_in_flight += 1;
         self.send_query(out, config, number, None);
         Some(number)
@@ -104,14 +113,17 @@ impl Requester {
     /// requester read it, `read` the same answer read for its hash, before anything could
     /// merge its duplicates away.
     ///
-    /// Verified, the answer is stored under its hash and answers every waiter. Otherwise it
-    /// answers only the entity that gave it (and is cached as that entity's own answer, never
-    /// under the hash); an error there makes that entity's waiters ask its root instead. Waiters
-    /// about other entities claiming the hash ask the next of those entities.
+    /// An answer that may stand for the hash (see [`HashKey::judge`]) is stored under it and
+    /// answers every waiter; it is also stored under each other hash its entity claims that it
+    /// stands for. Any other answer answers only the entity that gave it (and is cached as that
+    /// entity's own, never under the hash); a malformed one fails that entity's waiters, and a
+    /// stanza error makes them ask its root instead. Waiters about other entities claiming the
+    /// hash ask the next of those entities.
     pub(super) fn complete_caps(
         &mut self,
         out: &mut Outbox,
         config: &Config,
+        now: Instant,
         number: u64,
         outcome: Result<Answer, QueryError>,
         read: Option<Result<CapsInfo, CapsError>>,
@@ -124,34 +136,36 @@ impl Requester {
             return;
         };
         self.end_flight(number, flight.hash);
-        // The answer of the caps node is the root's: it is cached and handed out as such.
-        let info = match outcome {
-            Ok(Answer::Info(mut info)) => {
-                Arc::make_mut(&mut info).node = None;
-                Some(info)
-            }
-            _ => None,
-        };
         let asked = source.key.jid;
         let node = source.key.node.unwrap_or_default();
-        if let (Some(info), Some(Ok(caps))) = (&info, &read) {
-            if flight.hash.matches(caps) {
-                out.stats.caps_verified += 1;
-                self.caps.store(flight.hash, Arc::clone(info));
-                for (id, _) in &flight.askers {
-                    self.finish(out, *id, Ok(Answer::Info(Arc::clone(info))));
-                }
-                self.prune_timers();
-                return;
-            }
-        }
         let (own, others): (Vec<_>, Vec<_>) = flight
             .askers
             .into_iter()
             .partition(|(_, jid)| *jid == asked);
-        match info {
-            Some(info) => {
+        match outcome {
+            Ok(Answer::Info(mut info)) => {
+                // The answer of the caps node is the root's: it is cached and handed out as such.
+                Arc::make_mut(&mut info).node = None;
+                let verdict = match &read {
+                    Some(Ok(caps)) => {
+                        self.store_other_claims(&asked, flight.hash, caps, &info);
+                        flight.hash.judge(caps)
+                    }
+                    _ => Verdict::Mismatch,
+                };
+                if verdict == Verdict::Shared {
+                    out.stats.caps_verified += 1;
+                    self.caps.store(flight.hash, Arc::clone(&info));
+                    for (id, _) in own.into_iter().chain(others) {
+                        self.finish(out, id, Ok(Answer::Info(Arc::clone(&info))));
+                    }
+                    self.prune_timers();
+                    return;
+                }
                 out.stats.caps_rejected += 1;
+                if matches!(verdict, Verdict::Ambiguous(_)) {
+                    out.stats.caps_ambiguous += 1;
+                }
                 let key = KeyRef {
                     jid: &asked,
                     node: None,
@@ -162,23 +176,104 @@ impl Requester {
                     self.finish(out, id, Ok(Answer::Info(Arc::clone(&info))));
                 }
             }
-            None => self.ask_root(out, config, &asked, own),
+            // A reply nobody can read: asking its sender again would bring the same.
+            Err(error @ QueryError::Malformed(_)) => {
+                for (id, _) in own {
+                    self.finish(out, id, Err(error.clone()));
+                }
+            }
+            _ => self.ask_root(out, config, &asked, own),
         }
-        self.ask_next(out, config, flight.hash, &node, others, flight.asked);
+        let next = CapsFlight {
+            askers: others,
+            ..*flight
+        };
+        self.ask_next(out, config, now, &node, next);
         self.prune_timers();
     }
 
-    /// Waiters about entities other than the one that failed the verification of `hash`: the
-    /// next entity among theirs is asked; when each was asked already, each asks its root.
+    /// `info`, which `jid` gave for `verified`, stored under every other hash `jid` claims
+    /// that it may stand for: an entity claiming both XEP-0115 and XEP-0390 costs one request.
+    fn store_other_claims(
+        &mut self,
+        jid: &Jid,
+        verified: HashKey,
+        caps: &CapsInfo,
+        info: &Arc<DiscoInfoResult>,
+    ) {
+        let Some(claim) = self.caps.claim(jid) else {
+            return;
+        };
+        for hash in claim.hashes().filter(|hash| *hash != verified) {
+            if hash.judge(caps) == Verdict::Shared {
+                self.caps.store(hash, Arc::clone(info));
+            }
+        }
+    }
+
+    /// The verification at source `number` waited long enough for its claimant: the waiters
+    /// about other entities ask the next entity claiming the hash, and the claimant's own
+    /// waiters keep waiting for its answer (which is still verified should it come).
+    pub(super) fn verification_expired(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        now: Instant,
+        number: u64,
+    ) {
+        let Some(source) = self.sources.get_mut(number) else {
+            return;
+        };
+        let Some(flight) = source.caps.as_deref_mut() else {
+            return;
+        };
+        let asked = source.key.jid.clone();
+        let node = source.key.node.clone().unwrap_or_default();
+        let (own, others): (Vec<_>, Vec<_>) = std::mem::take(&mut flight.askers)
+            .into_iter()
+            .partition(|(_, jid)| *jid == asked);
+        flight.askers = own;
+        let next = CapsFlight {
+            hash: flight.hash,
+            askers: others,
+            asked: flight.asked.clone(),
+        };
+        self.end_flight(number, next.hash);
+        self.ask_next(out, config, now, &node, next);
+        // Those who moved on no longer wait here; with nobody left, the request is abandoned
+        // (a late reply is then rejected like any other).
+        let waiters = &self.waiters;
+        let Some(source) = self.sources.get_mut(number) else {
+            return;
+        };
+        source.waiters.retain(|id| {
+            waiters
+                .get(id.0)
+                .is_some_and(|waiter| waiter.source == number)
+        });
+        source.live = source.waiters.len();
+        if source.live == 0 {
+            self.sources.remove(number);
+            self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
+        }
+    }
+
+    /// The waiters of `flight` (about entities other than the one that failed its hash's
+    /// verification): the next entity among theirs not yet asked is asked at `node`; when each
+    /// was asked already, each asks its root.
     fn ask_next(
         &mut self,
         out: &mut Outbox,
         config: &Config,
-        hash: HashKey,
+        now: Instant,
         node: &str,
-        waiting: Vec<(RequestId, Jid)>,
-        asked: Vec<Jid>,
+        flight: CapsFlight,
     ) {
+        let CapsFlight {
+            hash,
+            askers: waiting,
+            asked,
+        } = flight;
         let waiting: Vec<_> = waiting
             .into_iter()
             .filter(|(id, _)| self.waiters.contains(id.0))
@@ -200,7 +295,7 @@ impl Requester {
             askers: waiting,
             asked,
         };
-        match self.ask_caps(out, config, &next, node, flight) {
+        match self.ask_caps(out, config, now, &next, node, flight) {
             Some(number) => self.move_waiters(number, &ids),
             None => {
                 for id in ids {

@@ -7,8 +7,10 @@
 //! so they are few; their table evicts the least recently used by a scan on insertion, which
 //! keeps lookups to one hash probe.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_parsers::jid::Jid;
@@ -73,6 +75,9 @@ pub(super) struct Learned {
     verified: HashCache,
     /// The source verifying each hash: every entity claiming it waits there.
     pub(super) flights: HashMap<HashKey, u64>,
+    /// When each verification stops waiting for its claimant, earliest first; an entry whose
+    /// source no longer verifies its hash is stale and skipped.
+    deadlines: BinaryHeap<Reverse<(Instant, u64, HashKey)>>,
     /// Claims many entities share, stored once.
     shared: Interner,
 }
@@ -96,6 +101,7 @@ impl Learned {
                 capacity: hashes,
             },
             flights: HashMap::new(),
+            deadlines: BinaryHeap::new(),
             shared: Interner::default(),
         }
     }
@@ -123,6 +129,48 @@ impl Learned {
         let claim = self.shared.intern(read);
         self.claims.insert(entity(jid), Arc::clone(&claim));
         Some(claim)
+    }
+
+    /// Source `number`, verifying `hash`, stops waiting for its claimant at `deadline`.
+    pub(super) fn arm(&mut self, deadline: Instant, number: u64, hash: HashKey) {
+        self.deadlines.push(Reverse((deadline, number, hash)));
+    }
+
+    /// Whether source `number` is the one verifying `hash`.
+    fn is_flight(&self, number: u64, hash: &HashKey) -> bool {
+        self.flights.get(hash) == Some(&number)
+    }
+
+    /// Drops stale deadlines from the front, so that [`next_deadline`](Self::next_deadline)
+    /// is exact.
+    pub(super) fn prune(&mut self) {
+        while let Some(Reverse((_, number, hash))) = self.deadlines.peek() {
+            if self.is_flight(*number, hash) {
+                break;
+            }
+            self.deadlines.pop();
+        }
+    }
+
+    /// The earliest live verification deadline (after [`prune`](Self::prune)).
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines
+            .peek()
+            .map(|Reverse((deadline, _, _))| *deadline)
+    }
+
+    /// The source of a verification whose deadline is due at `now`, if any.
+    pub(super) fn pop_due(&mut self, now: Instant) -> Option<u64> {
+        loop {
+            let Reverse((deadline, number, hash)) = *self.deadlines.peek()?;
+            if deadline > now {
+                return None;
+            }
+            self.deadlines.pop();
+            if self.is_flight(number, &hash) {
+                return Some(number);
+            }
+        }
     }
 
     /// Forgets what `jid` claimed; whether it claimed anything.
@@ -166,5 +214,6 @@ impl Learned {
     pub(super) fn reset(&mut self) {
         self.claims.drain(drop);
         self.flights.clear();
+        self.deadlines.clear();
     }
 }

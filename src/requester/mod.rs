@@ -166,7 +166,10 @@ impl Requester {
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), self.caps.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// A new request id, never used before.
@@ -226,11 +229,12 @@ impl Requester {
                 None => {}
             }
             // The entity's root, and it claimed a hash: the hash cache may know the answer.
-            if kind == Ask::Info && key.node.is_none() && key.from.is_none() {
-                if let Some(claim) = self.caps.claim(key.jid) {
-                    self.query_caps(out, config, id, key.jid, &claim, deadline);
-                    return;
-                }
+            if kind == Ask::Info
+                && key.node.is_none()
+                && key.from.is_none()
+                && self.query_caps(out, config, id, key.jid, now, deadline)
+            {
+                return;
             }
         }
 
@@ -499,6 +503,7 @@ impl Requester {
     fn prune_timers(&mut self) {
         let waiters = &self.waiters;
         self.timers.prune(|_, id| waiters.contains(id.0));
+        self.caps.prune();
     }
 
     /// Takes a received reply (a `result` or `error`: `type_`, as the machine read it) if it
@@ -507,6 +512,7 @@ impl Requester {
         &mut self,
         out: &mut Outbox,
         config: &Config,
+        now: Instant,
         stanza: S,
         type_: IqType,
     ) -> Handled<S> {
@@ -518,7 +524,7 @@ impl Requester {
             ReplyMatch::NotOurs => Handled::Unhandled(stanza),
             ReplyMatch::Rejected => Handled::Consumed,
             ReplyMatch::Accepted(number) => {
-                self.complete_reply(out, config, number, stanza.into_reply_body());
+                self.complete_reply(out, config, now, number, stanza.into_reply_body());
                 Handled::Consumed
             }
         }
@@ -555,7 +561,14 @@ impl Requester {
     }
 
     /// Completes request `number`, whose reply was accepted, with what the reply's body says.
-    fn complete_reply(&mut self, out: &mut Outbox, config: &Config, number: u64, body: ReplyBody) {
+    fn complete_reply(
+        &mut self,
+        out: &mut Outbox,
+        config: &Config,
+        now: Instant,
+        number: u64,
+        body: ReplyBody,
+    ) {
         let Some(source) = self.sources.get_mut(number) else {
             return;
         };
@@ -579,7 +592,7 @@ impl Requester {
             out.stats.replies_malformed += 1;
         }
         if verifying {
-            return self.complete_caps(out, config, number, outcome, caps);
+            return self.complete_caps(out, config, now, number, outcome, caps);
         }
         // A page of a whole list: the list goes on, or it is read. A failed page fails it.
         let outcome = match (outcome, source.list.as_mut()) {
@@ -608,7 +621,10 @@ impl Requester {
             .filter(|number| *number < self.next_source)
     }
 
-    pub(crate) fn handle_timeout(&mut self, out: &mut Outbox, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, out: &mut Outbox, config: &Config, now: Instant) {
+        while let Some(number) = self.caps.pop_due(now) {
+            self.verification_expired(out, config, now, number);
+        }
         while let Some((_, id)) = self.timers.pop_due(now) {
             let Some(waiter) = self.waiters.remove(id.0) else {
                 continue;

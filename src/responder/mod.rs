@@ -248,11 +248,17 @@ impl Responder {
     pub(crate) fn new(config: &Config) -> Self {
         let mut root = StaticNode::default_root();
         let caps = config.caps_node.as_ref().map(|node| {
-            // Constants: registering them cannot fail.
-            let _ = root.register_feature(xmpp_parsers::ns::CAPS);
-            if !config.caps_algorithms.is_empty() {
-                let _ = root.register_feature(xmpp_parsers::ns::ECAPS2);
+            const CAPS_FEATURES: &[&str] = &[xmpp_parsers::ns::CAPS, xmpp_parsers::ns::ECAPS2];
+            let required = if config.caps_algorithms.is_empty() {
+                &CAPS_FEATURES[..1]
+            } else {
+                CAPS_FEATURES
+            };
+            for feature in required {
+                // Constants: registering them cannot fail.
+                let _ = root.register_feature(*feature);
             }
+            root.required = required;
             Announcer::new(node.clone(), config.caps_algorithms.clone())
         });
         Responder {
