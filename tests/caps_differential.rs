@@ -5,11 +5,14 @@
 //!
 //! Both peers deviate from the XEPs in a few places, shown by the second test: slixmpp hashes a
 //! form whose `FORM_TYPE` is not hidden (XEP-0115 §5.4: ignore it), writes `var<<` for a field
-//! without a value, and adds a `<` when there is no feature at all (found by this test: its
-//! first run disagreed on every generated answer without features); aioxmpp's XEP-0390 input
-//! keeps a field's values in document order (XEP-0390 §4.1: sorted). The generated answers stay
-//! clear of those four, where the XEPs leave nothing to interpret, and there every hash must
-//! agree.
+//! without a value, adds a `<` when there is no feature at all (found by this test: its first
+//! run disagreed on every generated answer without features), and sorts identities as joined
+//! `category/type/lang/name` strings, which puts `en-GB` before `en` (XEP-0115 §5.1 sorts field
+//! by field); aioxmpp's XEP-0390 input keeps a field's values in document order (XEP-0390 §4.1:
+//! sorted). The generated answers stay clear of the first, second, third and fifth, where the
+//! XEPs leave nothing to interpret, and there every hash must agree. They do hold languages
+//! one of which is a prefix of another: where slixmpp's order differs from the XEP's, its hash
+//! must differ from ours (the XEP decides), and aioxmpp's must still agree.
 //!
 //! Needs the peers: `tests/interop/run.sh` installs them and runs this with `--ignored` and
 //! `XMPP_DISCO_PYTHON` set.
@@ -52,7 +55,7 @@ impl Random {
 
 const CATEGORIES: &[&str] = &["client", "server", "pubsub", "conference", "gateway"];
 const TYPES: &[&str] = &["pc", "phone", "bot", "service", "text"];
-const LANGS: &[&str] = &["", "en", "de", "ru", "el", "zh-Hant"];
+const LANGS: &[&str] = &["", "en", "en-GB", "de", "ru", "el", "zh", "zh-Hant"];
 const NAMES: &[&str] = &[
     "",
     "Psi 0.11",
@@ -109,21 +112,41 @@ fn escaped(text: &str) -> String {
 /// One generated answer, in the domain where the XEPs leave nothing to interpret and the peers
 /// follow them: at least one feature, hidden `FORM_TYPE`s, every field with a value, a field's
 /// values written in sorted order (fields themselves and everything else shuffled).
-fn answer(random: &mut Random) -> String {
+struct Generated {
+    xml: String,
+    /// Whether slixmpp's order of the identities (joined strings) differs from XEP-0115's
+    /// (field by field), as it does for `en` and `en-GB` under one category and type.
+    slixmpp_order_differs: bool,
+}
+
+fn answer(random: &mut Random) -> Generated {
     let mut xml = String::from("<query xmlns='http://jabber.org/protocol/disco#info'>");
     let mut taken = Vec::new();
-    for _ in 0..=random.below(3) {
-        let key = (
-            random.pick(CATEGORIES),
-            random.pick(TYPES),
-            random.pick(LANGS),
-        );
+    let mut identities = Vec::new();
+    for n in 0..=random.below(3) {
+        // Now and then the same category and type in a language and a longer one it prefixes.
+        let key = match (n, identities.last(), random.below(4)) {
+            (1.., Some(&(category, type_, "en" | "zh", _)), 0) => {
+                let lang = if taken.iter().any(|key| *key == (category, type_, "en")) {
+                    "en-GB"
+                } else {
+                    "zh-Hant"
+                };
+                (category, type_, lang)
+            }
+            _ => (
+                random.pick(CATEGORIES),
+                random.pick(TYPES),
+                random.pick(LANGS),
+            ),
+        };
         if taken.contains(&key) {
             continue;
         }
         taken.push(key);
         let (category, type_, lang) = key;
         let name = random.pick(NAMES);
+        identities.push((category, type_, lang, name));
         xml += &format!("<identity category='{category}' type='{type_}'");
         if !lang.is_empty() {
             xml += &format!(" xml:lang='{lang}'");
@@ -161,7 +184,21 @@ fn answer(random: &mut Random) -> String {
         }
         xml += "</x>";
     }
-    xml + "</query>"
+    let mut by_fields = identities.clone();
+    by_fields.sort_unstable();
+    let mut joined: Vec<String> = identities
+        .iter()
+        .map(|(category, type_, lang, name)| format!("{category}/{type_}/{lang}/{name}"))
+        .collect();
+    joined.sort_unstable();
+    let by_fields: Vec<String> = by_fields
+        .iter()
+        .map(|(category, type_, lang, name)| format!("{category}/{type_}/{lang}/{name}"))
+        .collect();
+    Generated {
+        xml: xml + "</query>",
+        slixmpp_order_differs: joined != by_fields,
+    }
 }
 
 /// The peers' hashes of each answer: (slixmpp's verification string, aioxmpp's SHA-256).
@@ -208,16 +245,37 @@ fn ours(xml: &str) -> CapsInfo {
 #[ignore = "needs slixmpp and aioxmpp (tests/interop/run.sh)"]
 fn our_hashes_agree_with_slixmpp_and_aioxmpp_on_generated_answers() {
     let mut random = Random(0x9e37_79b9_7f4a_7c15);
-    let answers: Vec<String> = (0..3000).map(|_| answer(&mut random)).collect();
+    let generated: Vec<Generated> = (0..3000).map(|_| answer(&mut random)).collect();
+    let answers: Vec<String> = generated.iter().map(|g| g.xml.clone()).collect();
     let hashes = peers(&answers);
     assert_eq!(hashes.len(), answers.len());
-    for (xml, (slixmpp, aioxmpp)) in answers.iter().zip(&hashes) {
+    let mut slixmpp_deviations = 0;
+    for (generated, (slixmpp, aioxmpp)) in generated.iter().zip(&hashes) {
+        let xml = &generated.xml;
         let caps = ours(xml);
-        assert_eq!(&caps.legacy_ver(), slixmpp, "XEP-0115, slixmpp: {xml}");
+        if generated.slixmpp_order_differs {
+            // slixmpp sorts the joined strings; XEP-0115 §5.1 decides.
+            slixmpp_deviations += 1;
+            assert_ne!(
+                &caps.legacy_ver(),
+                slixmpp,
+                "slixmpp's identity order: {xml}"
+            );
+        } else {
+            assert_eq!(&caps.legacy_ver(), slixmpp, "XEP-0115, slixmpp: {xml}");
+        }
         let hash = caps.hash(Algorithm::Sha256).expect("an input");
         assert_eq!(&hash, aioxmpp, "XEP-0390, aioxmpp: {xml}");
     }
-    println!("{} generated answers: every hash agrees", answers.len());
+    assert!(
+        slixmpp_deviations > 50,
+        "the generator must produce languages one of which prefixes another"
+    );
+    println!(
+        "{} generated answers: every XEP-0390 hash agrees; every XEP-0115 hash agrees but the \
+         {slixmpp_deviations} where slixmpp's identity order is not the XEP's",
+        answers.len()
+    );
 }
 
 #[test]
@@ -239,6 +297,13 @@ fn where_the_peers_deviate_the_xeps_decide() {
         // XEP-0115 §5.1: no feature adds nothing; slixmpp adds `<`.
         "<query xmlns='http://jabber.org/protocol/disco#info'>\
          <identity category='client' type='pc'/></query>"
+            .to_owned(),
+        // XEP-0115 §5.1: identities sort field by field, `en` before `en-GB`; slixmpp sorts
+        // the joined strings (`client/pc/en-GB/` before `client/pc/en/`).
+        "<query xmlns='http://jabber.org/protocol/disco#info'>\
+         <identity category='client' type='pc' xml:lang='en-GB' name='Colour'/>\
+         <identity category='client' type='pc' xml:lang='en' name='Color'/>\
+         <feature var='urn:f'/></query>"
             .to_owned(),
         // XEP-0390 §4.1: a field's values are sorted; aioxmpp keeps document order.
         format!(
@@ -266,18 +331,27 @@ fn where_the_peers_deviate_the_xeps_decide() {
         "slixmpp's `<` for no feature"
     );
     assert_eq!(ours[2].legacy_input(), "client/pc//<");
-    let sorted = ours[3].hash(Algorithm::Sha256).expect("an input");
     assert_ne!(
-        sorted, hashes[3].1,
+        ours[3].legacy_ver(),
+        hashes[3].0,
+        "slixmpp sorts identities as joined strings"
+    );
+    assert_eq!(
+        ours[3].legacy_input(),
+        "client/pc/en/Color<client/pc/en-GB/Colour<urn:f<"
+    );
+    let sorted = ours[4].hash(Algorithm::Sha256).expect("an input");
+    assert_ne!(
+        sorted, hashes[4].1,
         "aioxmpp keeps values in document order"
     );
     // And where the other peer follows the XEP, it agrees with us.
     assert_eq!(
-        ours[3].legacy_ver(),
-        hashes[3].0,
+        ours[4].legacy_ver(),
+        hashes[4].0,
         "slixmpp sorts values (XEP-0115)"
     );
-    for n in 1..3 {
+    for n in 1..4 {
         let hash = ours[n].hash(Algorithm::Sha256).expect("an input");
         assert_eq!(hash, hashes[n].1, "aioxmpp agrees on case {n}");
     }

@@ -1,13 +1,19 @@
 //! Entity capabilities against contacts honest and not: random sequences of presences (claims
 //! of XEP-0115 and XEP-0390 hashes, true or false), unavailable presences, root queries and
-//! `supports` questions, answers of every kind (the claimed program, another program, an
-//! ill-formed one whose hash matches, an error, an answer lost), time, cancels, flushes,
-//! resets and an export/import of the hash cache.
+//! `supports` questions, answers of every kind (the claimed program, another program, a
+//! forged twin of the claimed program that hashes alike, an ill-formed one whose hash
+//! matches, an error, an answer lost), time, cancels, flushes, resets and an export/import of
+//! the hash cache.
 //!
 //! After every step: every completion the host sees is of an id it was given, and only once;
 //! and every info a completion carries for a contact is either what that contact itself
-//! answered at some point, or the info of a hash that contact claimed: **a lie never reaches
-//! another contact**. At the end, once the stream is destroyed, every id completed.
+//! answered at some point, or the true answer of a program that contact claimed: **a lie,
+//! even one that hashes like the truth, never reaches another contact**. At the end, once the
+//! stream is destroyed, every id completed.
+//!
+//! [`run_room`] is a second world: a room of occupants running one program, some honest, some
+//! forging its answer, some silent, every one asked about at once. Every honest occupant's
+//! query completes with the true answer, before its deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -44,6 +50,43 @@ const PROGRAMS: &[&str] = &[
      <feature var='http://jabber.org/protocol/disco#info'/>",
 ];
 
+/// Forged twins of each program: different answers whose XEP-0115 string `S` is the
+/// program's, byte for byte (checked by [`twins_hash_alike`]), each built the way a forger
+/// would, by moving `S`'s separators into the strings or strings across its sections.
+const TWINS: &[&[&str]] = &[
+    &[
+        // Two features joined by a '<'.
+        "<identity category='client' type='pc' name='One'/>\
+         <feature var='http://jabber.org/protocol/disco#info&lt;urn:one'/>",
+        // The last feature moved into a form.
+        "<identity category='client' type='pc' name='One'/>\
+         <feature var='http://jabber.org/protocol/disco#info'/>\
+         <x xmlns='jabber:x:data' type='result'>\
+         <field var='FORM_TYPE' type='hidden'><value>urn:one</value></field></x>",
+        // The name swallowing a feature.
+        "<identity category='client' type='pc' name='One&lt;http://jabber.org/protocol/disco#info'/>\
+         <feature var='urn:one'/>",
+    ],
+    &[
+        // The form moved into one feature.
+        "<identity category='client' type='phone' name='Two'/>\
+         <feature var='http://jabber.org/protocol/disco#info'/>\
+         <feature var='urn:two&lt;urn:xmpp:dataforms:softwareinfo&lt;software&lt;Two'/>",
+        // A value joined to its field's name.
+        "<identity category='client' type='phone' name='Two'/>\
+         <feature var='http://jabber.org/protocol/disco#info'/><feature var='urn:two'/>\
+         <x xmlns='jabber:x:data' type='result'>\
+         <field var='FORM_TYPE' type='hidden'><value>urn:xmpp:dataforms:softwareinfo</value></field>\
+         <field var='software&lt;Two'/></x>",
+    ],
+    &[
+        // An identity moved among the features.
+        "<identity category='client' type='bot' xml:lang='de' name='Drei'/>\
+         <feature var='client/bot/en/Three'/>\
+         <feature var='http://jabber.org/protocol/disco#info'/>",
+    ],
+];
+
 /// An answer XEP-0115 §5.4 calls ill-formed (a feature twice).
 const ILL_FORMED: &str = "<identity category='client' type='pc' name='One'/>\
      <feature var='http://jabber.org/protocol/disco#info'/><feature var='urn:one'/>\
@@ -59,6 +102,8 @@ const FEATURE: &str = "urn:one";
 pub enum How {
     /// Answers with program `n`'s info (the truth or a lie, depending on the claim).
     Program(usize),
+    /// Answers with a forged twin (the `n`th, modulo) of the program whose hash was asked for.
+    Twin(usize),
     IllFormed,
     Error,
     /// Never answered.
@@ -125,10 +170,11 @@ impl Op {
             },
             8..=10 => Op::Answer {
                 request: usize::from(bytes.byte()?),
-                how: match bytes.below(8)? {
+                how: match bytes.below(10)? {
                     0 => How::IllFormed,
                     1 => How::Error,
                     2 => How::Lost,
+                    3 | 4 => How::Twin(bytes.below(4)?),
                     n => How::Program(n % PROGRAMS.len()),
                 },
             },
@@ -154,11 +200,43 @@ fn config(bytes: &mut Bytes<'_>) -> Config {
     config
 }
 
-fn body(how: &How) -> Option<&'static str> {
+/// The body answering a request at `node` (a caps node, or `None` for a root).
+fn body(how: &How, node: Option<&str>) -> Option<&'static str> {
     match how {
         How::Program(n) => PROGRAMS.get(*n).copied(),
+        How::Twin(n) => {
+            // The program whose hash the node names (the first one for any other node).
+            let program = node
+                .and_then(|node| {
+                    PROGRAMS.iter().position(|inner| {
+                        let caps = info_of(inner);
+                        node.ends_with(&caps.legacy_ver())
+                            || caps
+                                .hash(Algorithm::Sha256)
+                                .is_ok_and(|hash| node.ends_with(&hash))
+                    })
+                })
+                .unwrap_or(0);
+            let twins = TWINS.get(program)?;
+            twins.get(n % twins.len()).copied()
+        }
         How::IllFormed => Some(ILL_FORMED),
         How::Error | How::Lost => None,
+    }
+}
+
+fn info_of(inner: &str) -> CapsInfo {
+    CapsInfo::from_query(&query(inner)).expect("a readable body")
+}
+
+/// The model's forger is real: each twin differs from its program and hashes alike.
+pub fn twins_hash_alike() {
+    for (program, twins) in PROGRAMS.iter().zip(TWINS) {
+        for twin in *twins {
+            let (program, twin) = (info_of(program), info_of(twin));
+            assert_ne!(program, twin);
+            assert_eq!(program.legacy_input(), twin.legacy_input());
+        }
     }
 }
 
@@ -168,14 +246,11 @@ fn query(inner: &str) -> Element {
         .expect("a valid body")
 }
 
-/// The hashes `info` stands for, as the strings a presence carries.
-fn hashes_of(info: &DiscoInfoResult) -> Vec<String> {
-    let Ok(caps) = CapsInfo::from_info(info) else {
-        return Vec::new();
-    };
-    let mut hashes = vec![caps.legacy_ver()];
-    hashes.extend(caps.hash(Algorithm::Sha256).ok());
-    hashes
+/// The true answer of `inner`, canonical.
+fn canonical_body(inner: &str) -> String {
+    let mut info = DiscoInfoResult::try_from(query(inner)).expect("a body");
+    info.node = None;
+    canonical(&info)
 }
 
 /// What identifies an answer: its identities and features, sorted.
@@ -205,7 +280,7 @@ pub struct World {
     waiting: Vec<(String, String, Option<String>)>,
     /// Every answer each contact gave, canonical.
     answered: Vec<BTreeSet<String>>,
-    /// Every hash each contact ever claimed.
+    /// The true answers of the programs each contact ever claimed, canonical.
     claimed: Vec<BTreeSet<String>>,
 }
 
@@ -233,7 +308,7 @@ impl World {
         let mut payload = String::new();
         let (ver, sha256) = match PROGRAMS.get(program) {
             Some(inner) => {
-                let caps = CapsInfo::from_query(&query(inner)).expect("a well-formed program");
+                let caps = info_of(inner);
                 let sha256 = caps.hash(Algorithm::Sha256).expect("a XEP-0390 input");
                 (caps.legacy_ver(), Some(sha256))
             }
@@ -243,13 +318,15 @@ impl World {
             payload.push_str(&format!(
                 "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:n' ver='{ver}'/>"
             ));
-            self.claimed[contact].insert(ver);
         }
         if let (true, Some(sha256)) = (modern, sha256) {
             payload.push_str(&format!(
                 "<c xmlns='urn:xmpp:caps'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{sha256}</hash></c>"
             ));
-            self.claimed[contact].insert(sha256);
+        }
+        // The ill-formed answer is nobody's truth: it may only answer the contact giving it.
+        if let (true, Some(inner)) = (legacy || modern, PROGRAMS.get(program)) {
+            self.claimed[contact].insert(canonical_body(inner));
         }
         let presence: Element =
             format!("<presence xmlns='jabber:client' from='{from}'>{payload}</presence>")
@@ -267,13 +344,11 @@ impl World {
             .as_deref()
             .map(|node| format!(" node='{node}'"))
             .unwrap_or_default();
-        let stanza = match (how, body(how)) {
+        let stanza = match (how, body(how, node.as_deref())) {
             (How::Lost, _) => return,
             (_, Some(inner)) => {
                 if let Some(contact) = CONTACTS.iter().position(|c| *c == to) {
-                    let mut info = DiscoInfoResult::try_from(query(inner)).expect("a body");
-                    info.node = None;
-                    self.answered[contact].insert(canonical(&info));
+                    self.answered[contact].insert(canonical_body(inner));
                 }
                 format!(
                     "<iq xmlns='jabber:client' type='result' id='{id}' from='{to}'>\
@@ -395,13 +470,13 @@ impl World {
                 info.node, None,
                 "a root query completes with the root's info"
             );
-            let own = self.answered[contact].contains(&canonical(&info));
-            let claimed = hashes_of(&info)
-                .iter()
-                .any(|hash| self.claimed[contact].contains(hash));
+            let answer = canonical(&info);
+            let own = self.answered[contact].contains(&answer);
+            let claimed = self.claimed[contact].contains(&answer);
             assert!(
                 own || claimed,
-                "{} got an answer it neither gave nor claimed: {info:?}",
+                "{} got an answer that is neither its own nor the true answer of a program it \
+                 claimed: {info:?}",
                 CONTACTS[contact]
             );
         }
@@ -422,4 +497,157 @@ pub fn run_bytes(data: &[u8]) {
     let mut world = World::new(config(&mut bytes));
     each_op(&mut bytes, Op::decode, |op| world.step(op));
     world.finish();
+}
+
+/// What an occupant of the room does when asked about its program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Occupant {
+    /// Answers with the program's true answer.
+    Honest,
+    /// Answers with a forged twin of it (the `n`th, modulo).
+    Forger(usize),
+    /// Never answers.
+    Silent,
+}
+
+/// How many silent occupants a room may hold: each delays the others by the verification
+/// timeout (5 s), so past `timeout / 5 s` of them ahead of an honest occupant, its query times
+/// out before its turn comes.
+const MAX_SILENT: usize = 3;
+
+/// A room of occupants claiming one program's hashes, every one asked about at once; each
+/// answers at once when asked, if at all. Every query completes once; an honest occupant's
+/// with the program's true answer; nobody's with a twin but its forger's own; and no
+/// occupant is asked at its caps node twice.
+pub fn run_room(data: &[u8]) {
+    let mut bytes = Bytes(data);
+    let program = bytes.below(PROGRAMS.len()).unwrap_or(0);
+    let inner = PROGRAMS[program];
+    let modern = bytes.flag().unwrap_or(false);
+    let count = 2 + bytes.below(15).unwrap_or(4);
+    let mut silent = 0;
+    let occupants: Vec<Occupant> = (0..count)
+        .map(|_| match bytes.below(4).unwrap_or(3) {
+            0 if silent < MAX_SILENT => {
+                silent += 1;
+                Occupant::Silent
+            }
+            1 => Occupant::Forger(bytes.below(4).unwrap_or(0)),
+            _ => Occupant::Honest,
+        })
+        .collect();
+    let jids: Vec<String> = (0..count)
+        .map(|n| format!("room@muc.example/occupant{n}"))
+        .collect();
+    let caps = info_of(inner);
+    let mut claim = format!(
+        "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:n' ver='{}'/>",
+        caps.legacy_ver()
+    );
+    if modern {
+        claim.push_str(&format!(
+            "<c xmlns='urn:xmpp:caps'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{}</hash></c>",
+            caps.hash(Algorithm::Sha256).expect("a XEP-0390 input")
+        ));
+    }
+    let truth = canonical_body(inner);
+    let mut machine = DiscoMachine::new(Config::default());
+    let base = Instant::now();
+    for jid in &jids {
+        let presence: Element =
+            format!("<presence xmlns='jabber:client' from='{jid}'>{claim}</presence>")
+                .parse()
+                .expect("a valid presence");
+        machine.observe_presence_element(base, &presence);
+    }
+    // Asked about in an order the bytes choose.
+    let first = bytes.below(count).unwrap_or(0);
+    let mut about = BTreeMap::new();
+    for n in (0..count).map(|n| (n + first) % count) {
+        let jid = Jid::new(&jids[n]).expect("a JID");
+        let id = machine
+            .query_info(base, &jid, None, QueryOptions::default())
+            .expect("a valid query");
+        about.insert(id, n);
+    }
+    let mut outcomes: BTreeMap<RequestId, Option<String>> = BTreeMap::new();
+    let mut asked_at_caps_node = BTreeSet::new();
+    let mut requests = 0;
+    for step in 0..=160u64 {
+        let now = base + Duration::from_millis(step * 250);
+        machine.handle_timeout(now);
+        while let Some(transmit) = machine.poll_transmit() {
+            requests += 1;
+            let request = element_of(transmit);
+            let to = request.attr("to").expect("a to").to_owned();
+            let id = request.attr("id").expect("an id").to_owned();
+            let node = request
+                .get_child("query", INFO)
+                .and_then(|query| query.attr("node"))
+                .map(str::to_owned);
+            let n = jids.iter().position(|jid| *jid == to).expect("an occupant");
+            if node.is_some() {
+                assert!(
+                    asked_at_caps_node.insert(n),
+                    "{to} asked twice at a caps node"
+                );
+            }
+            let body = match occupants[n] {
+                Occupant::Honest => inner,
+                Occupant::Forger(k) => TWINS[program][k % TWINS[program].len()],
+                Occupant::Silent => continue,
+            };
+            let node_attr = node
+                .map(|node| format!(" node='{node}'"))
+                .unwrap_or_default();
+            let reply: Element = format!(
+                "<iq xmlns='jabber:client' type='result' id='{id}' from='{to}'>\
+                 <query xmlns='{INFO}'{node_attr}>{body}</query></iq>"
+            )
+            .parse()
+            .expect("a valid reply");
+            let _ = machine.handle_stanza(now, reply);
+        }
+        while let Some(event) = machine.poll_event() {
+            if let Event::Info { id, result } = event {
+                let answer = result.ok().map(|info| canonical(&info));
+                assert!(
+                    outcomes.insert(id, answer).is_none(),
+                    "{id} completed twice"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        outcomes.len(),
+        count,
+        "every query completed: {occupants:?}"
+    );
+    for (id, answer) in &outcomes {
+        let n = about[id];
+        match occupants[n] {
+            Occupant::Honest => assert_eq!(
+                answer.as_ref(),
+                Some(&truth),
+                "honest occupant {n} of {occupants:?}"
+            ),
+            Occupant::Forger(k) => {
+                let twin = canonical_body(TWINS[program][k % TWINS[program].len()]);
+                assert!(
+                    answer
+                        .as_ref()
+                        .is_some_and(|answer| *answer == truth || *answer == twin),
+                    "forger {n} of {occupants:?}: {answer:?}"
+                );
+            }
+            Occupant::Silent => assert!(
+                answer.as_ref().is_none_or(|answer| *answer == truth),
+                "silent occupant {n} of {occupants:?}: {answer:?}"
+            ),
+        }
+    }
+    assert!(
+        requests <= 2 * count,
+        "{requests} requests for {count} occupants"
+    );
 }
