@@ -127,7 +127,7 @@ fn answer(random: &mut Random) -> Generated {
         // Now and then the same category and type in a language and a longer one it prefixes.
         let key = match (n, identities.last(), random.below(4)) {
             (1.., Some(&(category, type_, "en" | "zh", _)), 0) => {
-                let lang = if taken.iter().any(|key| *key == (category, type_, "en")) {
+                let lang = if taken.contains(&(category, type_, "en")) {
                     "en-GB"
                 } else {
                     "zh-Hant"
