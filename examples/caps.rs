@@ -1,7 +1,9 @@
 //! Entity capabilities end to end, in memory: a hundred contacts running three programs log in,
 //! Juliet learns what each supports with one request per program, a liar among them fools
 //! nobody but itself, and the verified answers are saved to a file and loaded by Juliet's next
-//! run, which then asks nothing at all. Run with `cargo run --example caps`.
+//! run, which then asks nothing at all. With the `serde` feature, the same answers also go
+//! through a capsdb JSON file, the form a client ships so that even its very first login asks
+//! nothing. Run with `cargo run --features serde --example caps`.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -166,5 +168,46 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     assert_eq!(requests, 0);
     fs::remove_file(&path)?;
+    ship_a_capsdb_file(now, &juliet, &presences[1..], &mut contacts, &order[1..])
+}
+
+/// The verified answers as a capsdb JSON file, loaded by a machine on its very first start.
+#[cfg(feature = "serde")]
+fn ship_a_capsdb_file(
+    now: Instant,
+    juliet: &DiscoMachine,
+    presences: &[Element],
+    contacts: &mut HashMap<Jid, DiscoMachine>,
+    order: &[Jid],
+) -> Result<(), Box<dyn Error>> {
+    use xmpp_disco::caps;
+
+    let path = std::env::temp_dir().join("xmpp-disco-capsdb.json");
+    fs::write(&path, caps::to_json(&juliet.export_capsdb()))?;
+    let mut first_start = DiscoMachine::new(Config::default());
+    let loaded = first_start.import_capsdb(caps::from_json(&fs::read_to_string(&path)?)?);
+    for presence in presences {
+        first_start.observe_presence_element(now, presence);
+    }
+    let (requests, jingle) = ask_everyone(now, &mut first_start, contacts, order)?;
+    println!(
+        "first start with a shipped capsdb file ({}): {loaded} hashes loaded, {requests} \
+         requests sent, {jingle} contacts do Jingle",
+        path.display()
+    );
+    assert_eq!(requests, 0);
+    fs::remove_file(&path)?;
+    Ok(())
+}
+
+#[cfg(not(feature = "serde"))]
+fn ship_a_capsdb_file(
+    _: Instant,
+    _: &DiscoMachine,
+    _: &[Element],
+    _: &mut HashMap<Jid, DiscoMachine>,
+    _: &[Jid],
+) -> Result<(), Box<dyn Error>> {
+    println!("(with --features serde, the same answers also go through a capsdb JSON file)");
     Ok(())
 }

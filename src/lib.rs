@@ -297,19 +297,33 @@
 //!   every entity with that hash shares one [`Arc`](std::sync::Arc);
 //! * otherwise asks that entity at the caps node, one request per hash however many entities
 //!   claim it (the others join it), and verifies the answer **as received**, before anything can
-//!   merge its duplicates: its hash must equal the claim, and it must be well-formed by
-//!   XEP-0115 §5.4 (no identity, feature or `FORM_TYPE` twice, a single-valued `FORM_TYPE`).
-//!   Only then is it stored under the hash. An answer that fails answers the entity that gave
-//!   it (it is what that entity says, cached as its own) and no one else: waiters about other
-//!   entities ask the next of those. An error at the caps node makes that entity's waiters ask
-//!   its root. A liar can never change what other entities are believed to support.
+//!   merge its duplicates, each XEP by its own text: its hash must equal the claim, under
+//!   XEP-0115 §5.4's rules (in their step order: no identity, feature or `FORM_TYPE` twice, a
+//!   single-valued `FORM_TYPE`) or XEP-0390 §4.1's. Only then is it stored, under every hash the
+//!   entity claimed that it matches. An answer that fails answers the entity that gave it (it
+//!   is what that entity says, cached as its own) and no one else: waiters about other entities
+//!   ask the next of those. A malformed answer fails its sender's queries without a second
+//!   request; an error at the caps node makes that entity's waiters ask its root. A liar can
+//!   never change what other entities are believed to support.
+//!
+//! Two attacks get answers of their own. **Forged twins**: XEP-0115's string joins strings with
+//! `<` and `/`, which the strings may hold, so an answer different from a popular program's can
+//! hash like it (XEP-0115, Security Considerations). An XEP-0115 answer showing the marks of
+//! such a twin ([`caps::Ambiguity`]) answers only its sender, never the other entities claiming
+//! the hash ([`Stats::caps_ambiguous`]); XEP-0390 has no twins, and is asked first where both
+//! are claimed. **Silent claimants**: a verification waits
+//! [`Config::caps_verification_timeout`] for its claimant, then asks the next entity claiming
+//! the hash; the silent entity's own queries keep waiting for it, nobody else's. Each claimant
+//! is asked at most once per verification.
 //!
 //! Nothing is asked until a query needs it (XEP-0115 §6.1), unless [`Config::caps_eager`]; a
 //! flood of presences with made-up hashes costs no request and bounded memory
 //! ([`Config::caps_claim_capacity`], [`Config::caps_hash_capacity`]). A new hash replaces the
 //! entity's cached root info; an unavailable presence forgets the claim.
 //! [`export_caps`](DiscoMachine::export_caps) and [`import_caps`](DiscoMachine::import_caps)
-//! keep the verified answers across runs; an import verifies each again. [`Stats`] counts what
+//! keep the verified answers across runs; an import verifies each again. With the `serde`
+//! feature, `export_capsdb` and `import_capsdb` do the same in the capsdb's JSON form
+//! (`caps::CapsDbEntry`), so that a client can ship known hashes. [`Stats`] counts what
 //! it saved.
 //!
 //! ```

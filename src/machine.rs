@@ -781,31 +781,75 @@ impl DiscoMachine {
 
     /// Loads answers kept by [`export_caps`](Self::export_caps) into the hash cache. Each is
     /// verified again against the hash its `node` names, on the element itself, as an answer
-    /// from the network would be: a tampered or corrupted store cannot poison the cache.
-    /// Returns how many were taken; the others are skipped.
+    /// from the network would be: a tampered or corrupted store cannot poison the cache, and
+    /// an answer the machine would not share (see [`Ambiguity`](crate::caps::Ambiguity)) is not
+    /// loaded either. Returns how many were taken; the others are skipped.
     pub fn import_caps(&mut self, entries: impl IntoIterator<Item = Element>) -> usize {
-        let mut imported = 0;
-        for entry in entries {
-            let Some(node) = entry.attr("node").map(str::to_owned) else {
-                continue;
-            };
-            let Some(hash) = HashKey::from_stored_node(&node) else {
-                continue;
-            };
-            let verified =
-                CapsInfo::from_query(&entry).is_ok_and(|info| hash.judge(&info) == Verdict::Shared);
-            if !verified {
-                continue;
-            }
-            if let Ok(Answer::Info(mut info)) =
-                read::parse_answer(QueryKind::Info, entry, Some(&node))
-            {
-                Arc::make_mut(&mut info).node = None;
-                self.requester.import_caps(hash, info);
-                imported += 1;
-            }
+        entries
+            .into_iter()
+            .filter(|entry| {
+                let node = entry.attr("node").map(str::to_owned);
+                let hash = node.as_deref().and_then(HashKey::from_stored_node);
+                hash.is_some_and(|hash| self.import_verified(hash, node.as_deref(), entry.clone()))
+            })
+            .count()
+    }
+
+    /// The verified answers of the hash cache as capsdb entries (see
+    /// [`caps::to_json`](crate::caps::to_json) for the file), least recently used first.
+    ///
+    /// ```
+    /// use xmpp_disco::{caps, DiscoMachine};
+    ///
+    /// let disco = DiscoMachine::default();
+    /// let file = caps::to_json(&disco.export_capsdb());
+    /// let mut next = DiscoMachine::default();
+    /// assert_eq!(next.import_capsdb(caps::from_json(&file)?), 0); // nothing verified yet
+    /// # Ok::<(), caps::CapsDbError>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn export_capsdb(&self) -> Vec<crate::caps::CapsDbEntry> {
+        self.requester
+            .export_caps()
+            .into_iter()
+            .map(|(hash, info)| crate::caps::CapsDbEntry::new(hash, &info))
+            .collect()
+    }
+
+    /// Loads capsdb entries (a shipped file of known hashes, or one
+    /// [`export_capsdb`](Self::export_capsdb) wrote) into the hash cache, each verified against
+    /// the hash it names exactly as [`import_caps`](Self::import_caps) verifies. Returns how
+    /// many were taken; entries of hash functions the machine does not compute, or that do not
+    /// verify, are skipped.
+    #[cfg(feature = "serde")]
+    pub fn import_capsdb(
+        &mut self,
+        entries: impl IntoIterator<Item = crate::caps::CapsDbEntry>,
+    ) -> usize {
+        entries
+            .into_iter()
+            .filter(|entry| {
+                entry
+                    .key()
+                    .is_some_and(|hash| self.import_verified(hash, None, entry.to_query()))
+            })
+            .count()
+    }
+
+    /// Stores the answer `query` (at `node`) under `hash` if it may stand for it, as a received
+    /// one would.
+    fn import_verified(&mut self, hash: HashKey, node: Option<&str>, query: Element) -> bool {
+        let shared =
+            CapsInfo::from_query(&query).is_ok_and(|info| hash.judge(&info) == Verdict::Shared);
+        if !shared {
+            return false;
         }
-        imported
+        let Ok(Answer::Info(mut info)) = read::parse_answer(QueryKind::Info, query, node) else {
+            return false;
+        };
+        Arc::make_mut(&mut info).node = None;
+        self.requester.import_caps(hash, info);
+        true
     }
 
     // ---------------------------------------------------------------- questions about trees

@@ -1059,3 +1059,80 @@ fn the_caps_features_cannot_be_unregistered_while_caps_are_announced() {
     plain.machine.root_mut().register_feature(CAPS).unwrap();
     plain.machine.root_mut().unregister_feature(CAPS).unwrap();
 }
+
+/// XEP-0115 §5.3's Psi as the capsdb writes it.
+#[cfg(feature = "serde")]
+const PSI_CAPSDB: &str = r#"{
+  "hash": "sha-1",
+  "node": "http://psi-im.org",
+  "ver": "q07IKJEyjvHSyhy//CH0CxmKi8w=",
+  "identities": [
+    {"category": "client", "type": "pc", "lang": "en", "name": "Psi 0.11"},
+    {"category": "client", "type": "pc", "lang": "el", "name": "Ψ 0.11"}
+  ],
+  "features": [
+    "http://jabber.org/protocol/caps",
+    "http://jabber.org/protocol/disco#info",
+    "http://jabber.org/protocol/disco#items",
+    "http://jabber.org/protocol/muc"
+  ],
+  "forms": [{
+    "FORM_TYPE": ["urn:xmpp:dataforms:softwareinfo"],
+    "ip_version": ["ipv4", "ipv6"],
+    "os": ["Mac"],
+    "os_version": ["10.5.1"],
+    "software": ["Psi"],
+    "software_version": ["0.11"]
+  }]
+}"#;
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_capsdb_file_is_verified_on_load_and_saves_the_first_login() {
+    use xmpp_disco::caps;
+
+    // A shipped entry: Psi, as XEP-0115 §5.3 publishes it.
+    let mut h = Harness::new();
+    assert_eq!(
+        h.machine
+            .import_capsdb(caps::from_json(PSI_CAPSDB).unwrap()),
+        1
+    );
+    show(&mut h, ROMEO, &legacy_c("q07IKJEyjvHSyhy//CH0CxmKi8w="));
+    let romeo = root_info(&mut h, ROMEO);
+    let psi = h.completion_of(romeo).info().clone();
+    assert_eq!(psi.identities.len(), 2);
+    assert_eq!(psi.extensions.len(), 1);
+    h.assert_quiet();
+
+    // What a run learned, written and read back by the next one.
+    learn(&mut h, MERCUTIO, CLIENT);
+    let file = caps::to_json(&h.machine.export_capsdb());
+    let entries = caps::from_json(&file).unwrap();
+    assert_eq!(entries.len(), 2);
+    let mut next = Harness::new();
+    assert_eq!(next.machine.import_capsdb(entries.clone()), 2);
+    show(&mut next, BENVOLIO, &legacy_c(&ver(CLIENT)));
+    let benvolio = root_info(&mut next, BENVOLIO);
+    assert_eq!(next.completion_of(benvolio).info().features.len(), 4);
+    next.assert_quiet();
+
+    // Edited entries, a forged twin under a published ver, and hashes nobody computes are
+    // skipped.
+    let psi = caps::from_json(PSI_CAPSDB).unwrap().remove(0);
+    let mut edited = psi.clone();
+    edited.features.push("urn:evil".into());
+    // The English name swallows the first feature: the same string S, a different answer.
+    let mut twin = psi.clone();
+    twin.features.remove(0);
+    twin.identities[0].name = Some("Psi 0.11<http://jabber.org/protocol/caps".into());
+    assert_eq!(
+        CapsInfo::from_query(&twin.to_query()).unwrap().legacy_ver(),
+        psi.ver
+    );
+    let mut unknown = caps::from_json(PSI_CAPSDB).unwrap().remove(0);
+    unknown.hash = "md5".into();
+    let mut fresh = Harness::new();
+    assert_eq!(fresh.machine.import_capsdb([edited, twin, unknown]), 0);
+    assert!(caps::from_json("{\"not\": \"an entry\"}").is_err());
+}

@@ -39,7 +39,8 @@ impl Function {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The function's XEP-0300 name.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Function::Legacy => "sha-1",
             Function::Modern(algorithm) => algorithm.name(),
