@@ -21,7 +21,7 @@ use xmpp_disco::xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::{
-    Config, DiscoMachine, DynamicNode, Entity, Node, QueryOptions, RequestContext, Resolver,
+    Config, DiscoMachine, DynamicNode, Entity, Event, Node, QueryOptions, RequestContext, Resolver,
     ServiceFilter, StanzaNamespace, StaticNode, Transmit,
 };
 
@@ -936,6 +936,7 @@ fn json_text(line: &str, key: &str) -> Option<String> {
 /// then a root query of every contact; beside slixmpp and aioxmpp doing the same job
 /// (`benches/peers/caps.py` says exactly which of their calls are timed).
 fn caps(_: &mut Vec<Row>, now: Instant, _: &[usize]) {
+    hostile_room(now);
     let bodies: Vec<String> = (0..STORM_PROGRAMS).map(program_body).collect();
     let vers: Vec<String> = bodies.iter().map(|body| caps_ver(body)).collect();
     let contacts: Vec<Jid> = (0..STORM_CONTACTS)
@@ -1043,6 +1044,133 @@ fn caps(_: &mut Vec<Row>, now: Instant, _: &[usize]) {
         best(|storm| storm.presence_ns) / ours.presence_ns,
         best(|storm| storm.query_ns) / ours.query_ns,
         best(|storm| storm.bytes_per_contact) / ours.bytes_per_contact,
+    );
+}
+
+/// The hostile room's size: occupants, the programs they run (one forger and one silent
+/// occupant per program, queried first), and the machine's verification timeout.
+const ROOM_OCCUPANTS: usize = 1_000;
+const ROOM_PROGRAMS: usize = 20;
+
+/// A forged twin of program `k`'s answer: its last two features joined by a `<`, which
+/// XEP-0115's string cannot tell from two features. Checked to hash alike.
+fn program_twin(k: usize) -> String {
+    let body = program_body(k);
+    let (last, before) = (format!("urn:bench:{k}:9"), format!("urn:bench:{k}:8"));
+    let twin = body
+        .replace(&format!("<feature var='{last}'/>"), "")
+        .replace(
+            &format!("<feature var='{before}'/>"),
+            &format!("<feature var='{before}&lt;{last}'/>"),
+        );
+    assert_eq!(caps_ver(&twin), caps_ver(&body), "a twin of program {k}");
+    twin
+}
+
+/// A MUC join where every program has a forger and a silent occupant, asked about first: every
+/// occupant is asked about at once, requests answered at once (the silent ones never), time
+/// advanced in steps of 250 ms. Every honest occupant must get its program's true answer.
+fn hostile_room(now: Instant) {
+    let bodies: Vec<String> = (0..ROOM_PROGRAMS).map(program_body).collect();
+    let twins: Vec<String> = (0..ROOM_PROGRAMS).map(program_twin).collect();
+    let vers: Vec<String> = bodies.iter().map(|body| caps_ver(body)).collect();
+    // Occupant n runs program n % ROOM_PROGRAMS; the first of each program forges, the second
+    // stays silent.
+    let role = |n: usize| n / ROOM_PROGRAMS;
+    let occupants: Vec<Jid> = (0..ROOM_OCCUPANTS)
+        .map(|n| Jid::new(&format!("room@muc.bench.example/occupant{n}")).expect("JID"))
+        .collect();
+    let mut machine = DiscoMachine::new(Config::default());
+    let start = Instant::now();
+    for (n, occupant) in occupants.iter().enumerate() {
+        let presence: Element = format!(
+            "<presence xmlns='jabber:client' from='{occupant}'>             <c xmlns='http://jabber.org/protocol/caps' hash='sha-1'              node='https://bench.example/{}' ver='{}'/></presence>",
+            n % ROOM_PROGRAMS,
+            vers[n % ROOM_PROGRAMS]
+        )
+        .parse()
+        .expect("a presence");
+        machine.observe_presence_element(now, &presence);
+    }
+    let mut about = HashMap::new();
+    for (n, occupant) in occupants.iter().enumerate() {
+        let id = machine
+            .query_info(now, occupant, None, QueryOptions::default())
+            .expect("a query");
+        about.insert(id, n);
+    }
+    let mut iqs = vec![0usize; ROOM_PROGRAMS];
+    let (mut honest_done, mut last_honest) = (0, Duration::ZERO);
+    let mut network = Duration::ZERO;
+    for step in 0..=160u32 {
+        let at = now + Duration::from_millis(250) * step;
+        machine.handle_timeout(at);
+        while let Some(transmit) = machine.poll_transmit() {
+            let answering = Instant::now();
+            let request = transmit.into_element();
+            let to = request.attr("to").unwrap_or_default();
+            let n: usize = to
+                .rsplit("occupant")
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("an occupant");
+            iqs[n % ROOM_PROGRAMS] += 1;
+            let body = match role(n) {
+                0 => &twins[n % ROOM_PROGRAMS],
+                1 => continue,
+                _ => &bodies[n % ROOM_PROGRAMS],
+            };
+            let node = request
+                .get_child("query", INFO)
+                .and_then(|query| query.attr("node"))
+                .map(|node| format!(" node='{node}'"))
+                .unwrap_or_default();
+            let reply: Element = format!(
+                "<iq xmlns='jabber:client' type='result' id='{}' from='{to}'>                 <query xmlns='{INFO}'{node}>{body}</query></iq>",
+                request.attr("id").unwrap_or_default()
+            )
+            .parse()
+            .expect("a reply");
+            network += answering.elapsed();
+            let _ = machine.handle_stanza(at, reply);
+        }
+        while let Some(event) = machine.poll_event() {
+            let Event::Info { id, result } = event else {
+                continue;
+            };
+            let n = about[&id];
+            if role(n) >= 2 {
+                let info = result.expect("an honest occupant gets an answer");
+                assert!(
+                    info.features
+                        .contains(&format!("urn:bench:{}:9", n % ROOM_PROGRAMS)),
+                    "occupant {n} got a forged answer"
+                );
+                honest_done += 1;
+                last_honest = Duration::from_millis(250) * step;
+            }
+        }
+    }
+    let cpu = start.elapsed() - network;
+    let honest = ROOM_OCCUPANTS - 2 * ROOM_PROGRAMS;
+    assert_eq!(honest_done, honest, "every honest occupant answered");
+    let stats = machine.stats();
+    println!(
+        "
+hostile room: {ROOM_OCCUPANTS} occupants running {ROOM_PROGRAMS} programs, each with \
+         a forger and a silent occupant asked about first"
+    );
+    println!(
+        "  {honest}/{honest} honest occupants got their program's true answer, the last after \
+         {:.2} s (simulated; the verification timeout is {} s)\n  {} IQs in all, {}..={} per \
+         program; {} forged answers refused as ambiguous; {:.0} ns of machine time per occupant",
+        last_honest.as_secs_f64(),
+        Config::default().caps_verification_timeout.as_secs(),
+        stats.requests_sent,
+        iqs.iter().min().unwrap_or(&0),
+        iqs.iter().max().unwrap_or(&0),
+        stats.caps_ambiguous,
+        cpu.as_nanos() as f64 / ROOM_OCCUPANTS as f64,
     );
 }
 
