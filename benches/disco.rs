@@ -1099,7 +1099,7 @@ fn hostile_room(now: Instant) {
             .expect("a query");
         about.insert(id, n);
     }
-    let mut iqs = vec![0usize; ROOM_PROGRAMS];
+    let mut iqs = [0usize; ROOM_PROGRAMS];
     let (mut honest_done, mut last_honest) = (0, Duration::ZERO);
     let mut network = Duration::ZERO;
     for step in 0..=160u32 {
