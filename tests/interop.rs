@@ -977,6 +977,12 @@ fn slixmpp_caps(user: &str, target: &Jid) -> tokio::process::Child {
     python_peer("slixmpp_caps.py", &[&user, "secret", &target])
 }
 
+/// slixmpp as the forger of XEP-0115's Security Considerations (see `slixmpp_caps.py`).
+fn slixmpp_forger(user: &str, target: &Jid) -> tokio::process::Child {
+    let (user, target) = (format!("{user}@localhost"), target.to_string());
+    python_peer("slixmpp_caps.py", &[&user, "secret", &target, "forge"])
+}
+
 /// The next line a peer prints that starts with `prefix`, without it.
 async fn line_starting(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -992,6 +998,68 @@ async fn line_starting(
             return rest.to_owned();
         }
     }
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn a_forged_twin_from_slixmpp_answers_only_the_forger() {
+    bounded(async {
+        let (bob, mut incoming) = connect(login_to(&server_address(), "bob")).await;
+        let bob_jid = Jid::from(bob.jid());
+        // The forger first, so that it is the one asked to verify the hash.
+        let mut forger = slixmpp_forger("slix2", &bob_jid);
+        let mut forger_lines = BufReader::new(forger.stdout.take().expect("piped")).lines();
+        let ver = line_starting(&mut forger_lines, "ver ").await;
+        let twin = line_starting(&mut forger_lines, "twin ").await;
+        let (twin_ver, joined) = twin.split_once(' ').expect("ver and feature");
+        assert_eq!(
+            twin_ver, ver,
+            "slixmpp's own hash of the twin is the true ver"
+        );
+        let forger_jid = jid(&line_starting(&mut forger_lines, "online ").await);
+        let mut honest = slixmpp_caps("slix", &bob_jid);
+        let mut honest_lines = BufReader::new(honest.stdout.take().expect("piped")).lines();
+        assert_eq!(line_starting(&mut honest_lines, "ver ").await, ver);
+        let honest_jid = jid(&line_starting(&mut honest_lines, "online ").await);
+        let mut heard = BTreeSet::new();
+        while heard.len() < 2 {
+            match incoming.next().await.expect("the session lives") {
+                SessionEvent::Stanza(Stanza::Presence(presence)) => {
+                    heard.insert(presence.from.clone().expect("a sender"));
+                }
+                SessionEvent::Stanza(Stanza::Iq(iq)) => bob.refuse(iq),
+                _ => {}
+            }
+        }
+        assert!(heard.contains(&forger_jid) && heard.contains(&honest_jid));
+        tokio::spawn(host(bob.clone(), incoming));
+
+        let forged = info(&bob, &forger_jid, None).await;
+        assert!(forged.features.contains(joined), "{forged:?}");
+        let stats = bob.stats();
+        assert_eq!((stats.caps_ambiguous, stats.caps_verified), (1, 0));
+        // The honest peer is asked in turn, and its true answer is the one shared.
+        let true_answer = info(&bob, &honest_jid, None).await;
+        assert!(!true_answer.features.contains(joined));
+        assert!(true_answer.features.len() > forged.features.len());
+        let stats = bob.stats();
+        assert_eq!((stats.caps_ambiguous, stats.caps_verified), (1, 1));
+        let shared = bob.with_machine(|machine| machine.export_caps());
+        assert_eq!(shared.len(), 1);
+        assert!(!String::from(&shared[0]).contains("&lt;"), "{shared:?}");
+        // Asked again, each gets what it is known for, without a request.
+        let sent = bob.stats().requests_sent;
+        assert!(Arc::ptr_eq(&info(&bob, &forger_jid, None).await, &forged));
+        assert!(Arc::ptr_eq(
+            &info(&bob, &honest_jid, None).await,
+            &true_answer
+        ));
+        assert_eq!(bob.stats().requests_sent, sent);
+        for peer in [forger, honest] {
+            log_out(peer).await;
+        }
+        bob.close().await;
+    });
 }
 
 #[test]

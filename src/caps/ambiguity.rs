@@ -6,8 +6,13 @@
 //! to lie about a popular program answers that program's hash with such a twin (XEP-0115,
 //! Security Considerations, "Caps Poisoning"). A twin that verifies is the twin's true hash, so
 //! verification cannot tell which of the two is the program's: the machine shares an answer
-//! under a XEP-0115 hash only when nothing in it shows the marks that every such twin carries.
-//! XEP-0390's input separates with bytes XML cannot carry and has no twins.
+//! under a XEP-0115 hash only when it shows none of the marks that the twins of ordinary
+//! answers carry. XEP-0390's input separates with bytes XML cannot carry and has no twins.
+//!
+//! Why marks and not a count of readings: every answer with a feature or more has a second
+//! reading (its last features as a form), and XEP-0115's own §5.3 example more (a field's two
+//! values as two fields), so "`S` has exactly one reading" would share nothing at all. The
+//! marks look at the answer received, which is the forger's when there is one.
 
 use std::cmp::Ordering;
 
@@ -42,9 +47,11 @@ pub enum Ambiguity {
     /// order): features moved into a form look so.
     #[error("the forms could be read as features")]
     FormBoundary,
-    /// A form field without a value: the next string could be its value, which is how a
-    /// field's values split off into a field of their own look.
-    #[error("a form field without a value")]
+    /// A form field without a value whose name sorts after the last value of the field before
+    /// it: a field's last value split off into a field of its own looks so. (Fields without
+    /// values after one without values, as a server's unconfigured contact addresses are, do
+    /// not count: they could be read as values, but no split makes them.)
+    #[error("a form field without a value could be the previous field's last value")]
     EmptyField,
     /// A form without a hidden `FORM_TYPE`, which XEP-0115 leaves out of `S`: the hash does
     /// not cover it, so nothing vouches for it to anyone but its sender.
@@ -103,13 +110,13 @@ pub(super) fn legacy(info: &CapsInfo) -> Option<Ambiguity> {
             return Some(Ambiguity::FormBoundary);
         }
     }
-    if form_strings
-        .iter()
-        .any(|(_, role)| *role == FormString::EmptyField)
-    {
-        return Some(Ambiguity::EmptyField);
-    }
-    None
+    let split_off = form_strings.windows(2).any(|pair| {
+        matches!(
+            pair,
+            [(value, FormString::Value), (field, FormString::EmptyField)] if field >= value
+        )
+    });
+    split_off.then_some(Ambiguity::EmptyField)
 }
 
 /// `text` read as an identity's `category/type/lang/name`, split at its first three `/`, if

@@ -462,6 +462,21 @@ fn forged_twins_show_their_marks() {
 }
 
 #[test]
+fn fields_without_values_after_fields_without_values_are_no_mark() {
+    // A server's contact addresses, most of them unconfigured (Prosody's serverinfo form).
+    let serverinfo = "<identity category='server' type='im' name='Prosody'/>\
+        <feature var='http://jabber.org/protocol/disco#info'/><feature var='urn:xmpp:ping'/>\
+        <x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'>\
+        <value>http://jabber.org/network/serverinfo</value></field>\
+        <field var='abuse-addresses'><value>mailto:abuse@localhost</value></field>\
+        <field var='admin-addresses'><value>xmpp:admin@localhost</value>\
+        <value>mailto:admin@localhost</value></field>\
+        <field var='feedback-addresses'/><field var='sales-addresses'/>\
+        <field var='support-addresses'/></x>";
+    assert_eq!(ambiguity(serverinfo), None);
+}
+
+#[test]
 fn a_form_the_legacy_hash_does_not_cover_is_never_shared() {
     for form in [
         form("t", "text-single"),

@@ -1,6 +1,6 @@
-"""slixmpp with its own entity capabilities (XEP-0115), for the caps interop test.
+"""slixmpp with its own entity capabilities (XEP-0115), for the caps interop tests.
 
-    python slixmpp_caps.py HOST PORT JID PASSWORD TARGET_JID
+    python slixmpp_caps.py HOST PORT JID PASSWORD TARGET_JID [forge]
 
 Logs in over plaintext (a loopback test server only), sends TARGET_JID a directed presence,
 which slixmpp's xep_0115 plugin stamps with its caps, and prints, one fact per line:
@@ -13,6 +13,13 @@ which slixmpp's xep_0115 plugin stamps with its caps, and prints, one fact per l
 
 and stays online until its standard input closes. Every wait is bounded: the script exits
 non-zero after 90 s.
+
+With `forge`, it is the attacker of XEP-0115's Security Considerations: it announces the `ver`
+of its true answer, but answers that `ver`'s node with a forged twin, its last two features
+joined by a `<` into one, which hashes alike by slixmpp's own computation. It then also prints,
+before `online`:
+
+    twin VER FEATURE         the twin's verification string, and the joined feature
 """
 
 import asyncio
@@ -20,6 +27,7 @@ import logging
 import sys
 
 import slixmpp
+from slixmpp.plugins.xep_0030.stanza import DiscoInfo
 
 # Beside this script: the plaintext connection every peer of the suite uses.
 from slixmpp_peer import run, stay_until_stdin_closes
@@ -30,9 +38,10 @@ def say(*words):
 
 
 class Peer(slixmpp.ClientXMPP):
-    def __init__(self, jid, password, target):
+    def __init__(self, jid, password, target, forge):
         super().__init__(jid, password)
         self.target = slixmpp.JID(target)
+        self.forge = forge
         self.finished = asyncio.get_event_loop().create_future()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0115")
@@ -49,10 +58,30 @@ class Peer(slixmpp.ClientXMPP):
         await self.get_roster()
         caps = self.plugin["xep_0115"]
         await caps.update_caps()
-        say(f"ver {await caps.get_verstring(self.boundjid)}")
+        ver = await caps.get_verstring(self.boundjid)
+        say(f"ver {ver}")
+        if self.forge:
+            await self.answer_with_a_twin(ver)
         self.send_presence(pto=self.target)
         say(f"online {self.boundjid.full}")
         await stay_until_stdin_closes(self)
+
+    async def answer_with_a_twin(self, ver):
+        disco = self.plugin["xep_0030"]
+        caps = self.plugin["xep_0115"]
+        info = await disco.get_info(None, None, local=True)
+        if isinstance(info, slixmpp.Iq):
+            info = info["disco_info"]
+        features = sorted(info["features"])
+        joined = f"{features[-2]}<{features[-1]}"
+        twin = DiscoInfo()
+        for category, type_, lang, name in info["identities"]:
+            twin.add_identity(category, type_, name=name, lang=lang)
+        for feature in features[:-2] + [joined]:
+            twin.add_feature(feature)
+        twin_ver = caps.generate_verstring(twin, caps.hash)
+        await disco.set_info(node=f"{caps.caps_node}#{ver}", info=twin)
+        say(f"twin {twin_ver} {joined}")
 
     async def available(self, presence):
         if presence["from"] != self.target or not presence["caps"]["ver"]:
@@ -67,12 +96,12 @@ class Peer(slixmpp.ClientXMPP):
         say(f"unverified {presence['from']} {claimed}")
 
 
-async def main(host, port, jid, password, target):
-    await run(Peer(jid, password, target), host, port, 90)
+async def main(host, port, jid, password, target, forge=None):
+    await run(Peer(jid, password, target, forge == "forge"), host, port, 90)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.ERROR)
-    if len(sys.argv) != 6:
+    if len(sys.argv) not in (6, 7):
         sys.exit(__doc__)
     asyncio.run(main(*sys.argv[1:]))
