@@ -1136,3 +1136,45 @@ fn a_capsdb_file_is_verified_on_load_and_saves_the_first_login() {
     assert_eq!(fresh.machine.import_capsdb([edited, twin, unknown]), 0);
     assert!(caps::from_json("{\"not\": \"an entry\"}").is_err());
 }
+
+#[test]
+fn queries_left_without_a_claimant_to_ask_cost_one_root_request_per_entity() {
+    let mut h = Harness::new();
+    let claim = legacy_c(&ver(CLIENT));
+    show(&mut h, ROMEO, &claim);
+    show(&mut h, MERCUTIO, &claim);
+    let romeo = root_info(&mut h, ROMEO);
+    let to_romeo = h.sent_one();
+    let mercutio = root_info(&mut h, MERCUTIO);
+    // Romeo stays silent: Mercutio is asked; two more queries about Romeo join that request.
+    h.tick(5_000);
+    let to_mercutio = h.sent_one();
+    assert_eq!(to_mercutio.attr("to"), Some(MERCUTIO));
+    let more = [
+        h.info(6_000, ROMEO, None, QueryOptions::default()),
+        h.info(6_000, ROMEO, None, QueryOptions::default()),
+    ];
+    h.assert_quiet();
+    // Mercutio fails: his query asks his root; Romeo was asked already, so the two ask his.
+    h.feed_consumed(
+        7_000,
+        error_reply(&to_mercutio, "cancel", "item-not-found", None),
+    );
+    let mut sent = h.sent();
+    sent.sort_by_key(|request| request.attr("to").map(str::to_owned));
+    let to: Vec<_> = sent.iter().map(|r| (r.attr("to"), node_of(r))).collect();
+    assert_eq!(to, [(Some(MERCUTIO), None), (Some(ROMEO), None)]);
+    answer(&mut h, &sent[1], CLIENT);
+    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(done, more);
+    answer(&mut h, &sent[0], OTHER_CLIENT);
+    h.completion_of(mercutio).info();
+    // Romeo's first query still waits for his caps node, until its own deadline.
+    h.tick(30_000);
+    assert!(matches!(
+        h.completion_of(romeo).error(),
+        QueryError::Timeout
+    ));
+    drop(to_romeo);
+    h.assert_all_completed();
+}

@@ -284,8 +284,16 @@ impl Requester {
             .find(|jid| !asked.contains(jid))
             .cloned();
         let Some(next) = next else {
+            // One request per entity, however many of its queries wait.
+            let mut by_entity: Vec<(Jid, Vec<(RequestId, Jid)>)> = Vec::new();
             for (id, jid) in waiting {
-                self.ask_root(out, config, &jid, vec![(id, jid.clone())]);
+                match by_entity.iter_mut().find(|(entity, _)| *entity == jid) {
+                    Some((_, ids)) => ids.push((id, jid)),
+                    None => by_entity.push((jid.clone(), vec![(id, jid)])),
+                }
+            }
+            for (jid, waiting) in by_entity {
+                self.ask_root(out, config, &jid, waiting);
             }
             return;
         };
