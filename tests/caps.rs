@@ -577,8 +577,7 @@ fn a_presence_flood_sends_nothing_and_stays_bounded() {
     let recent = root_info(&mut h, "bot9999@evil.example/x");
     assert!(node_of(&h.sent_one()).is_some());
     h.machine.stream_destroyed();
-    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(done, [old, recent]);
+    assert_eq!(h.completed_ids(), [old, recent]);
 }
 
 #[test]
@@ -939,8 +938,7 @@ fn a_late_answer_of_the_silent_claimant_still_answers_its_own_query() {
     assert_eq!(stats(&h).caps_verified, 1);
     // The others wait on Mercutio's request, answered as it comes.
     h.feed_consumed(6_000, info_reply(&to_mercutio, CLIENT));
-    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(done, [mercutio, benvolio]);
+    assert_eq!(h.completed_ids(), [mercutio, benvolio]);
     h.assert_all_completed();
 }
 
@@ -1001,8 +999,7 @@ fn a_reply_nobody_can_read_fails_its_sender_once_and_the_next_claimant_is_asked(
         "no second request to Romeo"
     );
     answer(&mut h, &next, CLIENT);
-    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(done, [mercutio, benvolio]);
+    assert_eq!(h.completed_ids(), [mercutio, benvolio]);
     h.assert_quiet();
 }
 
@@ -1165,8 +1162,7 @@ fn queries_left_without_a_claimant_to_ask_cost_one_root_request_per_entity() {
     let to: Vec<_> = sent.iter().map(|r| (r.attr("to"), node_of(r))).collect();
     assert_eq!(to, [(Some(MERCUTIO), None), (Some(ROMEO), None)]);
     answer(&mut h, &sent[1], CLIENT);
-    let done: Vec<_> = h.completions().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(done, more);
+    assert_eq!(h.completed_ids(), more);
     answer(&mut h, &sent[0], OTHER_CLIENT);
     h.completion_of(mercutio).info();
     // Romeo's first query still waits for his caps node, until its own deadline.

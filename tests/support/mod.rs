@@ -304,6 +304,12 @@ impl Harness {
         done
     }
 
+    /// Drains events, as [`completions`](Self::completions), and returns the ids completed, in
+    /// order.
+    pub fn completed_ids(&mut self) -> Vec<RequestId> {
+        self.completions().into_iter().map(|(id, _)| id).collect()
+    }
+
     /// Drains events and returns the single completion, which must be for `id`.
     pub fn completion_of(&mut self, id: RequestId) -> Outcome {
         let mut done = self.completions();
