@@ -605,8 +605,9 @@ impl DiscoMachine {
     /// host, for [deferred](Node::Deferred) nodes). Everything else is handed back untouched in
     /// [`Handled::Unhandled`].
     ///
-    /// `now` is the current instant, as for every input; no received stanza starts a timer
-    /// today, but hosts pass it so that none has to change when one does.
+    /// `now` is the current instant, as for every input: a reply may start new deadlines (a
+    /// question's next queries, the verification of a capabilities hash moving on to the next
+    /// entity claiming it), so ask [`poll_timeout`](Self::poll_timeout) again after it.
     ///
     /// Replies are trusted only from the entity asked (see [`Config::own_jid`] for the server's
     /// exception), with an id the machine issued. A reply carrying such an id but failing those
