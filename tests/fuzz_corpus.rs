@@ -72,5 +72,8 @@ fn the_questions_corpus_replays() {
 
 #[test]
 fn the_caps_corpus_replays() {
-    replay("caps", model::caps::run_bytes);
+    replay("caps", |data| {
+        model::caps::run_bytes(data);
+        model::caps::run_room(data);
+    });
 }
