@@ -111,7 +111,9 @@ pub struct Config {
     /// How long the verification of a claimed hash waits for the entity it asked, before it
     /// asks the next entity claiming the hash (the entity asked keeps its own query, which ends
     /// at that query's deadline). One silent claimant copying a popular hash then delays the
-    /// others by this much instead of failing them all. Default: 5 s, well below
+    /// others by this much instead of failing them all: an honest claimant's query gets its
+    /// answer as long as fewer than its timeout divided by this many silent claimants are asked
+    /// before it (five, with the defaults). Default: 5 s, well below
     /// [`default_timeout`](Self::default_timeout).
     pub caps_verification_timeout: Duration,
 }
