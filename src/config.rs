@@ -113,7 +113,7 @@ pub struct Config {
     /// at that query's deadline). One silent claimant copying a popular hash then delays the
     /// others by this much instead of failing them all: an honest claimant's query gets its
     /// answer as long as fewer than its timeout divided by this many silent claimants are asked
-    /// before it (five, with the defaults). Default: 5 s, well below
+    /// before it (at most five, with the defaults). Default: 5 s, well below
     /// [`default_timeout`](Self::default_timeout).
     pub caps_verification_timeout: Duration,
 }
