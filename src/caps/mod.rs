@@ -52,8 +52,10 @@ pub enum CapsError {
     /// Not a `disco#info` `<query/>`.
     #[error("not a disco#info query")]
     NotInfo,
-    /// Two identities share a category, type and `xml:lang` (XEP-0115 §5.4).
-    #[error("two identities of category {category:?}, type {type_:?}, language {lang:?}")]
+    /// Two identities share a category, type, `xml:lang` and name (XEP-0115 §5.4).
+    #[error(
+        "two identities of category {category:?}, type {type_:?}, language {lang:?} and one name"
+    )]
     DuplicateIdentity {
         /// The category.
         category: String,
