@@ -880,8 +880,10 @@ impl DiscoMachine {
     /// itself and of each item, at most [`Config::tree_concurrency`] queries at once, every one
     /// through the cache. One command, one completion ([`Event::Services`]): the matches, and
     /// apart, each item whose info could not be read, with why; only a failure of the item list
-    /// fails the search. The options' deadline bounds the whole search (each query gets what is
-    /// left of it), `fresh` asks every query anew, `from` asks from that address.
+    /// fails the search. The options' deadline bounds the whole search; each query has
+    /// [`Config::default_timeout`] or what is left of it, whichever ends first, so one silent
+    /// item costs a query's timeout. `fresh` asks every query anew, `from` asks from that
+    /// address.
     ///
     /// # Errors
     ///

@@ -136,6 +136,27 @@ fn find_services_matches_items_and_reports_the_ones_that_did_not_answer() {
 }
 
 #[test]
+fn a_silent_item_costs_the_query_timeout_not_the_whole_question() {
+    let mut h = Harness::new();
+    // A patient search; each of its queries still has the machine's 30 s.
+    let id = h.services(0, SERVER, ServiceFilter::feature(MUC), timeout(60));
+    serve(&mut h, 10);
+    h.tick(29_999);
+    assert!(
+        h.completions().is_empty(),
+        "the silent service is still awaited"
+    );
+    h.tick(30_010);
+    let outcome = h.completion_of(id);
+    let services = outcome.services();
+    assert!(services
+        .not_answered
+        .iter()
+        .any(|n| n.item.jid.as_str() == "silent.example.org" && n.error == QueryError::Timeout));
+    h.assert_all_completed();
+}
+
+#[test]
 fn a_second_search_from_a_warm_cache_sends_nothing() {
     let mut h = Harness::new();
     let filter = || ServiceFilter::identity("store", Some("file"));

@@ -1,6 +1,7 @@
 //! The queries one question about a tree has in flight: asked through the machine's own
-//! requester (so the cache and aliasing serve them), at most a bound at once, each with what
-//! is left of the question's deadline.
+//! requester (so the cache and aliasing serve them), at most a bound at once, each with the
+//! machine's per-query timeout or what is left of the question's deadline, whichever ends
+//! first: one silent item costs a query's timeout, not the whole question's.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -43,8 +44,9 @@ impl<'a> Asker<'a> {
         }
     }
 
-    /// Asks `kind` of `jid` at `node` for a question, with the question's options and what is
-    /// left of its deadline. The query's completion is the question's, not the host's.
+    /// Asks `kind` of `jid` at `node` for a question, with the question's options and a
+    /// timeout of [`Config::default_timeout`] or what is left of the question's deadline,
+    /// whichever is shorter. The query's completion is the question's, not the host's.
     ///
     /// # Errors
     ///
@@ -65,14 +67,22 @@ impl<'a> Asker<'a> {
                 )))
             })?;
         }
-        let mut options = options.clone();
-        if let Some(deadline) = deadline {
-            let left = deadline
-                .checked_duration_since(self.now)
-                .filter(|left| !left.is_zero())
-                .ok_or(QueryError::Timeout)?;
-            options = options.with_timeout(left);
-        }
+        let left = deadline
+            .map(|deadline| {
+                deadline
+                    .checked_duration_since(self.now)
+                    .filter(|left| !left.is_zero())
+                    .ok_or(QueryError::Timeout)
+            })
+            .transpose()?;
+        let timeout = match (self.config.default_timeout, left) {
+            (Some(per_query), Some(left)) => Some(per_query.min(left)),
+            (per_query, left) => per_query.or(left),
+        };
+        let options = match timeout {
+            Some(timeout) => options.clone().with_timeout(timeout),
+            None => options.clone().without_timeout(),
+        };
         let key = KeyRef {
             jid,
             node,
