@@ -219,11 +219,7 @@ impl DiscoMachine {
         options: &QueryOptions,
         page: Option<Box<SetQuery>>,
     ) -> Result<RequestId, InvalidArgument> {
-        // Asking from the own address is asking without one: one key, one cache entry.
-        let from = options
-            .from
-            .as_ref()
-            .filter(|from| self.config.own_jid.as_ref() != Some(*from));
+        let from = self.asking_from(options);
         let key = KeyRef {
             from,
             ..key(jid, node)?
@@ -935,10 +931,13 @@ impl DiscoMachine {
         now: Instant,
         jid: &Jid,
         node: Option<&str>,
-        options: QueryOptions,
+        mut options: QueryOptions,
         build: impl FnOnce(QueryOptions, Option<Instant>, usize) -> Question,
     ) -> Result<RequestId, InvalidArgument> {
         key(jid, node)?;
+        if self.asking_from(&options).is_none() {
+            options.from = None;
+        }
         self.id_prefix?;
         let deadline = options.deadline(self.config.default_timeout, now);
         let question = build(options, deadline, self.config.tree_concurrency);
@@ -948,6 +947,15 @@ impl DiscoMachine {
         self.tree.start(&mut asker, id, question);
         self.settle();
         Ok(id)
+    }
+
+    /// The address a query with `options` asks from, if it is another than the own: asking
+    /// from the own address is asking without one (one key, one cache entry, the caps path).
+    fn asking_from<'a>(&self, options: &'a QueryOptions) -> Option<&'a Jid> {
+        options
+            .from
+            .as_ref()
+            .filter(|from| self.config.own_jid.as_ref() != Some(*from))
     }
 
     /// How many of the machine's own queries (asked by questions about trees, or verifying a

@@ -37,6 +37,9 @@ pub struct QueryOptions {
     /// For [`query_item_list`](crate::DiscoMachine::query_item_list): the most items to keep,
     /// instead of [`Config::max_list_items`](crate::Config::max_list_items).
     pub max_items: Option<usize>,
+    /// For [`query_item_list`](crate::DiscoMachine::query_item_list): the items to ask for per
+    /// page, instead of [`Config::list_page_size`](crate::Config::list_page_size).
+    pub page_size: Option<usize>,
 }
 
 impl QueryOptions {
@@ -100,6 +103,14 @@ impl QueryOptions {
     #[must_use]
     pub fn with_max_items(mut self, items: usize) -> Self {
         self.max_items = Some(items);
+        self
+    }
+
+    /// Asks for `items` items per page of a whole item list (at least one). A list aliased to
+    /// one already being read keeps that one's page size.
+    #[must_use]
+    pub fn with_page_size(mut self, items: usize) -> Self {
+        self.page_size = Some(items);
         self
     }
 }

@@ -521,6 +521,16 @@ fn a_whole_list_is_read_page_after_page_and_completes_once() {
 }
 
 #[test]
+fn the_page_size_of_a_whole_list_can_be_set_per_query() {
+    let mut h = Harness::with_config(list_config(2));
+    let id = h.list(0, MUC, None, QueryOptions::default().with_page_size(7));
+    let first = h.sent_one();
+    assert_eq!(asked(&first), (Some("7".into()), None, None));
+    h.feed_consumed(1, rooms_page(&first, 0..3, None));
+    assert_eq!(h.completion_of(id).list().items.len(), 3);
+}
+
+#[test]
 fn a_read_list_is_cached_and_shared_under_its_own_key() {
     let mut h = Harness::with_config(list_config(10));
     let first = h.list(0, MUC, None, QueryOptions::default());

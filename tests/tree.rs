@@ -157,6 +157,23 @@ fn a_silent_item_costs_the_query_timeout_not_the_whole_question() {
 }
 
 #[test]
+fn a_question_asked_from_the_own_address_shares_the_plain_cache() {
+    let mut config = Config::default();
+    config.own_jid = Some(jid("juliet@example.org/balcony"));
+    let mut h = Harness::with_config(config);
+    let plain = h.info(0, SERVER, None, QueryOptions::default());
+    serve(&mut h, 1);
+    h.completion_of(plain).info();
+    let own = QueryOptions::default().with_from(jid("juliet@example.org/balcony"));
+    let question = h.supports_with(2, SERVER, INFO, own);
+    assert!(
+        h.sent().is_empty(),
+        "answered from the plain query's cache entry"
+    );
+    assert!(h.completion_of(question).support().supported);
+}
+
+#[test]
 fn a_second_search_from_a_warm_cache_sends_nothing() {
     let mut h = Harness::new();
     let filter = || ServiceFilter::identity("store", Some("file"));

@@ -253,7 +253,7 @@ impl Requester {
             Ask::List => {
                 let list = ListRead::new(
                     key.node,
-                    config.list_page_size,
+                    options.page_size.unwrap_or(config.list_page_size),
                     options.max_pages.unwrap_or(config.max_list_pages),
                     options.max_items.unwrap_or(config.max_list_items),
                 );

@@ -241,15 +241,19 @@ impl Harness {
     }
 
     pub fn supports(&mut self, ms: u64, to: &str, feature: &str) -> RequestId {
+        self.supports_with(ms, to, feature, QueryOptions::default())
+    }
+
+    pub fn supports_with(
+        &mut self,
+        ms: u64,
+        to: &str,
+        feature: &str,
+        options: QueryOptions,
+    ) -> RequestId {
         let id = self
             .machine
-            .supports(
-                self.at(ms),
-                &jid(to),
-                None,
-                feature,
-                QueryOptions::default(),
-            )
+            .supports(self.at(ms), &jid(to), None, feature, options)
             .expect("valid question");
         self.issue(id)
     }
