@@ -65,8 +65,11 @@ pub struct ItemList {
     pub node: Option<String>,
     /// Every item, in the order the pages gave them, each (JID, node) once.
     pub items: Vec<Item>,
-    /// `false` when a bound cut the list short ([`Config::max_list_pages`](crate::Config),
-    /// [`Config::max_list_items`](crate::Config), or the query's own): there may be more.
+    /// `true` only when the responder said the list ended (an empty or short page, or a page
+    /// without a `<set/>`); `false` when a bound cut it short
+    /// ([`Config::max_list_pages`](crate::Config), [`Config::max_list_items`](crate::Config),
+    /// or the query's own), or the responder went round in circles (a page of items seen
+    /// before, a `<last/>` id seen before): there may be more.
     pub complete: bool,
     /// How many pages were read.
     pub pages: usize,

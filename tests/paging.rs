@@ -600,7 +600,8 @@ fn a_responder_going_round_in_circles_or_without_end_is_cut() {
     h.feed_consumed(1, rooms_page(&first, 0..2, Some("p1")));
     let second = h.sent_one();
     h.feed_consumed(2, rooms_page(&second, 0..2, Some("p1")));
-    h.assert_quiet_but_completion(circling, 2, true);
+    // The responder never said the list ended: it may hold more than it showed.
+    h.assert_quiet_but_completion(circling, 2, false);
 
     let endless = h.list(
         3,
@@ -641,6 +642,32 @@ impl Completion for Harness {
             "{list:?}"
         );
     }
+}
+
+#[test]
+fn a_list_cut_short_answers_no_query_that_would_read_further() {
+    let mut h = Harness::with_config(list_config(4));
+    let cut = h.list(0, MUC, None, QueryOptions::default().with_max_items(4));
+    let first = h.sent_one();
+    h.feed_consumed(1, rooms_page(&first, 0..4, Some("p1")));
+    let second = h.sent_one();
+    h.feed_consumed(1, rooms_page(&second, 4..8, Some("p2")));
+    h.assert_quiet_but_completion(cut, 4, false);
+    // The same bound, or a smaller one: the cached part is what it would read.
+    let same = h.list(2, MUC, None, QueryOptions::default().with_max_items(3));
+    h.assert_quiet_but_completion(same, 4, false);
+    // The default bound reads further: asked again, from the start.
+    let whole = h.list(3, MUC, None, QueryOptions::default());
+    let again = h.sent_one();
+    assert_eq!(asked(&again), (Some("4".into()), None, None));
+    h.feed_consumed(4, rooms_page(&again, 0..4, Some("p1")));
+    let next = h.sent_one();
+    h.feed_consumed(5, rooms_page(&next, 4..6, Some("p2")));
+    h.assert_quiet_but_completion(whole, 6, true);
+    // Now whole, it answers any query.
+    let cached = h.list(6, MUC, None, QueryOptions::default());
+    h.assert_quiet_but_completion(cached, 6, true);
+    h.assert_all_completed();
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! The responder's `count` is never trusted to stop (servers get it wrong), and neither is a
 //! responder that pages forever: the list ends at an empty page, a page without `<last/>` (a
 //! responder without RSM answers the whole list at once), a page shorter than the first, a
-//! page that brings no new item or repeats a page id already seen, or a bound.
+//! page that brings no new item or repeats a page id already seen, or a bound. Only the first
+//! three are the responder saying the list ended; after the others the list is read as far as
+//! it could be, and says it may not be whole.
 
 use std::collections::HashSet;
 
@@ -90,17 +92,16 @@ impl ListRead {
         let added = self.items.len() - before;
         let page_len = *self.page_len.get_or_insert(page.items.len());
         let last = page.rsm.as_ref().and_then(|set| set.last.clone());
-        let ended = match &last {
-            None => true,
-            Some(last) => {
-                page.items.is_empty()
-                    || added == 0
-                    || page.items.len() < page_len
-                    || !self.lasts.insert(last.clone())
-            }
+        // The responder says the list ended; or it goes round in circles (`after` ignored).
+        let (ended, circling) = match &last {
+            None => (true, false),
+            Some(last) => (
+                page.items.is_empty() || page.items.len() < page_len,
+                added == 0 || !self.lasts.insert(last.clone()),
+            ),
         };
         match last {
-            _ if cut => self.done(false),
+            _ if cut || circling => self.done(false),
             _ if ended => self.done(true),
             _ if self.pages >= self.max_pages => self.done(false),
             Some(last) => Step::Next(last),
@@ -187,6 +188,10 @@ mod tests {
         assert_eq!(list.take(&page(2..5, Some("b"))), Step::Next("b".into()));
         let done = finished(list.take(&page(2..5, Some("c"))));
         assert_eq!(done.items, (0..5).map(item).collect::<Vec<_>>());
+        assert!(
+            !done.complete,
+            "a responder ignoring `after` never said it ended"
+        );
     }
 
     #[test]
@@ -195,6 +200,7 @@ mod tests {
         assert_eq!(list.take(&page(0..3, Some("a"))), Step::Next("a".into()));
         let done = finished(list.take(&page(3..6, Some("a"))));
         assert_eq!(done.items.len(), 6);
+        assert!(!done.complete, "a loop is no end");
     }
 
     #[test]

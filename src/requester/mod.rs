@@ -208,7 +208,7 @@ impl Requester {
 
         if !options.require_fresh {
             match self.cache(kind).get(key) {
-                Some(Entry::Ready(answer)) => {
+                Some(Entry::Ready(answer)) if covers(answer, options, config) => {
                     let answer = answer.clone();
                     out.stats.cache_hits += 1;
                     out.complete(kind, id, Ok(answer));
@@ -226,7 +226,8 @@ impl Requester {
                     self.attach(out, id, kind, source, deadline);
                     return;
                 }
-                None => {}
+                // A list read only in part answers no query that would read further.
+                Some(Entry::Ready(_)) | None => {}
             }
             // The entity's root, and it claimed a hash: the hash cache may know the answer.
             if kind == Ask::Info
@@ -733,6 +734,18 @@ impl Requester {
         self.info.drain(drop);
         self.items.drain(drop);
         self.lists.drain(drop);
+    }
+}
+
+/// Whether the cached `answer` answers a query with `options`: a whole item list that is not
+/// known to be whole answers only a query whose own bounds would have stopped it as early.
+fn covers(answer: &Answer, options: &QueryOptions, config: &Config) -> bool {
+    match answer {
+        Answer::List(list) if !list.complete => {
+            options.max_items.unwrap_or(config.max_list_items) <= list.items.len()
+                || options.max_pages.unwrap_or(config.max_list_pages) <= list.pages
+        }
+        _ => true,
     }
 }
 

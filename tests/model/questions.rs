@@ -4,7 +4,9 @@
 //!
 //! After every step: every completion the host sees is of an id it was given, and only once
 //! (a question's own queries never reach it). At the end, once time has passed every deadline:
-//! every id completed. A whole list read from an honest responder is its list, whole.
+//! every id completed. A whole list read from an honest responder is its list, whole; one read
+//! from a responder that never said it ended (it repeats its page, or pages forever) never
+//! says it is whole.
 //!
 //! The honest responders are `DiscoMachine`s themselves (static items, pages of their own
 //! size); the others are scripted: a responder that repeats its page forever, one that pages
@@ -196,7 +198,8 @@ pub struct World {
     waiting: Vec<Element>,
     issued: Vec<RequestId>,
     completed: BTreeSet<RequestId>,
-    /// Whole lists asked of an honest responder: what they must come back as.
+    /// Whole lists asked, by entity: an honest responder's must come back whole, and a list
+    /// whose responder never said it ended must not say it is whole.
     expected_lists: BTreeMap<RequestId, usize>,
 }
 
@@ -241,7 +244,7 @@ impl World {
                 let id = self
                     .machine
                     .query_item_list(now, &Self::jid(entity), None, options);
-                if let (Ok(id), true) = (&id, entity < HONEST) {
+                if let Ok(id) = &id {
                     self.expected_lists.insert(*id, entity);
                 }
                 Some(id)
@@ -389,7 +392,7 @@ impl World {
                 },
             ) = (self.expected_lists.get(&id), &event)
             {
-                check_honest_list(*entity, list);
+                check_list(*entity, list);
             }
         }
     }
@@ -427,7 +430,17 @@ impl World {
     }
 }
 
-fn check_honest_list(entity: usize, list: &ItemList) {
+fn check_list(entity: usize, list: &ItemList) {
+    if ENTITIES[entity] == "loop.example" || ENTITIES[entity] == "endless.example" {
+        assert!(
+            !list.complete,
+            "{} never said its list ended: {list:?}",
+            ENTITIES[entity]
+        );
+    }
+    if entity >= HONEST {
+        return;
+    }
     assert!(list.complete, "an honest list is read whole: {list:?}");
     assert_eq!(
         list.items,
