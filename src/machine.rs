@@ -903,7 +903,9 @@ impl DiscoMachine {
     /// to `max_entities` entities, each (JID, node) once (items pointing back are not followed
     /// again). One command, one completion ([`Event::Walk`]) with every entity visited, its info
     /// and items or their errors. Bounds and options as for
-    /// [`find_services`](Self::find_services).
+    /// [`find_services`](Self::find_services). No list is read past `max_entities` items (no
+    /// list could bring the walk more entities than that): a longer one is reported as read so
+    /// far, with `complete: false`.
     ///
     /// # Errors
     ///
@@ -917,6 +919,11 @@ impl DiscoMachine {
         max_entities: usize,
         options: QueryOptions,
     ) -> Result<RequestId, InvalidArgument> {
+        let most = options
+            .max_items
+            .unwrap_or(self.config.max_list_items)
+            .min(max_entities.max(1));
+        let options = options.with_max_items(most);
         self.ask_question(now, jid, node, options, |options, deadline, limit| {
             let walk =
                 WalkQuestion::new(jid, node, max_depth, max_entities, limit, options, deadline);

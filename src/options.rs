@@ -90,16 +90,16 @@ impl QueryOptions {
         .and_then(|timeout| now.checked_add(timeout))
     }
 
-    /// Reads at most `pages` pages of a whole item list. A list aliased to one already being
-    /// read keeps that one's bounds.
+    /// Reads at most `pages` pages of a whole item list. A query joins a read of the same list
+    /// already under way only if that read's bounds are no smaller than its own.
     #[must_use]
     pub fn with_max_pages(mut self, pages: usize) -> Self {
         self.max_pages = Some(pages);
         self
     }
 
-    /// Keeps at most `items` items of a whole item list. A list aliased to one already being
-    /// read keeps that one's bounds.
+    /// Keeps at most `items` items of a whole item list. A query joins a read of the same list
+    /// already under way only if that read's bounds are no smaller than its own.
     #[must_use]
     pub fn with_max_items(mut self, items: usize) -> Self {
         self.max_items = Some(items);

@@ -671,6 +671,26 @@ fn a_list_cut_short_answers_no_query_that_would_read_further() {
 }
 
 #[test]
+fn a_list_query_joins_only_a_read_that_goes_as_far() {
+    let mut h = Harness::with_config(list_config(4));
+    let short = h.list(0, MUC, None, QueryOptions::default().with_max_items(2));
+    let first = h.sent_one();
+    // A smaller bound joins; a larger one reads on its own.
+    let smaller = h.list(0, MUC, None, QueryOptions::default().with_max_items(1));
+    h.assert_quiet();
+    let whole = h.list(0, MUC, None, QueryOptions::default());
+    let own = h.sent_one();
+    assert_ne!(own.attr("id"), first.attr("id"));
+    h.feed_consumed(1, rooms_page(&first, 0..4, Some("p1")));
+    assert_eq!(h.completed_ids(), [short, smaller]);
+    h.feed_consumed(2, rooms_page(&own, 0..3, None));
+    let outcome = h.completion_of(whole);
+    assert_eq!(outcome.list().items.len(), 3);
+    assert!(outcome.list().complete);
+    h.assert_all_completed();
+}
+
+#[test]
 fn the_item_bound_cuts_a_list_and_repeats_are_kept_once() {
     let mut h = Harness::with_config(list_config(4));
     let id = h.list(0, MUC, None, QueryOptions::default().with_max_items(6));

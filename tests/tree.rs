@@ -174,6 +174,66 @@ fn a_question_asked_from_the_own_address_shares_the_plain_cache() {
 }
 
 #[test]
+fn a_walk_reads_no_list_past_its_entity_bound() {
+    let mut h = Harness::new();
+    let id = h.walk(0, SERVER, 1, 3, QueryOptions::default());
+    let mut item_pages = 0;
+    loop {
+        let sent = h.sent();
+        if sent.is_empty() {
+            break;
+        }
+        for request in sent {
+            let (_, to, _) = query_of(
+                &request,
+                if request.get_child("query", INFO).is_some() {
+                    INFO
+                } else {
+                    ITEMS
+                },
+            );
+            let reply = if request.get_child("query", INFO).is_some() {
+                info_reply(&request, "<identity category='conference' type='text'/>")
+            } else if to == SERVER {
+                // 100 rooms, two a page, for as long as asked.
+                item_pages += 1;
+                let after: usize = request
+                    .get_child("query", ITEMS)
+                    .and_then(|query| query.get_child("set", RSM))
+                    .and_then(|set| set.get_child("after", RSM))
+                    .map_or(0, |after| after.text().parse().unwrap());
+                let rooms: String = (after..after + 2)
+                    .map(|n| format!("<item jid='room{n}@{SERVER}'/>"))
+                    .collect();
+                items_reply(
+                    &request,
+                    &format!(
+                        "{rooms}<set xmlns='{RSM}'><last>{}</last><count>100</count></set>",
+                        after + 2
+                    ),
+                )
+            } else {
+                items_reply(&request, "")
+            };
+            h.feed_consumed(1, reply);
+        }
+    }
+    assert_eq!(
+        item_pages, 2,
+        "two pages hold the three entities the walk keeps"
+    );
+    let outcome = h.completion_of(id);
+    let walk = outcome.walk();
+    assert_eq!(walk.entities.len(), 3);
+    assert!(!walk.complete);
+    let server_items = walk.entities[0].items.as_ref().expect("the server's list");
+    assert!(
+        !server_items.complete,
+        "read only as far as the walk needed"
+    );
+}
+
+#[test]
 fn a_second_search_from_a_warm_cache_sends_nothing() {
     let mut h = Harness::new();
     let filter = || ServiceFilter::identity("store", Some("file"));

@@ -62,6 +62,11 @@ impl ListRead {
         }
     }
 
+    /// Whether this read goes at least as far as one bounded by `max_items` and `max_pages`.
+    pub(super) fn reads_as_far(&self, max_items: usize, max_pages: usize) -> bool {
+        self.max_items >= max_items && self.max_pages >= max_pages
+    }
+
     /// The `<set/>` asking for the page after `after` (the first page without).
     pub(super) fn request(&self, after: Option<String>) -> SetQuery {
         SetQuery {

@@ -222,9 +222,12 @@ impl Requester {
                 }
                 Some(Entry::Pending(source)) => {
                     let source = *source;
-                    out.stats.aliased += 1;
-                    self.attach(out, id, kind, source, deadline);
-                    return;
+                    // A list read with smaller bounds than this query's is not joined.
+                    if self.reads_as_far(source, options, config) {
+                        out.stats.aliased += 1;
+                        self.attach(out, id, kind, source, deadline);
+                        return;
+                    }
                 }
                 // A list read only in part answers no query that would read further.
                 Some(Entry::Ready(_)) | None => {}
@@ -269,6 +272,20 @@ impl Requester {
         self.iqs_in_flight += 1;
         self.send_query(out, config, number, page);
         self.attach(out, id, kind, number, deadline);
+    }
+
+    /// Whether source `number` reads as far as a query with `options` would: any source but a
+    /// whole list's does; a list's, if its bounds are no smaller than the query's.
+    fn reads_as_far(&self, number: u64, options: &QueryOptions, config: &Config) -> bool {
+        self.sources
+            .get(number)
+            .and_then(|source| source.list.as_deref())
+            .is_none_or(|list| {
+                list.reads_as_far(
+                    options.max_items.unwrap_or(config.max_list_items),
+                    options.max_pages.unwrap_or(config.max_list_pages),
+                )
+            })
     }
 
     /// Sends the IQ of source `number` (asking for `page` of the list, if given).
