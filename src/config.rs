@@ -81,6 +81,12 @@ pub struct Config {
     /// How many whole item lists the cache holds (besides `items_cache_capacity` single
     /// answers). Default: 64.
     pub list_cache_capacity: usize,
+    /// How many entities the machine remembers, per session, to have answered an items query
+    /// with a `<set/>` (XEP-0059): a whole-list read sends a `<set/>` only to an entity known
+    /// to support result set management (XEP-0059 §4: remembered so, or its cached root info
+    /// lists `http://jabber.org/protocol/rsm`); to any other it sends a plain query first, and
+    /// pages on only if the answer says there is more. Default: 1,024.
+    pub rsm_entities_capacity: usize,
     /// How many queries one question about a tree ([`supports`](crate::DiscoMachine::supports),
     /// [`find_services`](crate::DiscoMachine::find_services),
     /// [`walk`](crate::DiscoMachine::walk)) keeps in flight at once; the rest wait their turn.
@@ -135,6 +141,7 @@ impl Default for Config {
             max_list_pages: 1000,
             max_list_items: 100_000,
             list_cache_capacity: 64,
+            rsm_entities_capacity: 1024,
             tree_concurrency: 8,
             caps_node: None,
             caps_algorithms: vec![crate::caps::Algorithm::Sha256],

@@ -183,14 +183,19 @@ impl DiscoMachine {
 
     /// Reads the whole item list of `jid` (at `node`, if given), one page after the other
     /// (XEP-0059: [`Config::list_page_size`] items asked for at a time, each page after the
-    /// last one's `<last/>`). Completed once, by [`Event::ItemList`], with every item, each
+    /// last one's `<last/>`). A `<set/>` goes only to an entity known to support RSM
+    /// (XEP-0059 §4: its cached root info lists it, or it answered with a `<set/>` before this
+    /// session, see [`Config::rsm_entities_capacity`]); any other is asked plainly first, and
+    /// the read pages on only when that answer's `<set/>` says there is more, as a responder
+    /// that pages unasked does. Completed once, by [`Event::ItemList`], with every item, each
     /// (JID, node) once, and whether the list is [complete](crate::ItemList::complete) or was cut by a
     /// bound ([`Config::max_list_pages`], [`Config::max_list_items`], or the options'
     /// [`with_max_pages`](QueryOptions::with_max_pages) and
     /// [`with_max_items`](QueryOptions::with_max_items)). The responder's `count` is never
     /// trusted to stop: the list ends at an empty or short page, a page of repeats, or a page
-    /// id seen before. A responder that does not page answers the whole list at once, and that
-    /// is the list.
+    /// id seen before (the last two are no end the responder said: the list is then not
+    /// complete). A responder that does not page answers the whole list at once, and that is
+    /// the list.
     ///
     /// An error on any page fails the query (and is not cached). A read list is cached and
     /// shared like any query, under its own key: a single page or a plain `query_items` answer

@@ -462,7 +462,7 @@ fn entities_and_the_resolver_page_like_the_own_address() {
 
 const MUC: &str = "conference.example.org";
 
-/// The `<set/>` a page request carries: (max, after, before, index) as written.
+/// The `<set/>` a page request carries: (max, after, before) as written.
 fn asked(request: &Element) -> (Option<String>, Option<String>, Option<String>) {
     let set = request
         .get_child("query", ITEMS)
@@ -491,12 +491,21 @@ fn list_config(page_size: usize) -> Config {
     config
 }
 
+/// Whether a request carries a `<set/>`.
+fn pages(request: &Element) -> bool {
+    request
+        .get_child("query", ITEMS)
+        .is_some_and(|query| query.get_child("set", RSM).is_some())
+}
+
 #[test]
 fn a_whole_list_is_read_page_after_page_and_completes_once() {
     let mut h = Harness::with_config(list_config(2));
     let id = h.list(0, MUC, None, QueryOptions::default());
+    // Nothing says the service knows RSM: a plain request (XEP-0059 §4), which it answers
+    // with a first page and a <set/> saying there is more.
     let first = h.sent_one();
-    assert_eq!(asked(&first), (Some("2".into()), None, None));
+    assert!(!pages(&first), "no <set/> without positive knowledge");
     h.feed_consumed(1, rooms_page(&first, 0..2, Some("p1")));
     assert!(h.completions().is_empty(), "one completion, at the end");
     let second = h.sent_one();
@@ -521,13 +530,54 @@ fn a_whole_list_is_read_page_after_page_and_completes_once() {
 }
 
 #[test]
+fn a_set_goes_only_where_rsm_is_known_and_a_session_remembers_it() {
+    let mut h = Harness::with_config(list_config(10));
+    // Unknown: plain, and a whole answer without a <set/> is the whole list.
+    let plain = h.list(0, MUC, None, QueryOptions::default().with_max_pages(1));
+    let request = h.sent_one();
+    assert!(!pages(&request));
+    h.feed_consumed(1, rooms_page(&request, 0..3, None));
+    let list = h.completion_of(plain).list().clone();
+    assert!(list.complete && list.items.len() == 3);
+    // Known from the entity's info: its root lists RSM.
+    let info = h.info(2, "rsm.example.org", None, QueryOptions::default());
+    let asked_info = h.sent_one();
+    h.feed_consumed(
+        3,
+        info_reply(
+            &asked_info,
+            &format!("<identity category='conference' type='text'/><feature var='{RSM}'/>"),
+        ),
+    );
+    h.completion_of(info).info();
+    h.list(4, "rsm.example.org", None, QueryOptions::default());
+    let first = h.sent_one();
+    assert_eq!(asked(&first), (Some("10".into()), None, None));
+    h.feed_consumed(5, rooms_page(&first, 0..2, None));
+    h.completions();
+    // Known from an answer that paged: remembered for the session, forgotten with it.
+    h.items(6, "paged.example.org", None, QueryOptions::default());
+    let plain_items = h.sent_one();
+    h.feed_consumed(7, rooms_page(&plain_items, 0..2, Some("p1")));
+    h.completions();
+    h.list(8, "paged.example.org", None, QueryOptions::default());
+    assert!(pages(&h.sent_one()), "it paged before");
+    h.machine.stream_destroyed();
+    h.completions();
+    h.list(9, "paged.example.org", None, QueryOptions::default());
+    assert!(!pages(&h.sent_one()), "a new session knows nothing");
+}
+
+#[test]
 fn the_page_size_of_a_whole_list_can_be_set_per_query() {
     let mut h = Harness::with_config(list_config(2));
     let id = h.list(0, MUC, None, QueryOptions::default().with_page_size(7));
     let first = h.sent_one();
-    assert_eq!(asked(&first), (Some("7".into()), None, None));
-    h.feed_consumed(1, rooms_page(&first, 0..3, None));
-    assert_eq!(h.completion_of(id).list().items.len(), 3);
+    h.feed_consumed(1, rooms_page(&first, 0..3, Some("p1")));
+    let second = h.sent_one();
+    assert_eq!(asked(&second), (Some("7".into()), Some("p1".into()), None));
+    h.feed_consumed(1, rooms_page(&second, 3..5, None));
+    assert_eq!(h.completion_of(id).list().items.len(), 5);
 }
 
 #[test]

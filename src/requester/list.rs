@@ -33,9 +33,12 @@ pub(super) struct ListRead {
     /// Every `<last/>` id so far: one coming back is a responder going round in circles.
     lasts: HashSet<String>,
     pages: usize,
-    /// How many items the first page held: the responder's page size, which may be smaller
-    /// than the `max` asked for.
+    /// How many items the first page asked for with a `max` held: the responder's page size,
+    /// which may be smaller than the `max` asked for. (A page the responder sent unasked, to a
+    /// plain first request, has its own size and says nothing of the next pages'.)
     page_len: Option<usize>,
+    /// Whether the page awaited was asked for with a `<set/>`.
+    paging: bool,
     /// The `max` asked for on each page.
     asked: usize,
     max_pages: usize,
@@ -56,6 +59,7 @@ impl ListRead {
             lasts: HashSet::new(),
             pages: 0,
             page_len: None,
+            paging: false,
             asked: asked.max(1),
             max_pages,
             max_items,
@@ -67,8 +71,10 @@ impl ListRead {
         self.max_items >= max_items && self.max_pages >= max_pages
     }
 
-    /// The `<set/>` asking for the page after `after` (the first page without).
-    pub(super) fn request(&self, after: Option<String>) -> SetQuery {
+    /// The `<set/>` asking for the page after `after` (the first page without); the page
+    /// awaited is then one asked for with a `max`.
+    pub(super) fn request(&mut self, after: Option<String>) -> SetQuery {
+        self.paging = true;
         SetQuery {
             max: Some(self.asked),
             after,
@@ -95,7 +101,11 @@ impl ListRead {
             self.items.push(item.clone());
         }
         let added = self.items.len() - before;
-        let page_len = *self.page_len.get_or_insert(page.items.len());
+        let page_len = match (self.page_len, self.paging) {
+            (Some(len), _) => len,
+            (None, true) => *self.page_len.insert(page.items.len()),
+            (None, false) => page.items.len(),
+        };
         let last = page.rsm.as_ref().and_then(|set| set.last.clone());
         // The responder says the list ended; or it goes round in circles (`after` ignored).
         let (ended, circling) = match &last {
@@ -150,6 +160,12 @@ mod tests {
         }
     }
 
+    /// A read whose first page is asked for with a `<set/>`.
+    fn asking(mut list: ListRead) -> ListRead {
+        list.request(None);
+        list
+    }
+
     fn finished(step: Step) -> ItemList {
         match step {
             Step::Done(list) => list,
@@ -159,7 +175,7 @@ mod tests {
 
     #[test]
     fn pages_are_followed_until_a_short_one_whatever_the_count_says() {
-        let mut list = ListRead::new(None, 3, 10, 100);
+        let mut list = asking(ListRead::new(None, 3, 10, 100));
         assert_eq!(list.take(&page(0..3, Some("a"))), Step::Next("a".into()));
         assert_eq!(list.take(&page(3..6, Some("b"))), Step::Next("b".into()));
         let done = finished(list.take(&page(6..7, Some("c"))));
@@ -169,8 +185,21 @@ mod tests {
     }
 
     #[test]
+    fn a_page_sent_unasked_sets_no_page_size() {
+        // A plain first request; the responder pages unasked, 7 items, then pages of the 5
+        // asked for, which are not short.
+        let mut list = ListRead::new(None, 5, 10, 100);
+        assert_eq!(list.take(&page(0..7, Some("a"))), Step::Next("a".into()));
+        list.request(Some("a".into()));
+        assert_eq!(list.take(&page(7..12, Some("b"))), Step::Next("b".into()));
+        list.request(Some("b".into()));
+        let done = finished(list.take(&page(12..14, Some("c"))));
+        assert_eq!((done.items.len(), done.complete), (14, true));
+    }
+
+    #[test]
     fn a_responder_without_rsm_answers_the_whole_list_at_once() {
-        let mut list = ListRead::new(None, 3, 10, 100);
+        let mut list = asking(ListRead::new(None, 3, 10, 100));
         let done = finished(list.take(&page(0..50, None)));
         assert_eq!(done.items.len(), 50);
         assert!(done.complete);
@@ -178,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_responder_with_smaller_pages_than_asked_is_followed_to_an_empty_page() {
-        let mut list = ListRead::new(None, 100, 10, 1000);
+        let mut list = asking(ListRead::new(None, 100, 10, 1000));
         assert_eq!(list.take(&page(0..20, Some("a"))), Step::Next("a".into()));
         assert_eq!(list.take(&page(20..40, Some("b"))), Step::Next("b".into()));
         let done = finished(list.take(&page(40..40, None)));
@@ -188,7 +217,7 @@ mod tests {
 
     #[test]
     fn repeated_items_are_kept_once_and_a_page_of_repeats_ends_the_list() {
-        let mut list = ListRead::new(None, 3, 10, 100);
+        let mut list = asking(ListRead::new(None, 3, 10, 100));
         assert_eq!(list.take(&page(0..3, Some("a"))), Step::Next("a".into()));
         assert_eq!(list.take(&page(2..5, Some("b"))), Step::Next("b".into()));
         let done = finished(list.take(&page(2..5, Some("c"))));
@@ -201,7 +230,7 @@ mod tests {
 
     #[test]
     fn a_last_id_seen_before_ends_the_list() {
-        let mut list = ListRead::new(None, 3, 10, 100);
+        let mut list = asking(ListRead::new(None, 3, 10, 100));
         assert_eq!(list.take(&page(0..3, Some("a"))), Step::Next("a".into()));
         let done = finished(list.take(&page(3..6, Some("a"))));
         assert_eq!(done.items.len(), 6);
@@ -210,7 +239,7 @@ mod tests {
 
     #[test]
     fn pages_that_never_end_are_cut_by_the_page_bound() {
-        let mut list = ListRead::new(None, 2, 3, 100);
+        let mut list = asking(ListRead::new(None, 2, 3, 100));
         assert!(matches!(list.take(&page(0..2, Some("a"))), Step::Next(_)));
         assert!(matches!(list.take(&page(2..4, Some("b"))), Step::Next(_)));
         let done = finished(list.take(&page(4..6, Some("c"))));
@@ -219,7 +248,7 @@ mod tests {
 
     #[test]
     fn the_item_bound_cuts_the_list_short() {
-        let mut list = ListRead::new(None, 4, 10, 6);
+        let mut list = asking(ListRead::new(None, 4, 10, 6));
         assert!(matches!(list.take(&page(0..4, Some("a"))), Step::Next(_)));
         let done = finished(list.take(&page(4..8, Some("b"))));
         assert_eq!((done.items.len(), done.complete), (6, false));

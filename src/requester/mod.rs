@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use xmpp_parsers::jid::Jid;
+use xmpp_parsers::ns::RSM;
 use xmpp_parsers::rsm::SetQuery;
 
 use crate::caps::CapsInfo;
@@ -125,6 +126,9 @@ pub(crate) struct Requester {
     pages: Lru<Entry>,
     /// Requests at caps nodes: aliased by hash in `caps`, never cached by key (capacity zero).
     caps_nodes: Lru<Entry>,
+    /// Entities that answered an items query with a `<set/>`: positive knowledge that they
+    /// support RSM (XEP-0059 §4), keyed by the entity alone.
+    rsm: Lru<()>,
     /// Entity capabilities: claims and verified answers.
     caps: Learned,
     sources: Numbered<Source>,
@@ -145,6 +149,7 @@ impl Requester {
             lists: Lru::new(config.list_cache_capacity),
             pages: Lru::new(0),
             caps_nodes: Lru::new(0),
+            rsm: Lru::new(config.rsm_entities_capacity),
             caps: Learned::new(config.caps_claim_capacity, config.caps_hash_capacity),
             sources: Numbered::default(),
             waiters: Numbered::default(),
@@ -252,26 +257,43 @@ impl Requester {
             );
             return;
         }
+        // A `<set/>` goes only to an entity known to support RSM (XEP-0059 §4).
+        let knows_rsm = kind == Ask::List && self.knows_rsm(key.jid);
         let number = self.new_source(kind, key, Origin::Iq);
         let page = match kind {
             Ask::List => {
-                let list = ListRead::new(
+                let mut list = ListRead::new(
                     key.node,
                     options.page_size.unwrap_or(config.list_page_size),
                     options.max_pages.unwrap_or(config.max_list_pages),
                     options.max_items.unwrap_or(config.max_list_items),
                 );
-                let first = Box::new(list.request(None));
+                let first = knows_rsm.then(|| Box::new(list.request(None)));
                 if let Some(source) = self.sources.get_mut(number) {
                     source.list = Some(Box::new(list));
                 }
-                Some(first)
+                first
             }
             Ask::Info | Ask::Items | Ask::Page | Ask::Caps => page,
         };
         self.iqs_in_flight += 1;
         self.send_query(out, config, number, page);
         self.attach(out, id, kind, number, deadline);
+    }
+
+    /// Whether `jid` is known to support result set management: it answered an items query
+    /// with a `<set/>` this session, or its cached root info lists the RSM feature.
+    fn knows_rsm(&mut self, jid: &Jid) -> bool {
+        let entity = KeyRef {
+            jid,
+            node: None,
+            from: None,
+        };
+        self.rsm.get(entity).is_some()
+            || matches!(
+                self.info.peek(entity),
+                Some(Entry::Ready(Answer::Info(info))) if info.features.contains(RSM)
+            )
     }
 
     /// Whether source `number` reads as far as a query with `options` would: any source but a
@@ -330,9 +352,10 @@ impl Requester {
                 waiter.source = renumbered;
             }
         }
+        let mut source = source;
         let page = source
             .list
-            .as_ref()
+            .as_mut()
             .map(|list| Box::new(list.request(Some(after))));
         self.sources.insert(renumbered, source);
         self.send_query(out, config, renumbered, page);
@@ -609,6 +632,17 @@ impl Requester {
         if matches!(outcome, Err(QueryError::Malformed(_))) {
             out.stats.replies_malformed += 1;
         }
+        // An answer that pages says the entity supports RSM.
+        if let Ok(Answer::Items(page)) = &outcome {
+            if page.rsm.is_some() {
+                let entity = KeyRef {
+                    jid: &source.key.jid,
+                    node: None,
+                    from: None,
+                };
+                self.rsm.insert(entity, ());
+            }
+        }
         if verifying {
             return self.complete_caps(out, config, now, number, outcome, caps);
         }
@@ -748,6 +782,7 @@ impl Requester {
         self.timers.clear();
         self.iqs_in_flight = 0;
         self.caps.reset();
+        self.rsm.drain(drop);
         self.info.drain(drop);
         self.items.drain(drop);
         self.lists.drain(drop);

@@ -4,7 +4,8 @@
 //!
 //! After every step: every completion the host sees is of an id it was given, and only once
 //! (a question's own queries never reach it). At the end, once time has passed every deadline:
-//! every id completed. A whole list read from an honest responder is its list, whole; one read
+//! every id completed. No whole-list read sends a `<set/>` to an entity that never showed it
+//! knows RSM (XEP-0059 §4). A whole list read from an honest responder is its list, whole; one read
 //! from a responder that never said it ended (it repeats its page, or pages forever) never
 //! says it is whole.
 //!
@@ -198,6 +199,10 @@ pub struct World {
     waiting: Vec<Element>,
     issued: Vec<RequestId>,
     completed: BTreeSet<RequestId>,
+    /// Entities the client may know to support RSM: each answered it an items query with a
+    /// `<set/>`, or an info listing RSM, this session (XEP-0059 §4's positive knowledge; the
+    /// client may have forgotten, never known more).
+    knows_rsm: BTreeSet<String>,
     /// Whole lists asked, by entity: an honest responder's must come back whole, and a list
     /// whose responder never said it ended must not say it is whole.
     expected_lists: BTreeMap<RequestId, usize>,
@@ -224,6 +229,7 @@ impl World {
             waiting: Vec::new(),
             issued: Vec::new(),
             completed: BTreeSet::new(),
+            knows_rsm: BTreeSet::new(),
             expected_lists: BTreeMap::new(),
         }
     }
@@ -250,11 +256,12 @@ impl World {
                 Some(id)
             }
             Op::Page { entity, max } => {
+                // An index (of the first page) tells the host's own pages from a list's.
                 let page = SetQuery {
                     max: Some(max),
                     after: None,
                     before: None,
-                    index: None,
+                    index: Some(0),
                 };
                 Some(
                     self.machine
@@ -321,6 +328,7 @@ impl World {
             Op::Reset => {
                 self.machine.stream_destroyed();
                 self.waiting.clear();
+                self.knows_rsm.clear();
                 None
             }
         };
@@ -332,10 +340,22 @@ impl World {
         self.check_events();
     }
 
-    /// Takes what the machine wants sent into the waiting requests.
+    /// Takes what the machine wants sent into the waiting requests, checking that a list's
+    /// `<set/>` goes only to an entity known to support RSM.
     fn collect(&mut self) {
         while let Some(transmit) = self.machine.poll_transmit() {
-            self.waiting.push(transmit.into_element());
+            let request = transmit.into_element();
+            let set = request
+                .get_child("query", ITEMS)
+                .and_then(|query| query.get_child("set", RSM));
+            if let Some(set) = set.filter(|set| set.get_child("index", RSM).is_none()) {
+                let to = request.attr("to").unwrap_or_default();
+                assert!(
+                    self.knows_rsm.contains(to),
+                    "a <set/> to {to}, which never showed it knows RSM: {set:?}"
+                );
+            }
+            self.waiting.push(request);
         }
     }
 
@@ -369,6 +389,17 @@ impl World {
             })
         };
         if let Some(reply) = reply {
+            let pages = reply
+                .get_child("query", ITEMS)
+                .is_some_and(|query| query.get_child("set", RSM).is_some());
+            let lists_rsm = reply.get_child("query", INFO).is_some_and(|query| {
+                query
+                    .children()
+                    .any(|feature| feature.attr("var") == Some(RSM))
+            });
+            if pages || lists_rsm {
+                self.knows_rsm.insert(to.clone());
+            }
             let _ = self.machine.handle_stanza(now, reply);
         }
         self.collect();
