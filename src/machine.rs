@@ -144,6 +144,11 @@ impl DiscoMachine {
     /// Asks `jid` (at `node`, if given) for its items. Same contract as
     /// [`query_info`](Self::query_info), completed by [`Event::Items`].
     ///
+    /// A responder with a long list may answer with its first page only, unasked (ejabberd's
+    /// MUC service does): the result's `rsm` then holds the responder's `<set/>`, saying the
+    /// list goes on. Such an answer is not the whole list;
+    /// [`query_item_list`](Self::query_item_list) reads it whole.
+    ///
     /// # Errors
     ///
     /// As [`query_info`](Self::query_info).

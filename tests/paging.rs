@@ -556,10 +556,17 @@ fn a_set_goes_only_where_rsm_is_known_and_a_session_remembers_it() {
     h.feed_consumed(5, rooms_page(&first, 0..2, None));
     h.completions();
     // Known from an answer that paged: remembered for the session, forgotten with it.
-    h.items(6, "paged.example.org", None, QueryOptions::default());
+    let first_page = h.items(6, "paged.example.org", None, QueryOptions::default());
     let plain_items = h.sent_one();
     h.feed_consumed(7, rooms_page(&plain_items, 0..2, Some("p1")));
-    h.completions();
+    // The answer says it is a first page, not the list.
+    let outcome = h.completion_of(first_page);
+    let set = outcome
+        .items()
+        .rsm
+        .as_ref()
+        .expect("the responder's <set/>");
+    assert_eq!(set.last.as_deref(), Some("p1"));
     h.list(8, "paged.example.org", None, QueryOptions::default());
     assert!(pages(&h.sent_one()), "it paged before");
     h.machine.stream_destroyed();
