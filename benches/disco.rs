@@ -778,6 +778,85 @@ fn questions(rows: &mut Vec<Row>, now: Instant, _: &[usize]) {
         sent,
         "warm: nothing was sent"
     );
+    cold_walk(now);
+}
+
+/// A responder of the cold walk's world: `jid`, an identity, and `items`, answering at most
+/// `largest` items at once (paging unasked beyond, as ejabberd's MUC service does).
+fn world_entity(jid: &Jid, items: Vec<Item>, largest: usize) -> DiscoMachine {
+    let mut config = Config::default();
+    config.own_jid = Some(jid.clone());
+    config.stamp_from = true;
+    config.max_items_per_answer = Some(largest);
+    let mut machine = DiscoMachine::new(config);
+    let mut root = machine.root_mut();
+    let _ = root.register_identity("conference", "text", "Rooms");
+    let _ = root.set_items(items);
+    drop(root);
+    machine
+}
+
+/// A depth-1 walk of a server whose MUC service holds 2,500 rooms, bounded to 200 entities, on
+/// a cold cache: the requests it sends and the time it takes (the world's answers included).
+fn cold_walk(now: Instant) {
+    const ROOMS: usize = 2_500;
+    const MAX_ENTITIES: usize = 200;
+    let item = |jid: &str| Item {
+        jid: Jid::new(jid).expect("JID"),
+        node: None,
+        name: None,
+    };
+    let server = Jid::new("example.org").expect("JID");
+    let services = [
+        "muc.example.org",
+        "upload.example.org",
+        "pubsub.example.org",
+    ];
+    let mut world: HashMap<String, DiscoMachine> = HashMap::new();
+    let listed = services.iter().map(|jid| item(jid)).collect();
+    world.insert(server.to_string(), world_entity(&server, listed, 100));
+    for service in services {
+        let items = match service {
+            "muc.example.org" => (0..ROOMS)
+                .map(|n| item(&format!("room{n}@{service}")))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let jid = Jid::new(service).expect("JID");
+        world.insert(service.to_owned(), world_entity(&jid, items, 40));
+    }
+    let mut client = DiscoMachine::new(Config::default());
+    let start = Instant::now();
+    let _ = client.walk(now, &server, None, 1, MAX_ENTITIES, QueryOptions::default());
+    let mut walked = None;
+    while walked.is_none() {
+        let Some(transmit) = client.poll_transmit() else {
+            break;
+        };
+        let request = transmit.into_element();
+        let to = request.attr("to").unwrap_or_default().to_owned();
+        if let Some(entity) = world.get_mut(&to) {
+            let _ = entity.handle_stanza(now, request);
+            while let Some(reply) = entity.poll_transmit() {
+                let _ = client.handle_stanza(now, reply.into_element());
+            }
+        }
+        while let Some(event) = client.poll_event() {
+            if let Event::Walk { result, .. } = event {
+                walked = Some(result);
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    let walk = walked.expect("the walk completed").expect("a walk");
+    println!(
+        "
+cold walk: depth 1 from a server whose MUC holds {ROOMS} rooms (pages of 40), at most \
+         {MAX_ENTITIES} entities: {} entities, {} requests, {:.2} ms (the world's answers included)",
+        walk.entities.len(),
+        client.stats().requests_sent,
+        elapsed.as_secs_f64() * 1e3
+    );
 }
 
 /// The entity capabilities login storm's size: contacts, and the programs they run.
