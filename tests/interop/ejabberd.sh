@@ -7,7 +7,8 @@
 #                               user, create the accounts and wait until it answers a stream
 #                               header
 #   ejabberd.sh stop DIR        stop the server started in DIR, by the pid it wrote there
-#                               (and the Erlang port mapper, if this script started it)
+#                               (and the Erlang port mapper, by its pid, if this start
+#                               started it)
 #
 # The server serves the host `localhost` with a MUC service `conference.localhost` (which
 # lists every room and pages them with RSM), stream management with resumption, plaintext c2s
@@ -54,8 +55,10 @@ start() {
     port_is_free "$port" || { echo "port $port on 127.0.0.1 is busy" >&2; exit 1; }
     mkdir -p "$dir/db" "$dir/logs"
     echo "interop-$(basename "$dir")@localhost" >"$dir/node"
-    # (a zombie left by an earlier run does not count: it maps no ports)
-    ps -C epmd -o stat= | grep -qv '^Z' || touch "$dir/started-epmd"
+    # The Erlang port mappers running before the start (a zombie left by an earlier run does
+    # not count: it maps no ports): one that appears with this server is this run's to stop.
+    local mappers_before
+    mappers_before=$({ ps -C epmd -o pid=,stat= || true; } | awk '$2 !~ /^Z/ {print $1}')
     cp /etc/ejabberd/inetrc "$dir/inetrc"
     cat >"$dir/ejabberdctl.cfg" <<CONFIG
 EJABBERD_PID_PATH=$dir/ejabberd.pid
@@ -101,6 +104,20 @@ CONFIG
     # ejabberdctl runs the server as the ejabberd user, which must own its files.
     chown -R ejabberd "$dir"
     ctl "$dir" start
+    if [[ -z $mappers_before ]]; then
+        # Ours: the one epmd started with this server, by the ejabberd user (by PID, never by
+        # name: other users' Erlang nodes on this machine have mappers of their own).
+        for _ in $(seq 1 50); do
+            local ours
+            ours=$({ ps -C epmd -o pid=,user=,stat= || true; } |
+                awk '$2 == "ejabberd" && $3 !~ /^Z/ {print $1}')
+            if [[ $(wc -w <<<"$ours") -eq 1 ]]; then
+                echo "$ours" >"$dir/epmd.pid"
+                break
+            fi
+            sleep 0.1
+        done
+    fi
     if ! wait_ready ejabberd "$port" 30; then
         tail -n 20 "$dir/logs/ejabberd.log" >&2 || true
         stop "$dir"
@@ -116,10 +133,7 @@ stop() {
     local dir
     dir=$(realpath -m "$1")
     stop_by_pid_file "$dir/ejabberd.pid" 10
-    if [[ -f $dir/started-epmd ]]; then
-        pkill -x epmd 2>/dev/null || true
-        rm -f "$dir/started-epmd"
-    fi
+    stop_by_pid_file "$dir/epmd.pid" 5
 }
 
 case "${1:-}" in
