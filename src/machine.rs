@@ -792,14 +792,14 @@ impl DiscoMachine {
     /// an answer the machine would not share (see [`Ambiguity`](crate::caps::Ambiguity)) is not
     /// loaded either. Returns how many were taken; the others are skipped.
     pub fn import_caps(&mut self, entries: impl IntoIterator<Item = Element>) -> usize {
-        entries
-            .into_iter()
-            .filter(|entry| {
-                let node = entry.attr("node").map(str::to_owned);
-                let hash = node.as_deref().and_then(HashKey::from_stored_node);
-                hash.is_some_and(|hash| self.import_verified(hash, node.as_deref(), entry.clone()))
-            })
-            .count()
+        let mut imported = 0;
+        for entry in entries {
+            let node = entry.attr("node").map(str::to_owned);
+            if let Some(hash) = node.as_deref().and_then(HashKey::from_stored_node) {
+                imported += usize::from(self.import_verified(hash, node.as_deref(), entry));
+            }
+        }
+        imported
     }
 
     /// The verified answers of the hash cache as capsdb entries (see

@@ -2,6 +2,7 @@
 //! answers, joined to the verification of the hash under way, or the start of one; and the
 //! verification itself, on the answer as received (see [`crate::caps`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -284,12 +285,16 @@ impl Requester {
             .find(|jid| !asked.contains(jid))
             .cloned();
         let Some(next) = next else {
-            // One request per entity, however many of its queries wait.
+            // One request per entity, however many of its queries wait, in the order asked.
             let mut by_entity: Vec<(Jid, Vec<(RequestId, Jid)>)> = Vec::new();
+            let mut at: HashMap<Jid, usize> = HashMap::new();
             for (id, jid) in waiting {
-                match by_entity.iter_mut().find(|(entity, _)| *entity == jid) {
-                    Some((_, ids)) => ids.push((id, jid)),
-                    None => by_entity.push((jid.clone(), vec![(id, jid)])),
+                let slot = *at.entry(jid.clone()).or_insert_with(|| {
+                    by_entity.push((jid.clone(), Vec::new()));
+                    by_entity.len() - 1
+                });
+                if let Some((_, ids)) = by_entity.get_mut(slot) {
+                    ids.push((id, jid));
                 }
             }
             for (jid, waiting) in by_entity {
