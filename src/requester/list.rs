@@ -2,8 +2,9 @@
 //!
 //! The responder's `count` is never trusted to stop (servers get it wrong), and neither is a
 //! responder that pages forever: the list ends at an empty page, a page without `<last/>` (a
-//! responder without RSM answers the whole list at once), a page shorter than the first, a
-//! page that brings no new item or repeats a page id already seen, or a bound. Only the first
+//! responder without RSM answers the whole list at once), a page shorter than the first one
+//! asked for with a `max` (a page sent unasked has the responder's own size), a page that
+//! brings no new item or repeats a page id already seen, or a bound. Only the first
 //! three are the responder saying the list ended; after the others the list is read as far as
 //! it could be, and says it may not be whole.
 

@@ -336,7 +336,7 @@ impl Requester {
     /// number (a new IQ id), so that a late or repeated answer to a page already read is
     /// rejected like any reply to an id no longer awaited.
     fn next_page(&mut self, out: &mut Outbox, config: &Config, number: u64, after: String) {
-        let Some(source) = self.sources.remove(number) else {
+        let Some(mut source) = self.sources.remove(number) else {
             return;
         };
         let renumbered = self.next_source;
@@ -352,7 +352,6 @@ impl Requester {
                 waiter.source = renumbered;
             }
         }
-        let mut source = source;
         let page = source
             .list
             .as_mut()
