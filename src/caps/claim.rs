@@ -125,10 +125,12 @@ impl HashKey {
         if !self.matches(info) {
             return Verdict::Mismatch;
         }
-        match (self.function, info.legacy_ambiguity()) {
-            (Function::Legacy, Some(ambiguity)) => Verdict::Ambiguous(ambiguity),
-            _ => Verdict::Shared,
-        }
+        // XEP-0390's input has no twins: only a XEP-0115 answer is read for their marks.
+        let ambiguity = match self.function {
+            Function::Legacy => info.legacy_ambiguity(),
+            Function::Modern(_) => None,
+        };
+        ambiguity.map_or(Verdict::Shared, Verdict::Ambiguous)
     }
 
     /// The key `info` hashes to under `function`, if it can stand for one.
