@@ -1,14 +1,26 @@
-//! The tokio-xmpp integration's logins, without a real server: every way a login fails is
-//! said in words. A few lines of scripted "server" on loopback stand in where the failure
-//! needs one that speaks XMPP. The sessions themselves, against Prosody and ejabberd, are in
-//! `tests/interop.rs`.
+//! The tokio-xmpp integration without a real server: every way a login fails is said in
+//! words, and a session survives what servers and host code do to it (a resumption refused in
+//! a form tokio-xmpp cannot read, streams dropped as soon as they come up, a hung server, a
+//! panicking dynamic node or policy, a full send queue). Scripted servers on loopback stand in
+//! where the failure needs one that speaks XMPP (`tests/client/server.rs`). The sessions
+//! against Prosody and ejabberd are in `tests/interop.rs`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use xmpp_disco::client::{Login, LoginError, LoginStage, Server};
-use xmpp_disco::xmpp_parsers::jid::BareJid;
+use xmpp_disco::client::{
+    AskError, Disco, Incoming, Login, LoginError, LoginStage, Server, SessionEnd, SessionEvent,
+};
+use xmpp_disco::xmpp_parsers::disco::DiscoInfoResult;
+use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_disco::xmpp_parsers::presence::Presence;
+use xmpp_disco::{DynamicNode, Node, QueryError, QueryOptions, RequestContext};
+
+#[path = "client/server.rs"]
+mod server;
+
+use server::{Behaviour, Then};
 
 const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
                       xmlns:stream='http://etherx.jabber.org/streams' id='s1' \
@@ -229,4 +241,286 @@ fn a_server_without_starttls_is_refused_when_tls_is_required() {
         let error = login_error(login).await;
         assert!(matches!(error, LoginError::NoTls), "{error:?}");
     });
+}
+
+// ---- Sessions against scripted servers ----
+
+const fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// A session login to a scripted server, with a fast reconnection schedule: `first`, doubling,
+/// up to eight times `first`.
+fn session(server: &server::Server, first: Duration) -> Login {
+    plaintext("127.0.0.1", server.port).reconnect_backoff(first, first * 8)
+}
+
+async fn started(login: Login) -> (Disco, Incoming) {
+    match login.connect().await {
+        Ok(session) => session,
+        Err(error) => panic!("the session did not start: {error}"),
+    }
+}
+
+/// The next event, within `limit`.
+async fn next_event(incoming: &mut Incoming, limit: Duration) -> Option<SessionEvent> {
+    tokio::time::timeout(limit, incoming.next())
+        .await
+        .unwrap_or_else(|_| panic!("no event within {limit:?}"))
+}
+
+/// Reads events until one matches, within `limit`; returns it with the events before it.
+async fn until(
+    incoming: &mut Incoming,
+    limit: Duration,
+    wanted: impl Fn(&SessionEvent) -> bool,
+) -> (SessionEvent, Vec<SessionEvent>) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut before = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, incoming.next()).await {
+            Ok(Some(event)) if wanted(&event) => return (event, before),
+            Ok(Some(event)) => before.push(event),
+            Ok(None) => panic!("the session ended first; before: {before:?}"),
+            Err(_) => panic!("nothing wanted within {limit:?}; before: {before:?}"),
+        }
+    }
+}
+
+fn romeo() -> Jid {
+    Jid::new("romeo@localhost/orchard").expect("a valid JID")
+}
+
+#[test]
+fn a_resumption_refused_without_h_ends_in_a_new_stream_not_a_storm() {
+    runtime().block_on(async {
+        // ejabberd after a restart: the first stream is dropped, the resumption answered with
+        // `<failed/>` without `h`, which xmpp-parsers 0.23 cannot read.
+        let server = server::Server::start(Behaviour {
+            stream_management: true,
+            then: &[Then::Drop, Then::Serve],
+            refuse_resumption: true,
+            accept: None,
+        })
+        .await;
+        let (_disco, mut incoming) = started(session(&server, ms(100))).await;
+        let (_, before) = until(&mut incoming, ms(5_000), |event| {
+            matches!(
+                event,
+                SessionEvent::ReconnectFailed(LoginError::NotEstablished)
+            )
+        })
+        .await;
+        assert!(
+            matches!(before.first(), Some(SessionEvent::Suspended)),
+            "{before:?}"
+        );
+        let refused = Instant::now();
+        let (reset, before) = until(&mut incoming, ms(5_000), |event| {
+            matches!(event, SessionEvent::Reset { .. })
+        })
+        .await;
+        let step = refused.elapsed();
+        let SessionEvent::Reset { jid } = reset else {
+            unreachable!()
+        };
+        assert_eq!(
+            jid.to_string(),
+            "juliet@localhost/r2",
+            "the third connection"
+        );
+        // The attempt after the refused one waits its turn: 200 ms (the third in a row).
+        assert!(
+            matches!(
+                before.as_slice(),
+                [SessionEvent::Reconnecting { attempt: 3, after }] if *after == ms(200)
+            ),
+            "{before:?}"
+        );
+        assert!(step < ms(1_200), "a new stream {step:?} after the refusal");
+        tokio::time::sleep(ms(500)).await;
+        assert_eq!(
+            server.resumptions(),
+            1,
+            "one resumption asked, not hundreds"
+        );
+        assert_eq!(server.connections(), 3);
+    });
+}
+
+#[test]
+fn a_server_dropping_every_stream_sees_no_more_connections_than_the_schedule_allows() {
+    runtime().block_on(async {
+        let server = server::Server::start(Behaviour {
+            then: &[Then::Drop],
+            ..Behaviour::default()
+        })
+        .await;
+        let window = ms(2_000);
+        let first = ms(50);
+        let begun = Instant::now();
+        let (_disco, _incoming) = started(session(&server, first)).await;
+        tokio::time::sleep(window.saturating_sub(begun.elapsed())).await;
+        let connections = server.connections();
+        // The schedule: 0, then 50, 100, 200, 400 ms and 400 ms on (the cap) between attempts.
+        let mut bound = 1usize;
+        let mut at = Duration::ZERO;
+        loop {
+            at += (first * 2u32.pow(bound.saturating_sub(1).min(3) as u32)).min(first * 8);
+            if at > window {
+                break;
+            }
+            bound += 1;
+        }
+        println!(
+            "a server that drops every stream at once: {connections} connections in {window:?} \
+             (the schedule allows {bound}; with the default schedule, 6 in the first minute)"
+        );
+        assert!(connections <= bound, "{connections} > {bound}");
+        assert!(
+            connections >= bound / 2,
+            "the session did reconnect: {connections}"
+        );
+    });
+}
+
+#[test]
+fn a_hung_server_is_noticed_within_the_keepalive_bound() {
+    runtime().block_on(async {
+        let server = server::Server::start(Behaviour {
+            stream_management: true,
+            then: &[Then::Freeze],
+            ..Behaviour::default()
+        })
+        .await;
+        let login = session(&server, ms(100)).keepalive(ms(300), ms(300));
+        let (_disco, mut incoming) = started(login).await;
+        let silent = Instant::now();
+        let (_, before) = until(&mut incoming, ms(5_000), |event| {
+            matches!(event, SessionEvent::Suspended)
+        })
+        .await;
+        let noticed = silent.elapsed();
+        assert!(before.is_empty(), "{before:?}");
+        assert!(
+            noticed >= ms(500) && noticed < ms(1_500),
+            "noticed after {noticed:?}, bound 600 ms"
+        );
+    });
+}
+
+#[test]
+fn a_full_send_queue_does_not_hold_up_a_deadline() {
+    runtime().block_on(async {
+        // One connection, dropped at once; later ones are refused, so tokio-xmpp's queue fills.
+        let server = server::Server::start(Behaviour {
+            then: &[Then::Drop],
+            accept: Some(1),
+            ..Behaviour::default()
+        })
+        .await;
+        let (disco, mut incoming) = started(session(&server, ms(1_000))).await;
+        until(&mut incoming, ms(5_000), |event| {
+            matches!(event, SessionEvent::Suspended)
+        })
+        .await;
+        for _ in 0..64 {
+            disco
+                .send(Presence::available())
+                .expect("the session is on");
+        }
+        let asked = Instant::now();
+        let options = QueryOptions::default().with_timeout(ms(300));
+        let answer = tokio::time::timeout(ms(5_000), disco.query_info(&romeo(), None, options))
+            .await
+            .expect("the query completes");
+        let took = asked.elapsed();
+        assert!(
+            matches!(answer, Err(AskError::Failed(QueryError::Timeout))),
+            "{answer:?}"
+        );
+        assert!(took < ms(1_000), "the 300 ms deadline fired after {took:?}");
+        // The host is told meanwhile too.
+        assert!(matches!(
+            next_event(&mut incoming, ms(5_000)).await,
+            Some(SessionEvent::Reconnecting { .. } | SessionEvent::ReconnectFailed(_))
+        ));
+    });
+}
+
+/// A node whose code panics when asked.
+struct Panicking;
+
+impl DynamicNode for Panicking {
+    fn info(&self, _: &RequestContext<'_>) -> Option<DiscoInfoResult> {
+        panic!("the host's node failed");
+    }
+}
+
+const BOOM: &str = "<iq type='get' id='boom-1' from='romeo@localhost/orchard' \
+                    to='juliet@localhost/r0'><query xmlns='http://jabber.org/protocol/disco#info' \
+                    node='boom'/></iq>";
+
+/// Host code panics in the session: every waiter, the host and later calls learn it at once.
+async fn a_host_panic_ends_the_session(install: impl FnOnce(&Disco)) {
+    let server = server::Server::start(Behaviour::default()).await;
+    let (disco, mut incoming) = started(session(&server, ms(100))).await;
+    install(&disco);
+    // A query the server never answers: it waits on its (long) deadline.
+    let asker = disco.clone();
+    let waiting = tokio::spawn(async move {
+        asker
+            .query_info(&romeo(), None, QueryOptions::default())
+            .await
+    });
+    tokio::time::sleep(ms(100)).await;
+    let panicked = Instant::now();
+    server.inject(BOOM);
+    let (_, before) = until(&mut incoming, ms(2_000), |event| {
+        matches!(event, SessionEvent::Ended(SessionEnd::Panicked))
+    })
+    .await;
+    assert!(
+        before
+            .iter()
+            .all(|event| matches!(event, SessionEvent::Disco(_))),
+        "{before:?}"
+    );
+    assert!(next_event(&mut incoming, ms(1_000)).await.is_none());
+    let answer = tokio::time::timeout(ms(1_000), waiting)
+        .await
+        .expect("the waiter is not left behind")
+        .expect("the asking task ran");
+    assert!(
+        matches!(answer, Err(AskError::Ended(SessionEnd::Panicked))),
+        "{answer:?}"
+    );
+    assert!(panicked.elapsed() < ms(1_500));
+    let later = disco
+        .query_info(&romeo(), None, QueryOptions::default())
+        .await;
+    assert!(matches!(later, Err(AskError::Ended(SessionEnd::Panicked))));
+    assert_eq!(disco.send(Presence::available()), Err(SessionEnd::Panicked));
+    tokio::time::timeout(ms(1_000), disco.close())
+        .await
+        .expect("close returns at once");
+}
+
+#[test]
+fn a_panicking_dynamic_node_leaves_no_waiter_behind() {
+    runtime().block_on(a_host_panic_ends_the_session(|disco| {
+        disco
+            .with_machine(|machine| machine.mount("boom", Node::dynamic(Panicking)))
+            .expect("a valid node name");
+    }));
+}
+
+#[test]
+fn a_panicking_policy_leaves_no_waiter_behind() {
+    runtime().block_on(a_host_panic_ends_the_session(|disco| {
+        disco.with_machine(|machine| {
+            machine.set_policy(|_: &RequestContext<'_>| panic!("the host's policy failed"));
+        });
+    }));
 }

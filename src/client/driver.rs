@@ -6,14 +6,14 @@
 //! what the machine emitted and sleeps until its next deadline.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, StreamExt};
-use tokio::sync::{mpsc, oneshot, Notify};
-use tokio_xmpp::stanzastream::{Event as StreamItem, StanzaStream, StreamEvent};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio_xmpp::stanzastream::{
+    Event as StreamItem, StanzaReceiver, StanzaSender, StanzaStream, StreamEvent,
+};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{FullJid, Jid};
@@ -21,7 +21,7 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_parsers::stream_features::StreamFeatures;
 
 use super::events::{SessionEnd, SessionEvent};
-use super::login::LoginError;
+use super::reconnect::LinkReport;
 use crate::{DiscoMachine, Event, Handled, RequestId};
 
 /// The ids of the pings tokio-xmpp sends on its own to check a quiet connection; their
@@ -221,6 +221,24 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// The driver died in a panic of host code ([`SessionEnd::Panicked`]): every waiter and
+    /// the host learn it now. The machine stays as the panic left it and is not called again
+    /// by the session.
+    pub(crate) fn end_after_panic(&self) {
+        let mut shared = self.lock();
+        if shared.ended.is_some() {
+            return;
+        }
+        shared.ended = Some(SessionEnd::Panicked);
+        shared.outgoing.clear();
+        // Each awaiting query sees its waiter go and reads the reason.
+        shared.waiting.clear();
+        shared.report(SessionEvent::Ended(SessionEnd::Panicked));
+        shared.events = None;
+    }
+}
+
 /// The machine's clock. tokio's, so that a test with tokio's paused time drives it too.
 pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -254,15 +272,17 @@ pub(crate) fn refusal(iq: Iq) -> Option<Iq> {
     })
 }
 
-/// The driver's ways in: the host's commands and the connector's reports.
+/// The driver's ways in: the stream, the host's commands, the reconnector's reports.
 pub(crate) struct Driver {
     pub(crate) inner: Arc<Inner>,
-    pub(crate) stream: StanzaStream,
+    pub(crate) receiver: StanzaReceiver,
+    pub(crate) transmitter: Transmitter,
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
-    pub(crate) reconnects: mpsc::UnboundedReceiver<LoginError>,
+    /// What the reconnector tells the host.
+    pub(crate) reports: mpsc::UnboundedReceiver<SessionEvent>,
+    /// What the reconnector learns from the stream; dropped at the end, which stops it.
+    pub(crate) link: watch::Sender<LinkReport>,
     pub(crate) give_up_after: Option<Duration>,
-    /// Tells the connector to stop reconnecting.
-    pub(crate) ended: Arc<AtomicBool>,
 }
 
 /// What a handle asks of the driver.
@@ -283,51 +303,51 @@ impl Driver {
                 suspended_for: self.give_up_after.unwrap_or_default(),
             };
             let (outgoing, deadline) = self.inner.take_outgoing();
-            // tokio-xmpp takes stanzas while disconnected only up to its queue's depth; past
-            // it, sending waits for the next connection, and the bound and a close still hold.
+            self.transmitter.queue(outgoing);
+            // Stream events come before the reconnector's reports, so that an attempt's
+            // failure is told after the suspension it follows.
             tokio::select! {
-                sent = send_all(&self.stream, outgoing) => if !sent {
-                    break SessionEnd::StreamEnded;
-                },
+                biased;
                 command = self.commands.recv() => break ended_by(command, &mut closers),
-                () = sleep_until(give_up_at) => break lost,
-            }
-            tokio::select! {
-                item = self.stream.next() => match item {
+                item = self.receiver.next() => match item {
                     None => break SessionEnd::StreamEnded,
                     Some(StreamItem::Stanza(stanza)) => self.inner.receive(stanza),
                     Some(StreamItem::Stream(StreamEvent::Suspended)) => {
                         suspended_since.get_or_insert_with(tokio::time::Instant::now);
+                        self.link.send_modify(|link| link.suspended += 1);
                         self.inner.report(SessionEvent::Suspended);
                     }
                     Some(StreamItem::Stream(StreamEvent::Resumed)) => {
                         suspended_since = None;
+                        self.link.send_modify(|link| link.settled += 1);
                         self.inner.report(SessionEvent::Resumed);
                     }
                     Some(StreamItem::Stream(StreamEvent::Reset { bound_jid, features })) => {
                         suspended_since = None;
+                        self.link.send_modify(|link| link.settled += 1);
                         self.inner.reset(bound_jid, &features);
                     }
                 },
-                command = self.commands.recv() => break ended_by(command, &mut closers),
-                Some(error) = self.reconnects.recv() => {
-                    self.inner.report(SessionEvent::ReconnectFailed(error));
-                }
+                Some(event) = self.reports.recv() => self.inner.report(event),
                 () = self.inner.wake.notified() => {}
+                // The transmitter let go of the stream: look at it again (tokio-xmpp's
+                // receiving half does not wake us when it could not look).
+                () = self.transmitter.sent.notified() => {}
                 () = sleep_until(deadline.map(tokio::time::Instant::from_std)) => {
                     self.inner.handle_timeout();
                 }
                 () = sleep_until(give_up_at) => break lost,
             }
         };
-        self.ended.store(true, Ordering::Release);
         self.inner.end(reason);
-        match reason {
-            SessionEnd::Closed | SessionEnd::Dropped => {
-                let _ = tokio::time::timeout(CLOSE_LIMIT, self.stream.close()).await;
-            }
-            // Nothing to close politely: the connection is gone.
-            SessionEnd::Lost { .. } | SessionEnd::StreamEnded => drop(self.stream),
+        // The reconnector stops with the link report.
+        drop(self.link);
+        let sender = self.transmitter.stop().await;
+        // Otherwise there is nothing to close politely: the connection or tokio-xmpp's worker
+        // is gone.
+        if let (SessionEnd::Closed | SessionEnd::Dropped, Some(sender)) = (reason, sender) {
+            let stream = StanzaStream::reunite(sender, self.receiver);
+            let _ = tokio::time::timeout(CLOSE_LIMIT, stream.close()).await;
         }
         // Later closers: every `close` waits for the end, whoever caused it.
         while let Ok(Command::Close(closer)) = self.commands.try_recv() {
@@ -350,19 +370,72 @@ fn ended_by(command: Option<Command>, closers: &mut Vec<oneshot::Sender<()>>) ->
     }
 }
 
-/// Sends `outgoing`; `false` if tokio-xmpp's stream is gone. Its `send` panics on a dead
-/// worker instead of returning an error; that panic is the stream's end here, not the
-/// driver's.
-async fn send_all(stream: &StanzaStream, outgoing: Vec<Stanza>) -> bool {
-    for stanza in outgoing {
-        let sent = AssertUnwindSafe(stream.send(Box::new(stanza)))
-            .catch_unwind()
-            .await;
-        if sent.is_err() {
-            return false;
+/// The task that hands stanzas to tokio-xmpp, apart from the driver so that a full queue
+/// (tokio-xmpp takes only so many while disconnected) holds up nothing else: deadlines fire,
+/// the host's commands are heard, and the stream is read as soon as a send lets go of it.
+///
+/// tokio-xmpp's `send` panics only when its worker is gone. The worker ends by itself only by
+/// a panic of its own (tokio-xmpp's bugs; under `panic = "abort"` that ends the process
+/// first), and then its receiving half ends too: the driver reads that as
+/// [`SessionEnd::StreamEnded`] and stops sending. No unwinding is caught here.
+pub(crate) struct Transmitter {
+    queue: mpsc::UnboundedSender<Stanza>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<StanzaSender>,
+    /// Told after each send: the driver's turn to read the stream.
+    sent: Arc<Notify>,
+}
+
+impl Transmitter {
+    pub(crate) fn spawn(sender: StanzaSender) -> Self {
+        let (queue, mut stanzas) = mpsc::unbounded_channel::<Stanza>();
+        let (stop, mut stopped) = oneshot::channel();
+        let sent = Arc::new(Notify::new());
+        let told = Arc::clone(&sent);
+        let task = tokio::spawn(async move {
+            loop {
+                let stanza = tokio::select! {
+                    biased;
+                    _ = &mut stopped => return sender,
+                    stanza = stanzas.recv() => match stanza {
+                        Some(stanza) => stanza,
+                        None => return sender,
+                    },
+                };
+                let stop_now = tokio::select! {
+                    biased;
+                    _ = &mut stopped => true,
+                    _ = sender.send(Box::new(stanza)) => false,
+                };
+                told.notify_one();
+                if stop_now {
+                    return sender;
+                }
+            }
+        });
+        Self {
+            queue,
+            stop: Some(stop),
+            task,
+            sent,
         }
     }
-    true
+
+    fn queue(&self, outgoing: Vec<Stanza>) {
+        for stanza in outgoing {
+            // The task stops only when told to.
+            let _ = self.queue.send(stanza);
+        }
+    }
+
+    /// Stops sending (a send under way is abandoned) and gives back tokio-xmpp's sending half;
+    /// `None` if the task ended in a panic of tokio-xmpp's `send`.
+    async fn stop(&mut self) -> Option<StanzaSender> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.ok()
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

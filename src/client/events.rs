@@ -34,8 +34,19 @@ pub enum SessionEvent {
     /// its own deadline), and the session ends if no new connection comes within
     /// [`Login::give_up_after`](super::Login::give_up_after).
     Suspended,
-    /// A reconnection attempt failed; tokio-xmpp tries again later (after 1 s, then twice as
-    /// long each time, up to 30 s).
+    /// A reconnection attempt is about to start, `after` a pause on the
+    /// [`Login::reconnect_backoff`](super::Login::reconnect_backoff) schedule. `attempt` counts
+    /// the attempts since the last stream that held, the session's own login included.
+    Reconnecting {
+        /// This attempt's number since the last stream that held.
+        attempt: u32,
+        /// The pause before it.
+        after: Duration,
+    },
+    /// A reconnection attempt failed; the next one comes in its turn (a
+    /// [`Reconnecting`](Self::Reconnecting) says when).
+    /// [`LoginError::NotEstablished`] says that a login succeeded but its stream broke before
+    /// it came up.
     ReconnectFailed(LoginError),
     /// The stream came back without loss (XEP-0198 resumption): nothing to do, the cache and
     /// the queries in flight are as they were.
@@ -74,6 +85,16 @@ pub enum SessionEnd {
     /// tokio-xmpp's stream ended by itself (it does so only on a fatal error of its own).
     #[error("the XMPP stream ended")]
     StreamEnded,
+    /// Host code the session ran panicked: a [`DynamicNode`](crate::DynamicNode), the
+    /// [policy](crate::DiscoMachine::set_policy) or a [`Resolver`](crate::Resolver)'s code,
+    /// called while a request was answered. The session ended at once rather than go on with
+    /// a machine stopped halfway through a call: queries in flight fail with
+    /// [`AskError::Ended`](super::AskError::Ended), [`Incoming`] ends after this reason. (A
+    /// panic in a [`Disco::with_machine`](super::Disco::with_machine) closure unwinds in the
+    /// caller's task instead and leaves the session running.) Under `panic = "abort"` the
+    /// process ends with the panic.
+    #[error("host code run by the session panicked")]
+    Panicked,
 }
 
 /// The receiving half of a session: [`SessionEvent`]s, oldest first.

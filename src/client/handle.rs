@@ -337,9 +337,12 @@ impl std::future::Future for Completion {
         };
         let outcome = std::task::ready!(std::pin::Pin::new(receiver).poll(cx));
         self.receiver = None;
-        // The waiter is dropped only when the session ends: the machine has failed every
-        // query by then, so this is that failure.
-        std::task::Poll::Ready(outcome.map_err(|_| AskError::Failed(QueryError::Disconnected)))
+        // A session that ends normally fails every query through the machine first; a waiter
+        // dropped without its completion is a session that ended in a panic.
+        std::task::Poll::Ready(outcome.map_err(|_| {
+            let reason = self.inner.lock().ended;
+            reason.map_or(AskError::Failed(QueryError::Disconnected), AskError::Ended)
+        }))
     }
 }
 

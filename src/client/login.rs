@@ -8,27 +8,20 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
 use tokio_xmpp::connect::starttls::starttls;
 use tokio_xmpp::connect::{AsyncReadAndWrite, DnsConfig, ServerConnector};
 use tokio_xmpp::error::{AuthError, ProtocolError};
-use tokio_xmpp::stanzastream::{Connection, Event as StreamItem, StanzaStream, StreamEvent};
+use tokio_xmpp::stanzastream::Connection;
 use tokio_xmpp::xmlstream::{initiate_stream, PendingFeaturesRecv, StreamHeader, Timeouts};
-use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::stream_error::{DefinedCondition, ReceivedStreamError};
-use xmpp_parsers::stream_features::StreamFeatures;
 
-use super::driver::{self, Driver, Inner};
-use super::events::Incoming;
-use super::handle::Disco;
-use crate::{Config, DiscoMachine};
+use super::backoff::Backoff;
+use crate::Config;
 
 /// Where the server is and how to talk to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,6 +161,18 @@ pub enum LoginError {
         /// What the login was doing.
         stage: LoginStage,
     },
+    /// After authentication, the server offers no resource binding: there is no way to a
+    /// session (and tokio-xmpp would fail on the stream).
+    #[error("the server offers no resource binding after authentication")]
+    NoBinding,
+    /// A reconnection logged in, but the stream broke before it was resumed or bound: the
+    /// server refused the resumption (in a form tokio-xmpp cannot read, say) or dropped the
+    /// connection. The next attempt, in its turn, starts a new stream.
+    #[error(
+        "the server accepted the login but the stream broke before it was resumed or bound; \
+         the next attempt starts a new stream"
+    )]
+    NotEstablished,
     /// Anything else tokio-xmpp reports (a protocol violation by the server, say).
     #[error("the login failed while waiting for {stage}: {reason}")]
     Protocol {
@@ -280,15 +285,26 @@ impl ServerConnector for Connector {
     }
 }
 
+/// The bounds of one login and of the stream it opens.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// The whole login: connecting, authenticating, reading the features.
+    pub(crate) timeout: Duration,
+    /// How long the stream may be silent before tokio-xmpp probes it, and how long the probe's
+    /// answer may take before the connection counts as lost.
+    pub(crate) keepalive: Timeouts,
+}
+
 /// One login: connect, authenticate, open the authenticated stream and read its features,
-/// bounded by `limit`. Resource binding is left to tokio-xmpp's `StanzaStream`, which also
-/// negotiates stream management.
+/// bounded by `limits.timeout`. Resource binding is left to tokio-xmpp's `StanzaStream`, which
+/// also negotiates stream management.
 pub(crate) async fn log_in(
     connector: &Connector,
     jid: &BareJid,
     password: &str,
-    limit: Duration,
+    limits: Limits,
 ) -> Result<Connection, LoginError> {
+    let limit = limits.timeout;
     let deadline = tokio::time::Instant::now() + limit;
     let failed = |(stage, error): (LoginStage, Option<tokio_xmpp::Error>)| match error {
         Some(error) => classify(error, stage, jid, &connector.server),
@@ -298,7 +314,7 @@ pub(crate) async fn log_in(
         },
     };
     let identity = Jid::from(jid.clone());
-    let timeouts = Timeouts::tight();
+    let timeouts = limits.keepalive;
     let connecting = async {
         let (pending, binding) = connector
             .connect(&identity, xmpp_parsers::ns::JABBER_CLIENT, timeouts)
@@ -324,6 +340,10 @@ pub(crate) async fn log_in(
     let (features, stream) = step(deadline, LoginStage::Binding, binding)
         .await
         .map_err(failed)?;
+    // tokio-xmpp 6.0.0 panics on a stream it cannot bind; such a server is a failed login.
+    if !features.can_bind() {
+        return Err(LoginError::NoBinding);
+    }
     Ok(Connection {
         stream: stream.box_stream(),
         features,
@@ -355,6 +375,7 @@ async fn step<T, E: Into<tokio_xmpp::Error>>(
 /// let (disco, incoming) = Login::new("juliet@localhost".parse()?, "secret")
 ///     .server(Server::Plaintext { host: "localhost".into(), port: 5222 })
 ///     .timeout(Duration::from_secs(10))
+///     .keepalive(Duration::from_secs(30), Duration::from_secs(10))
 ///     .give_up_after(Duration::from_secs(60))
 ///     .connect()
 ///     .await?;
@@ -362,24 +383,31 @@ async fn step<T, E: Into<tokio_xmpp::Error>>(
 /// ```
 #[derive(Clone, Debug)]
 pub struct Login {
-    jid: BareJid,
-    password: String,
-    server: Server,
-    timeout: Duration,
-    give_up_after: Option<Duration>,
-    config: Config,
+    pub(crate) jid: BareJid,
+    pub(crate) password: String,
+    pub(crate) server: Server,
+    pub(crate) limits: Limits,
+    pub(crate) give_up_after: Option<Duration>,
+    pub(crate) backoff: Backoff,
+    pub(crate) config: Config,
 }
 
 impl Login {
     /// A login as `jid` with `password`, to the server its domain publishes in DNS, each
-    /// attempt bounded by 30 s, reconnecting for as long as it takes.
+    /// attempt bounded by 30 s, a silent server probed after 60 s and given 15 s to answer,
+    /// reconnecting for as long as it takes on [`reconnect_backoff`](Self::reconnect_backoff)'s
+    /// default schedule.
     pub fn new(jid: BareJid, password: impl Into<String>) -> Self {
         Self {
             jid,
             password: password.into(),
             server: Server::Published,
-            timeout: Duration::from_secs(30),
+            limits: Limits {
+                timeout: Duration::from_secs(30),
+                keepalive: Timeouts::tight(),
+            },
             give_up_after: None,
+            backoff: Backoff::DEFAULT,
             config: Config::default(),
         }
     }
@@ -395,12 +423,41 @@ impl Login {
     /// first and every reconnection. 30 s by default.
     #[must_use]
     pub fn timeout(mut self, limit: Duration) -> Self {
-        self.timeout = limit;
+        self.limits.timeout = limit;
+        self
+    }
+
+    /// How a server that stops answering (hung, frozen, behind a dead route: the connection
+    /// stays open but nothing comes) is noticed: after `idle` without a word from it, the
+    /// stream asks it for one (an XEP-0198 `<r/>`, or a ping without stream management), and
+    /// if none comes within `response`, the connection counts as lost
+    /// ([`SessionEvent::Suspended`](super::SessionEvent::Suspended)) and the session
+    /// reconnects. A dead server is noticed at most `idle + response` after it last spoke.
+    /// 60 s and 15 s by default (tokio-xmpp's own); on a quiet stream a probe costs one small
+    /// exchange every `idle`.
+    #[must_use]
+    pub fn keepalive(mut self, idle: Duration, response: Duration) -> Self {
+        self.limits.keepalive = Timeouts {
+            read_timeout: idle,
+            response_timeout: response,
+        };
+        self
+    }
+
+    /// The pauses between reconnection attempts: the first attempt after a stream that held
+    /// is immediate; each one after an attempt that did not (a failed login, a stream that
+    /// broke before or soon after it came up) waits `first`, twice as long as the one before,
+    /// up to `max`. A stream holds once it has lasted `max`. 1 s and 30 s by default: a server
+    /// that drops every stream at once sees at most 6 connections in its first minute and 2
+    /// a minute after that. `first` is at least 1 ms and `max` at least `first`.
+    #[must_use]
+    pub fn reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff = Backoff::new(first, max);
         self
     }
 
     /// Ends the session ([`SessionEnd::Lost`](super::SessionEnd::Lost)) when a lost connection has not come back within
-    /// `limit`. Without it, tokio-xmpp reconnects for as long as the session lives, which a
+    /// `limit`. Without it, the session reconnects for as long as it lives, which a
     /// program that must notice a lost server cannot afford.
     #[must_use]
     pub fn give_up_after(mut self, limit: Duration) -> Self {
@@ -413,131 +470,6 @@ impl Login {
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
-    }
-
-    /// Logs in once and starts the session: returns when the server has bound a resource,
-    /// with the handle that asks and answers, and the host's side of the stream. The session's
-    /// task runs on the current tokio runtime. Nothing is sent yet: send the initial presence
-    /// through [`Disco::send`] if the session should receive any.
-    ///
-    /// # Errors
-    ///
-    /// [`LoginError`], saying what failed: the address, the connection, TLS, the
-    /// credentials, the domain, or the bound.
-    pub async fn connect(self) -> Result<(Disco, Incoming), LoginError> {
-        let connector = Connector::new(self.server);
-        let first = log_in(&connector, &self.jid, &self.password, self.timeout).await?;
-        let ended = Arc::new(AtomicBool::new(false));
-        let (failures, reconnects) = mpsc::unbounded_channel();
-        let mut reconnect = Reconnect {
-            first: Some(first),
-            connector,
-            jid: self.jid,
-            password: self.password,
-            limit: self.timeout,
-            failures,
-            ended: Arc::clone(&ended),
-        };
-        let mut stream = StanzaStream::new(Box::new(move |_, slot| reconnect.connect(slot)), 16);
-        let bound = tokio::time::timeout(self.timeout, bound_jid(&mut stream))
-            .await
-            .unwrap_or(Err(LoginError::Timeout {
-                stage: LoginStage::Binding,
-                after: self.timeout,
-            }));
-        let (jid, features) = match bound {
-            Ok(bound) => bound,
-            Err(error) => {
-                ended.store(true, Ordering::Release);
-                drop(stream);
-                return Err(error);
-            }
-        };
-        let mut machine = DiscoMachine::new(self.config);
-        machine.set_own_jid(Jid::from(jid.clone()));
-        // The server may announce its capabilities in the stream's features (XEP-0115 §6.3).
-        let server = Jid::from(jid.domain().to_owned());
-        machine.observe_stream_features(driver::now(), &server, &features.others);
-        let (events, incoming) = mpsc::unbounded_channel();
-        let (commands, commands_in) = mpsc::unbounded_channel();
-        let inner = Arc::new(Inner::new(machine, jid, events));
-        let driver = Driver {
-            inner: Arc::clone(&inner),
-            stream,
-            commands: commands_in,
-            reconnects,
-            give_up_after: self.give_up_after,
-            ended,
-        };
-        tokio::spawn(driver.run());
-        Ok((Disco { inner, commands }, Incoming { events: incoming }))
-    }
-}
-
-/// Waits for tokio-xmpp to bind the first stream's resource; the JID and the stream's features.
-async fn bound_jid(stream: &mut StanzaStream) -> Result<(FullJid, StreamFeatures), LoginError> {
-    let closed = LoginError::Closed {
-        stage: LoginStage::Binding,
-    };
-    loop {
-        match stream.next().await {
-            Some(StreamItem::Stream(StreamEvent::Reset {
-                bound_jid,
-                features,
-            })) => {
-                let jid = bound_jid.try_into_full().map_err(|_| closed)?;
-                return Ok((jid, features));
-            }
-            Some(StreamItem::Stream(StreamEvent::Suspended)) | None => return Err(closed),
-            Some(_) => {}
-        }
-    }
-}
-
-/// tokio-xmpp's reconnector: the first connection is the login already made; later ones log
-/// in again, with a growing pause between failures, until the session ends.
-struct Reconnect {
-    first: Option<Connection>,
-    connector: Connector,
-    jid: BareJid,
-    password: String,
-    limit: Duration,
-    failures: mpsc::UnboundedSender<LoginError>,
-    ended: Arc<AtomicBool>,
-}
-
-impl Reconnect {
-    fn connect(&mut self, mut slot: oneshot::Sender<Connection>) {
-        if let Some(first) = self.first.take() {
-            // Only fails if the stream is already gone, and then nobody needs the connection.
-            let _ = slot.send(first);
-            return;
-        }
-        let (connector, jid, password) = (
-            self.connector.clone(),
-            self.jid.clone(),
-            self.password.clone(),
-        );
-        let (limit, failures, ended) = (self.limit, self.failures.clone(), Arc::clone(&self.ended));
-        tokio::spawn(async move {
-            let mut pause = Duration::from_secs(1);
-            while !ended.load(Ordering::Acquire) && !slot.is_closed() {
-                match log_in(&connector, &jid, &password, limit).await {
-                    Ok(connection) => {
-                        let _ = slot.send(connection);
-                        return;
-                    }
-                    Err(error) => {
-                        let _ = failures.send(error);
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(Duration::from_secs(30));
-                    }
-                }
-            }
-            // tokio-xmpp's worker panics when its slot is dropped while it waits for a
-            // connection, so a session that gave up keeps the slot until the worker is gone.
-            slot.closed().await;
-        });
     }
 }
 
