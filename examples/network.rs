@@ -10,7 +10,10 @@
 //! Without `--server` the server is found through the JID's DNS SRV records; `HOST` is a name
 //! or an IP address. STARTTLS is used unless `--plaintext` is given (only for a test server on
 //! loopback). Every wait is bounded by `--timeout` (default 10 s): logging in, each query, and
-//! a lost connection, which ends the program with status 1 if it has not come back by then.
+//! a lost connection, which ends the program with status 1 if it has not come back by then. A
+//! server that hangs without closing the connection is noticed after at most twice
+//! `--timeout` of silence (probed after one, given one to answer), so the program ends at most
+//! three times `--timeout` after the server last spoke.
 //! With `--serve`, the client stays online that long afterwards, answering disco queries.
 
 use std::collections::BTreeSet;
@@ -98,9 +101,12 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
     config.default_timeout = Some(timeout);
     // Our presence announces our capabilities; the caps nodes are answered.
     config.caps_node = Some("https://docs.rs/xmpp-disco#network-example".into());
+    // A server that stops answering is probed after `timeout` of silence and given `timeout`
+    // to answer: noticed within twice `timeout`, given up on `timeout` after that.
     let login = Login::new(jid, password.clone())
         .server(server)
         .timeout(timeout)
+        .keepalive(timeout, timeout)
         .give_up_after(timeout)
         .config(config);
     Ok(Arguments { login, serve })
@@ -158,6 +164,9 @@ async fn host(disco: Disco, mut incoming: Incoming, online: Instant) -> (u64, Se
                 }
             }
             SessionEvent::Suspended => eprintln!("the connection was lost; reconnecting"),
+            SessionEvent::Reconnecting { attempt, after } if attempt > 1 => {
+                eprintln!("reconnecting in {after:?} (attempt {attempt})");
+            }
             SessionEvent::ReconnectFailed(error) => eprintln!("reconnecting failed: {error}"),
             SessionEvent::Resumed => eprintln!("the stream was resumed; nothing was lost"),
             SessionEvent::Reset { jid } => {

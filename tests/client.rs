@@ -17,6 +17,8 @@ use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::{DynamicNode, Node, QueryError, QueryOptions, RequestContext};
 
+#[path = "client/schedule.rs"]
+mod schedule;
 #[path = "client/server.rs"]
 mod server;
 
@@ -350,6 +352,14 @@ fn a_resumption_refused_without_h_ends_in_a_new_stream_not_a_storm() {
 }
 
 #[test]
+fn the_default_schedule_allows_six_connections_in_a_minute_then_two_a_minute() {
+    let (first, max) = (Duration::from_secs(1), Duration::from_secs(30));
+    // At 0, 1, 3, 7, 15 and 31 s; then every 30 s.
+    assert_eq!(schedule::attempts_within(first, max, ms(60_000)), 6);
+    assert_eq!(schedule::attempts_within(first, max, ms(120_000)), 8);
+}
+
+#[test]
 fn a_server_dropping_every_stream_sees_no_more_connections_than_the_schedule_allows() {
     runtime().block_on(async {
         let server = server::Server::start(Behaviour {
@@ -363,16 +373,8 @@ fn a_server_dropping_every_stream_sees_no_more_connections_than_the_schedule_all
         let (_disco, _incoming) = started(session(&server, first)).await;
         tokio::time::sleep(window.saturating_sub(begun.elapsed())).await;
         let connections = server.connections();
-        // The schedule: 0, then 50, 100, 200, 400 ms and 400 ms on (the cap) between attempts.
-        let mut bound = 1usize;
-        let mut at = Duration::ZERO;
-        loop {
-            at += (first * 2u32.pow(bound.saturating_sub(1).min(3) as u32)).min(first * 8);
-            if at > window {
-                break;
-            }
-            bound += 1;
-        }
+        // At 0, 50, 150, 350, 750 ms, then every 400 ms (the cap).
+        let bound = schedule::attempts_within(first, first * 8, window);
         println!(
             "a server that drops every stream at once: {connections} connections in {window:?} \
              (the schedule allows {bound}; with the default schedule, 6 in the first minute)"

@@ -6,6 +6,8 @@
 
 #[path = "interop/proxy.rs"]
 mod proxy;
+#[path = "client/schedule.rs"]
+mod schedule;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -16,7 +18,9 @@ use std::time::Duration;
 use proxy::Proxy;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_xmpp::Stanza;
-use xmpp_disco::client::{AskError, Disco, Incoming, Login, Server, SessionEnd, SessionEvent};
+use xmpp_disco::client::{
+    AskError, Disco, Incoming, Login, LoginError, Server, SessionEnd, SessionEvent,
+};
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
@@ -621,11 +625,14 @@ fn the_component_example_answers_for_itself_and_every_room() {
 
 // ------------------------------------------------------------------ the stream's lifecycle
 
-/// The next lifecycle event of a session (stanzas and the machine's reports are skipped).
+/// The next lifecycle event of a session (stanzas, the machine's reports and the
+/// announcements of reconnection attempts are skipped).
 async fn lifecycle(incoming: &mut Incoming) -> SessionEvent {
     loop {
         match incoming.next().await.expect("the session reports its end") {
-            SessionEvent::Stanza(_) | SessionEvent::Disco(_) => {}
+            SessionEvent::Stanza(_)
+            | SessionEvent::Disco(_)
+            | SessionEvent::Reconnecting { .. } => {}
             other => return other,
         }
     }
@@ -1170,4 +1177,442 @@ fn prosody_caps_in_its_stream_features_are_verified() {
         assert_eq!(next.stats().requests_sent, sent);
         next.close().await;
     });
+}
+
+// ------------------------------------------------ servers that restart and hang; a soak run
+
+/// A value `tests/interop/run.sh` gives the disruption tests (a server's restart command, its
+/// pid file, the soak's length).
+fn control(variable: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: this test needs the servers tests/interop/run.sh starts and controls")
+    })
+}
+
+/// Runs one of the suite's control commands (a server restart) and checks that it worked.
+async fn run_control(command: String) {
+    let status = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(&command)
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .expect("the command runs");
+    assert!(status.success(), "{command}: {status}");
+}
+
+fn signal(signal: &str, pid: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}: {status}");
+}
+
+/// A server process stopped with SIGSTOP (hung: its connections stay open, nothing comes),
+/// continued when dropped, a failed test included.
+struct Frozen(String);
+
+impl Frozen {
+    fn new(pid_file: &str) -> Self {
+        let pid = std::fs::read_to_string(pid_file).expect("the pid file");
+        let pid = pid.trim().to_owned();
+        signal("-STOP", &pid);
+        Self(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal("-CONT", &self.0);
+    }
+}
+
+/// A session's lifecycle as read until `wanted`: the event, and each reconnection attempt
+/// announced on the way (when it was heard, and its pause).
+async fn until_lifecycle(
+    incoming: &mut Incoming,
+    wanted: fn(&SessionEvent) -> bool,
+) -> (SessionEvent, Vec<(tokio::time::Instant, Duration)>, usize) {
+    let (mut attempts, mut refused_resumptions) = (Vec::new(), 0);
+    loop {
+        let event = incoming.next().await.expect("the session reports its end");
+        match event {
+            event if wanted(&event) => return (event, attempts, refused_resumptions),
+            SessionEvent::Reconnecting { after, .. } => {
+                attempts.push((tokio::time::Instant::now(), after));
+            }
+            SessionEvent::ReconnectFailed(LoginError::NotEstablished) => refused_resumptions += 1,
+            SessionEvent::Ended(reason) => panic!("the session ended: {reason}"),
+            _ => {}
+        }
+    }
+}
+
+/// Each announced attempt came after the previous one's pause, less a little for delivery.
+fn assert_attempts_kept_their_pauses(attempts: &[(tokio::time::Instant, Duration)]) {
+    for pair in attempts.windows(2) {
+        let [(earlier, pause), (later, _)] = pair else {
+            continue;
+        };
+        assert!(
+            *later + Duration::from_millis(50) >= *earlier + *pause,
+            "an attempt {:?} after the one before, whose pause was {pause:?}",
+            *later - *earlier
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the ejabberd that tests/interop/run.sh starts, and its restart command"]
+fn disrupt_an_ejabberd_restart_under_a_serving_client_ends_in_a_new_stream() {
+    bounded(async {
+        let restart = control("XMPP_DISCO_EJABBERD_RESTART");
+        let proxy = Arc::new(Proxy::start(&ejabberd_address()).await);
+        let login = login_to(&format!("127.0.0.1:{}", proxy.port()), "alice")
+            .give_up_after(Duration::from_secs(45));
+        let (alice, mut incoming) = connect(login).await;
+        let server = alice.server();
+        info(&alice, &server, None).await;
+
+        // The client's connection is lost without the server's goodbye (its `system-shutdown`
+        // stream error would make tokio-xmpp forget the stream), and the server restarts: it
+        // no longer knows the stream the client asks to resume.
+        proxy.freeze();
+        let restarted = tokio::time::Instant::now();
+        let relay = Arc::clone(&proxy);
+        let restarting = tokio::spawn(async move {
+            run_control(restart).await;
+            relay.thaw();
+        });
+        // Read while the server restarts, so that each attempt is heard when it is made.
+        let (event, attempts, refused) = until_lifecycle(&mut incoming, |event| {
+            matches!(event, SessionEvent::Reset { .. } | SessionEvent::Resumed)
+        })
+        .await;
+        restarting.await.expect("the restart ran");
+        let took = restarted.elapsed();
+        assert!(matches!(event, SessionEvent::Reset { .. }), "{event:?}");
+        let bound =
+            schedule::attempts_within(Duration::from_secs(1), Duration::from_secs(30), took);
+        println!(
+            "ejabberd restarted: a new stream {took:?} later, after {} reconnection attempts \
+             (the schedule allows {bound}), {refused} resumption(s) refused; {} connections",
+            attempts.len(),
+            proxy.connections()
+        );
+        assert!(attempts.len() <= bound, "{} attempts", attempts.len());
+        assert_eq!(proxy.connections(), 1 + attempts.len());
+        assert_attempts_kept_their_pauses(&attempts);
+        // ejabberd refused the resumption with a `<failed/>` tokio-xmpp 6.0.0 cannot read:
+        // asked once, then a new stream.
+        assert_eq!(refused, 1, "the resumption was refused once");
+        // The new stream works.
+        info(&alice, &server, None).await;
+        alice.close().await;
+    });
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts, and its pid file"]
+fn disrupt_a_hung_prosody_is_noticed_within_the_keepalive_bound() {
+    bounded(async {
+        let (idle, response) = (Duration::from_secs(2), Duration::from_secs(2));
+        let login = login_to(&server_address(), "bob")
+            .timeout(Duration::from_secs(3))
+            .keepalive(idle, response);
+        let (bob, mut incoming) = connect(login).await;
+        let server = bob.server();
+        // The server's last word: this answer.
+        bob.query_info(&server, None, QueryOptions::fresh())
+            .await
+            .expect("an answer");
+        let frozen = Frozen::new(&control("XMPP_DISCO_PROSODY_PID_FILE"));
+        let hung = tokio::time::Instant::now();
+        let (event, _, _) = until_lifecycle(&mut incoming, |event| {
+            matches!(event, SessionEvent::Suspended)
+        })
+        .await;
+        let noticed = hung.elapsed();
+        assert!(matches!(event, SessionEvent::Suspended));
+        println!(
+            "a SIGSTOPped Prosody was noticed after {noticed:?} (bound {:?})",
+            idle + response
+        );
+        assert!(
+            noticed >= idle / 2 && noticed <= idle + response + Duration::from_secs(1),
+            "noticed after {noticed:?}"
+        );
+        drop(frozen);
+        let (event, _, _) = until_lifecycle(&mut incoming, |event| {
+            matches!(event, SessionEvent::Reset { .. } | SessionEvent::Resumed)
+        })
+        .await;
+        assert!(matches!(event, SessionEvent::Reset { .. }), "{event:?}");
+        info(&bob, &server, None).await;
+        bob.close().await;
+    });
+}
+
+/// The process's resident memory, in bytes.
+fn resident_memory() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .expect("resident pages");
+    pages * 4096
+}
+
+/// A small deterministic generator, so that a soak run can be repeated from its seed.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % sides
+    }
+}
+
+/// What a soaked session's host saw.
+#[derive(Default)]
+struct Soaked {
+    /// Completions of the queries started through `with_machine`, by request id.
+    completions: std::collections::HashMap<xmpp_disco::RequestId, usize>,
+    attempts: Vec<(tokio::time::Instant, Duration)>,
+    /// Whether the stream is up (after a `Reset` or `Resumed`, until a `Suspended`).
+    up: bool,
+    ended: bool,
+}
+
+/// The host of a soaked session: refuses what it must and writes down what happened.
+async fn soak_host(disco: Disco, mut incoming: Incoming, log: Arc<std::sync::Mutex<Soaked>>) {
+    while let Some(event) = incoming.next().await {
+        let mut log = log.lock().expect("the log");
+        match event {
+            SessionEvent::Stanza(Stanza::Iq(iq)) => disco.refuse(iq),
+            SessionEvent::Disco(event) => {
+                if let Some(id) = event.request_id() {
+                    *log.completions.entry(id).or_default() += 1;
+                }
+            }
+            SessionEvent::Reconnecting { after, .. } => {
+                log.attempts.push((tokio::time::Instant::now(), after));
+            }
+            SessionEvent::Suspended => log.up = false,
+            SessionEvent::Reset { .. } => {
+                log.up = true;
+                drop(log);
+                let _ = disco.send(disco.presence());
+            }
+            SessionEvent::Resumed => log.up = true,
+            SessionEvent::Ended(_) => log.ended = true,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the servers tests/interop/run.sh starts and controls, and XMPP_DISCO_SOAK_SECONDS"]
+fn disrupt_soak_cuts_freezes_and_restarts_while_queries_flow() {
+    let run = Duration::from_secs(
+        control("XMPP_DISCO_SOAK_SECONDS")
+            .parse()
+            .expect("XMPP_DISCO_SOAK_SECONDS is a number of seconds"),
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            tokio::time::timeout(run + Duration::from_secs(180), soak(run))
+                .await
+                .expect("the soak finished in time");
+        });
+}
+
+async fn soak(run: Duration) {
+    let restarts = [
+        control("XMPP_DISCO_EJABBERD_RESTART"),
+        control("XMPP_DISCO_PROSODY_RESTART"),
+    ];
+    let seed = std::env::var("XMPP_DISCO_SOAK_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(0x5eed);
+    let mut dice = Dice(seed);
+    let (first, max) = (Duration::from_millis(200), Duration::from_secs(3));
+    let mut sessions = Vec::new();
+    for (address, user) in [(ejabberd_address(), "bob"), (server_address(), "slix2")] {
+        let proxy = Proxy::start(&address).await;
+        let mut config = xmpp_disco::Config::default();
+        config.default_timeout = Some(Duration::from_secs(5));
+        let login = login_to(&format!("127.0.0.1:{}", proxy.port()), user)
+            .timeout(Duration::from_secs(5))
+            .keepalive(Duration::from_secs(2), Duration::from_secs(2))
+            .reconnect_backoff(first, max)
+            .config(config);
+        let (disco, incoming) = connect(login).await;
+        let log = Arc::new(std::sync::Mutex::new(Soaked {
+            up: true,
+            ..Soaked::default()
+        }));
+        tokio::spawn(soak_host(disco.clone(), incoming, Arc::clone(&log)));
+        sessions.push((proxy, disco, log));
+    }
+    let targets = [
+        (jid("localhost"), None),
+        (jid("conference.localhost"), None),
+        (jid("localhost"), Some("no-such-node")),
+        (jid("nobody@localhost/gone"), None),
+    ];
+
+    let started = tokio::time::Instant::now();
+    let (mut awaited, mut machine_started) = (Vec::new(), Vec::new());
+    let (mut warm_memory, mut next_chaos) = (None, started + Duration::from_secs(2));
+    let mut chaos: Option<tokio::task::JoinHandle<()>> = None;
+    let mut disruptions = Vec::new();
+    while started.elapsed() < run {
+        for (session, (_, disco, _)) in sessions.iter().enumerate() {
+            let (target, node) = targets[dice.roll(targets.len() as u64) as usize].clone();
+            let options = if dice.roll(4) == 0 {
+                QueryOptions::fresh()
+            } else {
+                QueryOptions::default()
+            };
+            if dice.roll(2) == 0 {
+                let asker = disco.clone();
+                awaited.push(tokio::spawn(async move {
+                    asker.query_info(&target, node, options).await
+                }));
+            } else {
+                let now = tokio::time::Instant::now().into_std();
+                let started =
+                    disco.with_machine(|machine| machine.query_info(now, &target, node, options));
+                if let Ok(id) = started {
+                    machine_started.push((session, id));
+                }
+            }
+        }
+        if warm_memory.is_none() && started.elapsed() >= run / 4 {
+            warm_memory = Some(resident_memory());
+        }
+        let chaos_idle = chaos.as_ref().is_none_or(|task| task.is_finished());
+        if tokio::time::Instant::now() >= next_chaos && chaos_idle {
+            let which = dice.roll(sessions.len() as u64) as usize;
+            let proxy = &sessions[which].0;
+            match dice.roll(4) {
+                0 => {
+                    disruptions.push(format!("cut {which}"));
+                    proxy.cut();
+                }
+                1 => {
+                    disruptions.push(format!("freeze {which}"));
+                    proxy.freeze();
+                }
+                2 => {
+                    disruptions.push(format!("restart {which}"));
+                    chaos = Some(tokio::spawn(run_control(restarts[which].clone())));
+                }
+                _ => {
+                    disruptions.push(format!("thaw {which}"));
+                    proxy.thaw();
+                }
+            }
+            next_chaos =
+                tokio::time::Instant::now() + Duration::from_millis(1_500 + dice.roll(2_500));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Some(task) = chaos {
+        task.await.expect("the restart ran");
+    }
+    for (proxy, _, _) in &sessions {
+        proxy.thaw();
+    }
+    // Every session comes back (up, its last announced attempt made), every query completes.
+    let settle = tokio::time::Instant::now() + Duration::from_secs(60);
+    while sessions.iter().any(|(proxy, _, log)| {
+        let log = log.lock().expect("the log");
+        !log.up || proxy.connections() != 1 + log.attempts.len()
+    }) {
+        if tokio::time::Instant::now() >= settle {
+            break; // said below, session by session
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (mut answered, mut failed) = (0usize, 0usize);
+    let count = awaited.len();
+    for query in awaited {
+        match tokio::time::timeout(Duration::from_secs(30), query).await {
+            Ok(Ok(Ok(_))) => answered += 1,
+            Ok(Ok(Err(_))) => failed += 1,
+            Ok(Err(error)) => panic!("a query's task failed: {error}"),
+            Err(_) => panic!("a query did not complete"),
+        }
+    }
+    let done = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let missing = machine_started
+            .iter()
+            .filter(|(session, id)| {
+                let log = sessions[*session].2.lock().expect("the log");
+                !log.completions.contains_key(id)
+            })
+            .count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < done,
+            "{missing} queries never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let memory = resident_memory();
+    println!(
+        "soak of {run:?} (seed {seed}): {} disruptions ({}), {count} awaited queries ({answered} \
+         answered, {failed} failed), {} started through the machine; resident memory {} KiB \
+         after a quarter, {} KiB at the end",
+        disruptions.len(),
+        disruptions.join(", "),
+        machine_started.len(),
+        warm_memory.unwrap_or(memory) / 1024,
+        memory / 1024
+    );
+    for (number, (proxy, disco, log)) in sessions.iter().enumerate() {
+        let log = log.lock().expect("the log");
+        assert!(!log.ended, "session {number} ended");
+        assert!(log.up, "session {number} did not come back");
+        // Exactly once: no completion twice, none for a query not started.
+        assert!(
+            log.completions.values().all(|&times| times == 1),
+            "a completion came twice"
+        );
+        // Every connection went through the schedule: the first, then one per announced attempt.
+        assert_eq!(
+            proxy.connections(),
+            1 + log.attempts.len(),
+            "session {number}: connections beside the schedule"
+        );
+        assert_attempts_kept_their_pauses(&log.attempts);
+        println!(
+            "session {number} ({}): {} connections",
+            disco.jid(),
+            proxy.connections()
+        );
+    }
+    let growth = memory.saturating_sub(warm_memory.unwrap_or(memory));
+    assert!(
+        growth < 32 << 20,
+        "resident memory grew by {} KiB",
+        growth / 1024
+    );
+    for (_, disco, _) in &sessions {
+        disco.close().await;
+    }
 }

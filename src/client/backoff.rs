@@ -40,21 +40,6 @@ impl Backoff {
             max: max.max(first),
         }
     }
-
-    /// The most connection attempts that can start within `window` of the first one when none
-    /// holds: the schedule's promise, as [`Login::reconnect_backoff`](super::Login::reconnect_backoff)
-    /// states it.
-    #[cfg(test)]
-    pub(crate) fn attempts_within(self, window: Duration) -> u32 {
-        let (mut attempts, mut at) = (1, Duration::ZERO);
-        loop {
-            at = at.saturating_add(self.pause(attempts));
-            if at > window {
-                return attempts;
-            }
-            attempts += 1;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -71,16 +56,9 @@ mod tests {
     }
 
     #[test]
-    fn a_minute_of_failures_allows_six_attempts() {
-        // At 0, 1, 3, 7, 15, 31 s; 61 s is past the minute.
-        assert_eq!(Backoff::DEFAULT.attempts_within(Duration::from_secs(60)), 6);
-        assert_eq!(Backoff::DEFAULT.attempts_within(Duration::from_secs(61)), 7);
-    }
-
-    #[test]
     fn a_schedule_always_pauses() {
         let given = Backoff::new(Duration::ZERO, Duration::ZERO);
         assert_eq!(given.pause(1), Duration::from_millis(1));
-        assert_eq!(given.attempts_within(Duration::from_millis(10)), 11);
+        assert_eq!(given.pause(2), Duration::from_millis(1));
     }
 }

@@ -6,6 +6,9 @@
 #                               write a config under DIR, start the server as the `ejabberd`
 #                               user, create the accounts and wait until it answers a stream
 #                               header
+#   ejabberd.sh restart DIR     stop the server started in DIR, by its pid, and start it
+#                               again as it was (its accounts and rooms kept): what a server
+#                               upgrade does to connected clients
 #   ejabberd.sh stop DIR        stop the server started in DIR, by the pid it wrote there
 #                               (and the Erlang port mapper, by its pid, if this start
 #                               started it)
@@ -18,7 +21,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR PORT [HTTP_PORT] | stop DIR" >&2
+    echo "usage: $0 start DIR PORT [HTTP_PORT] | restart DIR | stop DIR" >&2
     exit 2
 }
 
@@ -55,6 +58,7 @@ start() {
     port_is_free "$port" || { echo "port $port on 127.0.0.1 is busy" >&2; exit 1; }
     mkdir -p "$dir/db" "$dir/logs"
     echo "interop-$(basename "$dir")@localhost" >"$dir/node"
+    echo "$port" >"$dir/port"
     # The Erlang port mappers running before the start (a zombie left by an earlier run does
     # not count: it maps no ports): one that appears with this server is this run's to stop.
     local mappers_before
@@ -129,6 +133,20 @@ CONFIG
     echo "ejabberd $(cat "$dir/ejabberd.pid") ready on 127.0.0.1:$port"
 }
 
+restart() {
+    local dir port
+    dir=$(realpath -m "$1")
+    port=$(cat "$dir/port")
+    # The port mapper stays: it is this run's, and the node registers with it again.
+    stop_by_pid_file "$dir/ejabberd.pid" 10
+    ctl "$dir" start
+    if ! wait_ready ejabberd "$port" 30; then
+        tail -n 20 "$dir/logs/ejabberd.log" >&2 || true
+        exit 1
+    fi
+    echo "ejabberd $(cat "$dir/ejabberd.pid") ready again on 127.0.0.1:$port"
+}
+
 stop() {
     local dir
     dir=$(realpath -m "$1")
@@ -138,6 +156,7 @@ stop() {
 
 case "${1:-}" in
     start) [[ $# -eq 3 || $# -eq 4 ]] || usage; start "$2" "$3" "${4:-}" ;;
+    restart) [[ $# -eq 2 ]] || usage; restart "$2" ;;
     stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
     *) usage ;;
 esac

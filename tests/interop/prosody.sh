@@ -4,6 +4,8 @@
 #   prosody.sh start DIR PORT [COMPONENT_PORT [HTTP_PORT]]
 #                               write a config under DIR, create the accounts, start the server
 #                               and wait until it answers a stream header
+#   prosody.sh restart DIR      stop the server started in DIR and start it again with the
+#                               same arguments
 #   prosody.sh stop DIR         stop the server started in DIR, by the pid it wrote there
 #
 # The server serves the host `localhost` with a MUC component `conference.localhost` (a disco
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR PORT [COMPONENT_PORT [HTTP_PORT]] | stop DIR" >&2
+    echo "usage: $0 start DIR PORT [COMPONENT_PORT [HTTP_PORT]] | restart DIR | stop DIR" >&2
     exit 2
 }
 
@@ -45,6 +47,7 @@ Component \"upload.localhost\" \"http_file_share\"
     http_external_url = \"http://127.0.0.1:$http_port/\""
     fi
     mkdir -p "$dir/data" "$dir/certs"
+    echo "$port $component_port $http_port" >"$dir/arguments"
     cat >"$dir/prosody.cfg.lua" <<CONFIG
 -- Written by tests/interop/prosody.sh for one test run.
 run_as_root = true
@@ -107,6 +110,12 @@ stop() {
 
 case "${1:-}" in
     start) [[ $# -ge 3 && $# -le 5 ]] || usage; start "$2" "$3" "${4:-}" "${5:-}" ;;
+    restart)
+        [[ $# -eq 2 ]] || usage
+        read -r -a arguments <"$(realpath -m "$2")/arguments"
+        stop "$2"
+        start "$2" "${arguments[@]}"
+        ;;
     stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
     *) usage ;;
 esac

@@ -71,6 +71,11 @@ impl Proxy {
         self.state.frozen.store(true, Ordering::SeqCst);
     }
 
+    /// Relays again what either side sends from now on (what was sent while frozen is lost).
+    pub fn thaw(&self) {
+        self.state.frozen.store(false, Ordering::SeqCst);
+    }
+
     /// Closes every relayed connection; new ones are relayed normally.
     pub fn cut(&self) {
         for relay in self.state.relays.lock().expect("the lock").drain(..) {

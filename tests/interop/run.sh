@@ -5,10 +5,14 @@
 # `cargo test --features tokio-xmpp --test interop -- --ignored`, the entity capabilities
 # differential against slixmpp and aioxmpp (`tests/caps_differential.rs`), slixmpp's check of
 # the component (`slixmpp_component.py`) and the scripted checks of the network example
-# (`network_example.sh`, which stops and restarts Prosody), and stops the component and both
-# servers on every exit, failed or not.
+# (`network_example.sh`, which stops and restarts Prosody), then the disruptions (an ejabberd
+# restarted and a Prosody hung with SIGSTOP under connected clients, and a soak of
+# XMPP_DISCO_SOAK_SECONDS, 60 by default: cuts, freezes and restarts while queries flow), and
+# stops the component and both servers on every exit, failed or not.
 #
 #   tests/interop/run.sh [extra arguments for the test binary]
+#
+# With XMPP_DISCO_SOAK_ONLY=1 (what tests/interop/soak.sh sets), only the servers and the soak.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -71,6 +75,23 @@ tests/interop/prosody.sh start "$work/prosody" "$port" "$component_port" "$http_
 echo "== starting ejabberd on 127.0.0.1:$ejabberd_port"
 tests/interop/ejabberd.sh start "$work/ejabberd" "$ejabberd_port" "$ejabberd_http_port"
 
+soak_seconds=${XMPP_DISCO_SOAK_SECONDS:-60}
+disruptions() {
+    local filter=$1
+    echo "== disruptions ($filter): restarts, a hung server, a soak of $soak_seconds s"
+    XMPP_DISCO_SERVER="127.0.0.1:$port" XMPP_DISCO_EJABBERD="127.0.0.1:$ejabberd_port" \
+        XMPP_DISCO_EJABBERD_RESTART="tests/interop/ejabberd.sh restart $work/ejabberd" \
+        XMPP_DISCO_PROSODY_RESTART="tests/interop/prosody.sh restart $work/prosody" \
+        XMPP_DISCO_PROSODY_PID_FILE="$work/prosody/server.pid" \
+        XMPP_DISCO_SOAK_SECONDS="$soak_seconds" \
+        timeout $((soak_seconds + 900)) cargo test --features tokio-xmpp --test interop -- \
+        --ignored --test-threads=1 --nocapture "$filter"
+}
+if [[ -n ${XMPP_DISCO_SOAK_ONLY:-} ]]; then
+    disruptions disrupt_soak
+    exit 0
+fi
+
 echo "== starting the component example as rooms.localhost"
 "$component_binary" rooms.localhost secret --server "127.0.0.1:$component_port" --serve 1800 \
     >"$work/component.log" 2>&1 &
@@ -90,7 +111,7 @@ cat "$work/component.log"
 echo "== interop tests"
 XMPP_DISCO_SERVER="127.0.0.1:$port" XMPP_DISCO_PYTHON="$PWD/$venv/bin/python" \
     XMPP_DISCO_COMPONENT=rooms.localhost XMPP_DISCO_EJABBERD="127.0.0.1:$ejabberd_port" \
-    timeout 900 cargo test --features tokio-xmpp --test interop -- --ignored "$@"
+    timeout 900 cargo test --features tokio-xmpp --test interop -- --ignored --skip disrupt_ "$@"
 
 echo "== entity capabilities hashes against slixmpp's and aioxmpp's"
 XMPP_DISCO_PYTHON="$PWD/$venv/bin/python" \
@@ -101,3 +122,5 @@ timeout 120 "$venv/bin/python" tests/interop/slixmpp_component.py 127.0.0.1 "$po
 
 echo "== the network example as a user runs it (stops and restarts Prosody)"
 tests/interop/network_example.sh "$work/prosody" "$port" "$network_binary"
+
+disruptions disrupt_
