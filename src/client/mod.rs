@@ -91,9 +91,10 @@
 //! The `network` example (`examples/network/main.rs`) is a complete program built on this
 //! module.
 //!
-//! This integration is for clients. A component (XEP-0114) drives the machine with tokio-xmpp's
-//! `Component` directly, as `examples/component.rs` does: tokio-xmpp's `component` feature
-//! changes the stanza namespace of the whole build, so one build is a client or a component.
+//! This integration is for clients. A component (XEP-0114) drives the machine over
+//! tokio-xmpp's XML stream directly, as `examples/component.rs` does: tokio-xmpp's `component`
+//! feature changes the stanza namespace of the whole build, so one build is a client or a
+//! component.
 
 mod backoff;
 mod driver;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the interop suite for real: installs and starts a Prosody and an ejabberd on loopback,
-# installs slixmpp and aioxmpp into a virtual environment, starts the component example
-# (`examples/component.rs`) on Prosody's component port, runs
+# installs slixmpp and aioxmpp into a virtual environment, checks the component example's
+# words for what keeps it offline (`component_errors.sh`), starts it (`examples/component.rs`)
+# on Prosody's component port, runs
 # `cargo test --features tokio-xmpp --test interop -- --ignored`, the entity capabilities
 # differential against slixmpp and aioxmpp (`tests/caps_differential.rs`), slixmpp's check of
 # the component (`slixmpp_component.py`) and the scripted checks of the network example
@@ -91,6 +92,9 @@ if [[ -n ${XMPP_DISCO_SOAK_ONLY:-} ]]; then
     disruptions disrupt_soak
     exit 0
 fi
+
+echo "== the component example's words for what keeps it offline"
+tests/interop/component_errors.sh "$component_binary" "$port" "$component_port" "$http_port"
 
 echo "== starting the component example as rooms.localhost"
 "$component_binary" rooms.localhost secret --server "127.0.0.1:$component_port" --serve 1800 \
