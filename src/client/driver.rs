@@ -304,11 +304,16 @@ impl Driver {
             };
             let (outgoing, deadline) = self.inner.take_outgoing();
             self.transmitter.queue(outgoing);
-            // Stream events come before the reconnector's reports, so that an attempt's
-            // failure is told after the suspension it follows.
+            // In this order: a due deadline is never starved by a busy stream, and stream
+            // events come before the reconnector's reports, so that an attempt's failure is
+            // told after the suspension it follows.
             tokio::select! {
                 biased;
                 command = self.commands.recv() => break ended_by(command, &mut closers),
+                () = sleep_until(deadline.map(tokio::time::Instant::from_std)) => {
+                    self.inner.handle_timeout();
+                }
+                () = sleep_until(give_up_at) => break lost,
                 item = self.receiver.next() => match item {
                     None => break SessionEnd::StreamEnded,
                     Some(StreamItem::Stanza(stanza)) => self.inner.receive(stanza),
@@ -333,10 +338,6 @@ impl Driver {
                 // The transmitter let go of the stream: look at it again (tokio-xmpp's
                 // receiving half does not wake us when it could not look).
                 () = self.transmitter.sent.notified() => {}
-                () = sleep_until(deadline.map(tokio::time::Instant::from_std)) => {
-                    self.inner.handle_timeout();
-                }
-                () = sleep_until(give_up_at) => break lost,
             }
         };
         self.inner.end(reason);

@@ -36,7 +36,8 @@ pub enum SessionEvent {
     Suspended,
     /// A reconnection attempt is about to start, `after` a pause on the
     /// [`Login::reconnect_backoff`](super::Login::reconnect_backoff) schedule. `attempt` counts
-    /// the attempts since the last stream that held, the session's own login included.
+    /// the attempts since the last stream that held (the session's own login counts while
+    /// none has).
     Reconnecting {
         /// This attempt's number since the last stream that held.
         attempt: u32,

@@ -76,10 +76,10 @@ impl Reconnector {
     /// Answers requests until the session ends; leaves in `pending` the slot it could not fill.
     async fn serve(&mut self, pending: &mut Option<oneshot::Sender<Connection>>) {
         // The login that started the session was the first connection.
-        let mut last = Some(Handout {
+        let mut last = Handout {
             at: Instant::now(),
             settled: 0,
-        });
+        };
         // Attempts since the last stream that held: the session's own login is the first.
         let (mut requests, mut in_a_row) = (0u64, 1u32);
         while let Some(mut slot) = self.requests.recv().await {
@@ -89,9 +89,9 @@ impl Reconnector {
                 *pending = Some(slot);
                 return;
             };
-            let settled = last.is_some_and(|handout| link.settled > handout.settled);
-            let held =
-                settled && last.is_some_and(|handout| handout.at.elapsed() >= self.backoff.max);
+            // The last connection became a stream, and that stream lasted.
+            let settled = link.settled > last.settled;
+            let held = settled && last.at.elapsed() >= self.backoff.max;
             if held {
                 in_a_row = 0;
             }
@@ -100,10 +100,10 @@ impl Reconnector {
             }
             match self.connect(&mut in_a_row, !settled, &mut slot).await {
                 Some(connection) => {
-                    last = Some(Handout {
+                    last = Handout {
                         at: Instant::now(),
                         settled: self.link.borrow().settled,
-                    });
+                    };
                     // Only fails if tokio-xmpp's stream is gone; nobody needs it then.
                     let _ = slot.send(connection);
                 }
