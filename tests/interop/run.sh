@@ -127,4 +127,7 @@ timeout 120 "$venv/bin/python" tests/interop/slixmpp_component.py 127.0.0.1 "$po
 echo "== the network example as a user runs it (stops and restarts Prosody)"
 tests/interop/network_example.sh "$work/prosody" "$port" "$network_binary"
 
+# network_example.sh leaves Prosody stopped (its last check is a server that does not come back).
+echo "== prosody again, for the disruptions"
+tests/interop/prosody.sh restart "$work/prosody"
 disruptions disrupt_
