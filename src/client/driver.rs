@@ -2,8 +2,8 @@
 //! stanzas out, timers, and the stream's lifecycle.
 //!
 //! The machine lives in [`Shared`], behind a mutex that is never held across an `.await`:
-//! the [`Disco`](super::Disco) handles call it from any task and wake the driver, which sends
-//! what the machine emitted and sleeps until its next deadline.
+//! the [`Disco`](super::Disco) handles call it from any task and wake the driver, which hands
+//! what the machine emitted to its [`Transmitter`] and sleeps until its next deadline.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -219,9 +219,7 @@ impl Inner {
         shared.report(SessionEvent::Ended(reason));
         shared.events = None;
     }
-}
 
-impl Inner {
     /// The driver died in a panic of host code ([`SessionEnd::Panicked`]): every waiter and
     /// the host learn it now. The machine stays as the panic left it and is not called again
     /// by the session.
