@@ -452,6 +452,49 @@ fn a_full_send_queue_does_not_hold_up_a_deadline() {
     });
 }
 
+#[test]
+fn a_stalled_server_with_a_full_queue_is_still_noticed_and_given_up_on() {
+    runtime().block_on(async {
+        // The server stops reading: the connection's buffers fill, then tokio-xmpp's queue,
+        // and the stream must still be read (its suspension heard) and the bound kept.
+        let server = server::Server::start(Behaviour {
+            stream_management: true,
+            then: &[Then::Stall],
+            accept: Some(1),
+            ..Behaviour::default()
+        })
+        .await;
+        let login = session(&server, ms(100))
+            .keepalive(ms(300), ms(300))
+            .give_up_after(ms(500));
+        let (disco, mut incoming) = started(login).await;
+        let status = "x".repeat(64 * 1024);
+        for _ in 0..256 {
+            let mut presence = Presence::available();
+            presence.set_status(String::new(), status.clone());
+            disco.send(presence).expect("the session is on");
+        }
+        let stalled = Instant::now();
+        let (ended, before) = until(&mut incoming, ms(5_000), |event| {
+            matches!(event, SessionEvent::Ended(_))
+        })
+        .await;
+        let took = stalled.elapsed();
+        assert!(
+            matches!(ended, SessionEvent::Ended(SessionEnd::Lost { .. })),
+            "{ended:?}"
+        );
+        assert!(
+            before
+                .iter()
+                .any(|event| matches!(event, SessionEvent::Suspended)),
+            "{before:?}"
+        );
+        // 600 ms to notice, 500 ms to give up.
+        assert!(took < ms(3_000), "ended after {took:?}");
+    });
+}
+
 /// A node whose code panics when asked.
 struct Panicking;
 

@@ -3,17 +3,15 @@
 //!
 //! The machine lives in [`Shared`], behind a mutex that is never held across an `.await`:
 //! the [`Disco`](super::Disco) handles call it from any task and wake the driver, which hands
-//! what the machine emitted to its [`Transmitter`] and sleeps until its next deadline.
+//! what the machine emitted to tokio-xmpp and sleeps until its next deadline.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
-use tokio_xmpp::stanzastream::{
-    Event as StreamItem, StanzaReceiver, StanzaSender, StanzaStream, StreamEvent,
-};
+use tokio_xmpp::stanzastream::{Event as StreamItem, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{FullJid, Jid};
@@ -27,6 +25,9 @@ use crate::{DiscoMachine, Event, Handled, RequestId};
 /// The ids of the pings tokio-xmpp sends on its own to check a quiet connection; their
 /// answers reach the host's side of the stream and are nobody's business here.
 const LIVENESS_PROBE_PREFIX: &str = "xmpp-rs-stanzastream-liveness-probe";
+
+/// How often stanzas waiting for room in tokio-xmpp's queue try again (see [`Backlog`]).
+const BACKLOG_RETRY: Duration = Duration::from_millis(50);
 
 /// How long a clean close may take before the stream is simply dropped.
 const CLOSE_LIMIT: Duration = Duration::from_secs(10);
@@ -273,8 +274,8 @@ pub(crate) fn refusal(iq: Iq) -> Option<Iq> {
 /// The driver's ways in: the stream, the host's commands, the reconnector's reports.
 pub(crate) struct Driver {
     pub(crate) inner: Arc<Inner>,
-    pub(crate) receiver: StanzaReceiver,
-    pub(crate) transmitter: Transmitter,
+    pub(crate) stream: StanzaStream,
+    pub(crate) backlog: Backlog,
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
     /// What the reconnector tells the host.
     pub(crate) reports: mpsc::UnboundedReceiver<SessionEvent>,
@@ -301,7 +302,8 @@ impl Driver {
                 suspended_for: self.give_up_after.unwrap_or_default(),
             };
             let (outgoing, deadline) = self.inner.take_outgoing();
-            self.transmitter.queue(outgoing);
+            self.backlog.stanzas.extend(outgoing);
+            let retry = self.backlog.flush(&self.stream);
             // In this order: a due deadline is never starved by a busy stream, and stream
             // events come before the reconnector's reports, so that an attempt's failure is
             // told after the suspension it follows.
@@ -312,7 +314,7 @@ impl Driver {
                     self.inner.handle_timeout();
                 }
                 () = sleep_until(give_up_at) => break lost,
-                item = self.receiver.next() => match item {
+                item = self.stream.next() => match item {
                     None => break SessionEnd::StreamEnded,
                     Some(StreamItem::Stanza(stanza)) => self.inner.receive(stanza),
                     Some(StreamItem::Stream(StreamEvent::Suspended)) => {
@@ -333,20 +335,18 @@ impl Driver {
                 },
                 Some(event) = self.reports.recv() => self.inner.report(event),
                 () = self.inner.wake.notified() => {}
-                // The transmitter let go of the stream: look at it again (tokio-xmpp's
-                // receiving half does not wake us when it could not look).
-                () = self.transmitter.sent.notified() => {}
+                () = sleep_until(retry) => {}
             }
         };
         self.inner.end(reason);
         // The reconnector stops with the link report.
         drop(self.link);
-        let sender = self.transmitter.stop().await;
-        // Otherwise there is nothing to close politely: the connection or tokio-xmpp's worker
-        // is gone.
-        if let (SessionEnd::Closed | SessionEnd::Dropped, Some(sender)) = (reason, sender) {
-            let stream = StanzaStream::reunite(sender, self.receiver);
-            let _ = tokio::time::timeout(CLOSE_LIMIT, stream.close()).await;
+        match reason {
+            SessionEnd::Closed | SessionEnd::Dropped => {
+                let _ = tokio::time::timeout(CLOSE_LIMIT, self.stream.close()).await;
+            }
+            // Nothing to close politely: the connection or tokio-xmpp's worker is gone.
+            _ => drop(self.stream),
         }
         // Later closers: every `close` waits for the end, whoever caused it.
         while let Ok(Command::Close(closer)) = self.commands.try_recv() {
@@ -369,71 +369,41 @@ fn ended_by(command: Option<Command>, closers: &mut Vec<oneshot::Sender<()>>) ->
     }
 }
 
-/// The task that hands stanzas to tokio-xmpp, apart from the driver so that a full queue
-/// (tokio-xmpp takes only so many while disconnected) holds up nothing else: deadlines fire,
-/// the host's commands are heard, and the stream is read as soon as a send lets go of it.
+/// Stanzas on their way to tokio-xmpp, which takes only so many while disconnected (its
+/// queue's depth). Awaiting its `send` would hold up the driver, so deadlines, stream events
+/// and commands would wait for a connection; splitting the stream does not help either, since
+/// tokio-xmpp's receiving half cannot be read while its sending half waits. So each stanza is
+/// offered without waiting, and what finds no room stays here and is offered again every
+/// [`BACKLOG_RETRY`] (and after anything else wakes the driver), in order.
 ///
-/// tokio-xmpp's `send` panics only when its worker is gone. The worker ends by itself only by
-/// a panic of its own (tokio-xmpp's bugs; under `panic = "abort"` that ends the process
-/// first), and then its receiving half ends too: the driver reads that as
-/// [`SessionEnd::StreamEnded`] and stops sending. No unwinding is caught here.
-pub(crate) struct Transmitter {
-    queue: mpsc::UnboundedSender<Stanza>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<StanzaSender>,
-    /// Told after each send: the driver's turn to read the stream.
-    sent: Arc<Notify>,
+/// tokio-xmpp's `send` panics when its worker is gone; the worker ends by itself only in a
+/// panic of its own (under `panic = "abort"`, the end of the process), after which its stream
+/// ends and the driver stops. No unwinding is caught here.
+#[derive(Default)]
+pub(crate) struct Backlog {
+    stanzas: VecDeque<Stanza>,
 }
 
-impl Transmitter {
-    pub(crate) fn spawn(sender: StanzaSender) -> Self {
-        let (queue, mut stanzas) = mpsc::unbounded_channel::<Stanza>();
-        let (stop, mut stopped) = oneshot::channel();
-        let sent = Arc::new(Notify::new());
-        let told = Arc::clone(&sent);
-        let task = tokio::spawn(async move {
-            loop {
-                let stanza = tokio::select! {
-                    biased;
-                    _ = &mut stopped => return sender,
-                    stanza = stanzas.recv() => match stanza {
-                        Some(stanza) => stanza,
-                        None => return sender,
-                    },
-                };
-                let stop_now = tokio::select! {
-                    biased;
-                    _ = &mut stopped => true,
-                    _ = sender.send(Box::new(stanza)) => false,
-                };
-                told.notify_one();
-                if stop_now {
-                    return sender;
-                }
+impl Backlog {
+    /// Offers the stanzas in order until tokio-xmpp has no room; when to offer the rest.
+    fn flush(&mut self, stream: &StanzaStream) -> Option<tokio::time::Instant> {
+        while let Some(stanza) = self.stanzas.front() {
+            // A send that finds no room is dropped unsent, so it is given a copy.
+            match stream.send(Box::new(copy(stanza))).now_or_never() {
+                Some(_token) => drop(self.stanzas.pop_front()),
+                None => return Some(tokio::time::Instant::now() + BACKLOG_RETRY),
             }
-        });
-        Self {
-            queue,
-            stop: Some(stop),
-            task,
-            sent,
         }
+        None
     }
+}
 
-    fn queue(&self, outgoing: Vec<Stanza>) {
-        for stanza in outgoing {
-            // The task stops only when told to.
-            let _ = self.queue.send(stanza);
-        }
-    }
-
-    /// Stops sending (a send under way is abandoned) and gives back tokio-xmpp's sending half;
-    /// `None` if the task ended in a panic of tokio-xmpp's `send`.
-    async fn stop(&mut self) -> Option<StanzaSender> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.ok()
+/// A copy of `stanza` (xmpp-parsers' `Stanza` is not `Clone`, its three kinds are).
+fn copy(stanza: &Stanza) -> Stanza {
+    match stanza {
+        Stanza::Iq(iq) => Stanza::Iq(iq.clone()),
+        Stanza::Message(message) => Stanza::Message(message.clone()),
+        Stanza::Presence(presence) => Stanza::Presence(presence.clone()),
     }
 }
 

@@ -43,9 +43,9 @@
 //! Prosody 0.12 and ejabberd 23 (`tests/interop.rs`), and scripted servers
 //! (`tests/client.rs`).
 //!
-//! The session's own work never waits on the network: stanzas go to tokio-xmpp from a task of
-//! their own, so a full send queue (tokio-xmpp takes 16 while disconnected) holds up no
-//! deadline, no stream event and no command.
+//! The session's own work never waits on the network: a stanza that finds tokio-xmpp's queue
+//! full (it takes 16 while disconnected) waits in the session's backlog and is offered again,
+//! so no deadline, stream event or command waits for a connection.
 
 //! # Example
 //!

@@ -1,8 +1,8 @@
 //! Starting a session: the first login, then the tasks that keep it going.
 //!
-//! Four tasks make a session: tokio-xmpp's worker (owns the connection), the
-//! [`Driver`] (runs the machine), its [`Transmitter`] (hands stanzas to tokio-xmpp) and the
-//! [`Reconnector`] (answers tokio-xmpp's requests for a new connection). A fifth watches the
+//! Three tasks make a session: tokio-xmpp's worker (owns the connection), the [`Driver`]
+//! (runs the machine) and the [`Reconnector`] (answers tokio-xmpp's requests for a new
+//! connection). A fourth watches the
 //! driver: if host code panics in it, the session ends
 //! ([`SessionEnd::Panicked`](super::SessionEnd::Panicked)) instead of
 //! leaving its waiters behind.
@@ -15,7 +15,7 @@ use tokio_xmpp::stanzastream::{Connection, Event as StreamItem, StanzaStream, St
 use xmpp_parsers::jid::{FullJid, Jid};
 use xmpp_parsers::stream_features::StreamFeatures;
 
-use super::driver::{self, Driver, Inner, Transmitter};
+use super::driver::{self, Backlog, Driver, Inner};
 use super::events::Incoming;
 use super::handle::Disco;
 use super::login::{log_in, Connector, Login, LoginError, LoginStage};
@@ -75,11 +75,10 @@ impl Login {
             settled: 1,
         });
         let inner = Arc::new(Inner::new(machine, jid, events));
-        let (sender, receiver) = stream.split();
         let driver = Driver {
             inner: Arc::clone(&inner),
-            receiver,
-            transmitter: Transmitter::spawn(sender),
+            stream,
+            backlog: Backlog::default(),
             commands: commands_in,
             reports: reports_in,
             link,

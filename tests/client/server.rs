@@ -25,6 +25,9 @@ pub enum Then {
     Drop,
     /// Goes silent: reads everything, writes nothing, never closes (a hung server).
     Freeze,
+    /// Stops reading and writing, never closes: what the client sends piles up in the
+    /// connection's buffers (a server stuck in a loop).
+    Stall,
 }
 
 /// How the server behaves.
@@ -184,6 +187,10 @@ impl Connection {
                         Then::Serve => {}
                         Then::Drop => return,
                         Then::Freeze => frozen = true,
+                        Then::Stall => {
+                            // Held, never read, until the client goes.
+                            std::future::pending::<()>().await;
+                        }
                     }
                 }
             }
