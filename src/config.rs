@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use xmpp_parsers::jid::Jid;
 
+use crate::caps::Algorithm;
+use crate::write::StanzaNamespace;
+
 /// Settings of a [`DiscoMachine`](crate::DiscoMachine). Every field has a documented default
 /// ([`Config::default`]); change only what your host needs.
 ///
@@ -103,7 +106,7 @@ pub struct Config {
     pub caps_node: Option<String>,
     /// The XEP-0390 hash functions announced, besides XEP-0115's SHA-1. Default: SHA-256, the
     /// one XEP-0300 says every implementation has. Empty: XEP-0115 only.
-    pub caps_algorithms: Vec<crate::caps::Algorithm>,
+    pub caps_algorithms: Vec<Algorithm>,
     /// How many verified answers the entity capabilities hash cache holds, each shared by every
     /// entity claiming its hash. Default: 1024 (a contact list seldom runs more programs).
     pub caps_hash_capacity: usize,
@@ -144,36 +147,11 @@ impl Default for Config {
             rsm_entities_capacity: 1024,
             tree_concurrency: 8,
             caps_node: None,
-            caps_algorithms: vec![crate::caps::Algorithm::Sha256],
+            caps_algorithms: vec![Algorithm::Sha256],
             caps_hash_capacity: 1024,
             caps_claim_capacity: 10_000,
             caps_eager: false,
             caps_verification_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// The namespace stanzas are written in: it depends on the stream the host speaks. Incoming
-/// stanzas are recognised in any of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StanzaNamespace {
-    /// `jabber:client`: a client's stream (RFC 6120).
-    #[default]
-    Client,
-    /// `jabber:component:accept`: an external component's stream (XEP-0114).
-    ComponentAccept,
-    /// `jabber:server`: a server-to-server stream.
-    Server,
-}
-
-impl StanzaNamespace {
-    /// The namespace's URI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StanzaNamespace::Client => xmpp_parsers::ns::JABBER_CLIENT,
-            StanzaNamespace::ComponentAccept => xmpp_parsers::ns::COMPONENT_ACCEPT,
-            StanzaNamespace::Server => "jabber:server",
         }
     }
 }

@@ -468,7 +468,7 @@ mod text;
 mod tree;
 mod write;
 
-pub use config::{Config, StanzaNamespace};
+pub use config::Config;
 pub use error::{
     InvalidArgument, InvalidText, MalformedReply, QueryError, RegistryError, ResponseError,
     TextField, WriteError,
@@ -486,7 +486,7 @@ pub use responder::{
 };
 pub use stats::Stats;
 pub use tree::{Found, NotAnswered, ServiceFilter, Services, Support, Visited, Walk};
-pub use write::Transmit;
+pub use write::{StanzaNamespace, Transmit};
 
 /// The wire-type crates this crate speaks, re-exported so that hosts use the same versions.
 pub use xmpp_parsers;

@@ -16,7 +16,7 @@
 
 use std::cmp::Ordering;
 
-use super::{CapsInfo, FormString};
+use super::legacy::{FormString, LegacyString};
 
 /// Why a XEP-0115 answer is not shared under its hash though it matches it: the string `S` it
 /// hashes could be read as a different answer, which a peer lying about a popular program
@@ -59,14 +59,13 @@ pub enum Ambiguity {
     UncoveredForm,
 }
 
-/// The first mark of an ambiguous `S` that `info` shows, if any.
-pub(super) fn legacy(info: &CapsInfo) -> Option<Ambiguity> {
-    if info.forms.iter().any(|form| form.form_type.is_none()) {
+/// The first mark of an ambiguous `S` that `s` shows, if any.
+pub(super) fn legacy(s: &LegacyString<'_>) -> Option<Ambiguity> {
+    if s.uncovered_form {
         return Some(Ambiguity::UncoveredForm);
     }
-    let identities = info.sorted_identities();
-    for identity in &identities {
-        let [category, type_, lang, name] = identity.fields();
+    let identities = &s.identities;
+    for &[category, type_, lang, name] in identities {
         if [category, type_, lang]
             .iter()
             .any(|field| field.contains('/'))
@@ -80,8 +79,7 @@ pub(super) fn legacy(info: &CapsInfo) -> Option<Ambiguity> {
             return Some(Ambiguity::SeparatorInText);
         }
     }
-    let features = info.sorted_features();
-    let form_strings = info.legacy_form_strings();
+    let (features, form_strings) = (&s.features, &s.form_strings);
     if features
         .iter()
         .chain(form_strings.iter().map(|(text, _)| text))
@@ -94,7 +92,7 @@ pub(super) fn legacy(info: &CapsInfo) -> Option<Ambiguity> {
         .first()
         .or(form_strings.first().map(|(text, _)| text));
     if let (Some(last), Some(next)) = (identities.last(), next) {
-        if as_identity(next).is_some_and(|fields| fields.cmp(&last.fields()) == Ordering::Greater) {
+        if as_identity(next).is_some_and(|fields| fields.cmp(last) == Ordering::Greater) {
             return Some(Ambiguity::IdentityBoundary);
         }
     }

@@ -6,7 +6,7 @@ use xmpp_parsers::hashes::{Algo, Hash};
 use xmpp_parsers::minidom::Element;
 
 use super::claim::{Function, HashKey};
-use super::Algorithm;
+use super::info::Algorithm;
 
 /// The `<c/>` elements that announce the machine's capabilities on presence: XEP-0115's (SHA-1,
 /// with the configured [`caps_node`](crate::Config::caps_node)) and, when

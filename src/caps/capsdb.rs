@@ -18,7 +18,7 @@ use xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_parsers::minidom::Element;
 
 use super::claim::{Function, HashKey};
-use super::{Algorithm, FORM_TYPE};
+use super::info::{Algorithm, FORM_TYPE};
 use crate::query::IdentityView;
 use crate::write::payload;
 

@@ -12,7 +12,8 @@ use base64::Engine;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
-use super::{Algorithm, Ambiguity, CapsInfo};
+use super::ambiguity::Ambiguity;
+use super::info::{Algorithm, CapsInfo};
 
 /// The prefix of XEP-0390's hash nodes.
 const MODERN_PREFIX: &str = "urn:xmpp:caps#";

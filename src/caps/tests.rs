@@ -3,6 +3,9 @@
 
 use super::*;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use xmpp_parsers::disco::DiscoInfoResult;
+use xmpp_parsers::minidom::Element;
 
 fn query(xml: &str) -> Element {
     xml.parse().expect("valid XML")

@@ -20,13 +20,15 @@ use xmpp_parsers::ns;
 use xmpp_parsers::rsm::SetQuery;
 use xmpp_parsers::stanza_error::StanzaError;
 
-use crate::config::StanzaNamespace;
 use crate::error::{error_type_name, WriteError};
 use crate::query::QueryKind;
 use prepared::Prepared;
 
+mod namespace;
 pub(crate) mod payload;
 pub(crate) mod prepared;
+
+pub use namespace::StanzaNamespace;
 
 /// A stanza the machine wants sent, drained with
 /// [`DiscoMachine::poll_transmit`](crate::DiscoMachine::poll_transmit). The host takes it in the
