@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult};
 
-use crate::query::ItemList;
-use crate::tree::{Services, Support, Walk};
 use xmpp_parsers::jid::Jid;
 
 use crate::error::{InvalidText, QueryError};
 use crate::ids::{PrimeHandle, RequestId, ResponseHandle};
-use crate::query::QueryKind;
+use crate::query::{Ask, QueryKind};
+use crate::results::{Answer, ItemList, Services, Support, Walk};
 
 /// Something the host should know, drained with
 /// [`DiscoMachine::poll_event`](crate::DiscoMachine::poll_event).
@@ -119,6 +118,41 @@ pub enum Event {
 }
 
 impl Event {
+    /// The completion of query `id`, of `kind`, with `outcome`.
+    #[inline]
+    pub(crate) fn completion(
+        kind: Ask,
+        id: RequestId,
+        outcome: Result<Answer, QueryError>,
+    ) -> Self {
+        match (outcome, kind) {
+            (Ok(Answer::Info(info)), _) => Event::Info {
+                id,
+                result: Ok(info),
+            },
+            (Ok(Answer::Items(items)), _) => Event::Items {
+                id,
+                result: Ok(items),
+            },
+            (Ok(Answer::List(list)), _) => Event::ItemList {
+                id,
+                result: Ok(list),
+            },
+            (Err(error), Ask::Info | Ask::Caps) => Event::Info {
+                id,
+                result: Err(error),
+            },
+            (Err(error), Ask::Items | Ask::Page) => Event::Items {
+                id,
+                result: Err(error),
+            },
+            (Err(error), Ask::List) => Event::ItemList {
+                id,
+                result: Err(error),
+            },
+        }
+    }
+
     /// The request this event completes, if it is a completion.
     pub fn request_id(&self) -> Option<RequestId> {
         match self {

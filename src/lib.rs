@@ -463,6 +463,7 @@ mod query;
 mod read;
 mod requester;
 mod responder;
+mod results;
 mod stats;
 mod text;
 mod tree;
@@ -476,16 +477,16 @@ pub use error::{
 pub use event::Event;
 pub use ids::{PrimeHandle, RequestId, ResponseHandle};
 pub use machine::DiscoMachine;
-pub use options::{QueryOptions, Timeout};
-pub use query::{IdentityView, ItemList, QueryKind};
+pub use options::{QueryOptions, ServiceFilter, Timeout};
+pub use query::{IdentityView, QueryKind};
 pub use read::Handled;
 pub use requester::Cached;
 pub use responder::{
     DynamicNode, Entity, EntityMut, IdentityNames, ItemsPage, Node, NodeMut, RequestContext,
     Resolver, StaticNode,
 };
+pub use results::{Found, ItemList, NotAnswered, Services, Support, Visited, Walk};
 pub use stats::Stats;
-pub use tree::{Found, NotAnswered, ServiceFilter, Services, Support, Visited, Walk};
 pub use write::{StanzaNamespace, Transmit};
 
 /// The wire-type crates this crate speaks, re-exported so that hosts use the same versions.

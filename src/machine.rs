@@ -19,20 +19,19 @@ use crate::error::{
 };
 use crate::event::Event;
 use crate::ids::{PrimeHandle, RequestId, ResponseHandle};
-use crate::options::QueryOptions;
+use crate::options::{QueryOptions, ServiceFilter};
 use crate::outbox::Outbox;
-use crate::query::{Answer, Ask, QueryKind};
+use crate::query::{Ask, QueryKind};
 use crate::read::{self, Handled, IqType, Received};
 use crate::requester::{Cached, KeyRef, Query, Requester};
 use crate::responder::{
     DeferredAnswer, Entity, EntityMut, Node, NodeMut, RequestContext, Resolver, Responder,
     StaticNode,
 };
+use crate::results::Answer;
 use crate::stats::Stats;
 use crate::text;
-use crate::tree::{
-    Asker, Question, ServiceFilter, ServicesQuestion, SupportQuestion, Tree, WalkQuestion,
-};
+use crate::tree::{Asker, Question, ServicesQuestion, SupportQuestion, Tree, WalkQuestion};
 use crate::write::{payload, Outgoing, Transmit};
 
 /// XEP-0030 service discovery for one XMPP session, as a state machine without I/O.
@@ -756,8 +755,7 @@ impl DiscoMachine {
         if self.config.caps_eager && self.requester.claim_unresolved(&claim) {
             // The machine's own query: its completion goes to nobody.
             self.now = Some(now);
-            let id = self.requester.new_id();
-            self.out.capture(id);
+            let id = self.requester.new_own_id();
             let query = Query {
                 kind: Ask::Info,
                 key: KeyRef {
@@ -981,7 +979,7 @@ impl DiscoMachine {
     /// exactly-once check of those queries.
     #[doc(hidden)]
     pub fn question_queries_pending(&self) -> usize {
-        self.out.captured()
+        self.requester.own_pending()
     }
 
     /// Hands the questions the completions of their queries (see [`Tree::settle`]).

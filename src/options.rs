@@ -1,7 +1,9 @@
-//! Per-query options.
+//! What a command asks with: how a query behaves ([`QueryOptions`], [`Timeout`]) and what a
+//! search looks for ([`ServiceFilter`]).
 
 use std::time::{Duration, Instant};
 
+use xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_parsers::jid::Jid;
 
 /// How one query behaves. The default uses the cache, aliases to a request in flight and waits
@@ -128,4 +130,69 @@ pub enum Timeout {
     After(Duration),
     /// No deadline.
     Never,
+}
+
+/// What [`DiscoMachine::find_services`](crate::DiscoMachine::find_services) looks for: a
+/// feature, an identity (a category, and a type within it if given), or both.
+///
+/// ```
+/// use xmpp_disco::ServiceFilter;
+///
+/// let upload = ServiceFilter::feature("urn:xmpp:http:upload:0");
+/// let rooms = ServiceFilter::identity("conference", Some("text"));
+/// # let _ = (upload, rooms);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceFilter {
+    /// A feature the service must list.
+    pub feature: Option<String>,
+    /// An identity category the service must have.
+    pub category: Option<String>,
+    /// The type of that identity (only with `category`).
+    pub type_: Option<String>,
+}
+
+impl ServiceFilter {
+    /// Services listing `var`.
+    pub fn feature(var: impl Into<String>) -> Self {
+        ServiceFilter {
+            feature: Some(var.into()),
+            ..ServiceFilter::default()
+        }
+    }
+
+    /// Services with an identity of `category` (and `type_`, if given).
+    pub fn identity(category: impl Into<String>, type_: Option<&str>) -> Self {
+        ServiceFilter {
+            category: Some(category.into()),
+            type_: type_.map(str::to_owned),
+            ..ServiceFilter::default()
+        }
+    }
+
+    /// Also requires the feature `var`.
+    #[must_use]
+    pub fn with_feature(mut self, var: impl Into<String>) -> Self {
+        self.feature = Some(var.into());
+        self
+    }
+
+    /// Whether `info` matches.
+    pub fn matches(&self, info: &DiscoInfoResult) -> bool {
+        let feature = self
+            .feature
+            .as_ref()
+            .is_none_or(|var| info.features.contains(var));
+        let identity = self.category.as_ref().is_none_or(|category| {
+            info.identities.iter().any(|identity| {
+                identity.category == *category
+                    && self
+                        .type_
+                        .as_ref()
+                        .is_none_or(|type_| identity.type_ == *type_)
+            })
+        });
+        feature && identity
+    }
 }

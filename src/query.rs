@@ -1,9 +1,6 @@
-//! What disco talks about: the two kinds of query, the answers they get, and an identity as it
-//! goes on the wire.
+//! What disco talks about: the two kinds of query, what the requester asks, and an identity as
+//! it goes on the wire. (What they are answered with is in `results`.)
 
-use std::sync::Arc;
-
-use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Item};
 use xmpp_parsers::ns;
 
 /// Which of the two disco queries.
@@ -52,49 +49,6 @@ impl From<QueryKind> for Ask {
         match kind {
             QueryKind::Info => Ask::Info,
             QueryKind::Items => Ask::Items,
-        }
-    }
-}
-
-/// A whole item list, read one page after the other (XEP-0059) by
-/// [`DiscoMachine::query_item_list`](crate::DiscoMachine::query_item_list).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct ItemList {
-    /// The node the list is of (`None`: the entity's root).
-    pub node: Option<String>,
-    /// Every item, in the order the pages gave them, each (JID, node) once.
-    pub items: Vec<Item>,
-    /// `true` only when the responder said the list ended (an empty or short page, or a page
-    /// without a `<set/>`); `false` when a bound cut it short
-    /// ([`Config::max_list_pages`](crate::Config), [`Config::max_list_items`](crate::Config),
-    /// or the query's own), or the responder went round in circles (a page of items seen
-    /// before, a `<last/>` id seen before): there may be more.
-    pub complete: bool,
-    /// How many pages were read.
-    pub pages: usize,
-}
-
-/// A parsed, validated disco answer, shared by every waiter it completes.
-#[derive(Debug, Clone)]
-pub(crate) enum Answer {
-    Info(Arc<DiscoInfoResult>),
-    Items(Arc<DiscoItemsResult>),
-    List(Arc<ItemList>),
-}
-
-impl Answer {
-    pub(crate) fn info(&self) -> Option<Arc<DiscoInfoResult>> {
-        match self {
-            Answer::Info(info) => Some(Arc::clone(info)),
-            Answer::Items(_) | Answer::List(_) => None,
-        }
-    }
-
-    pub(crate) fn items(&self) -> Option<Arc<DiscoItemsResult>> {
-        match self {
-            Answer::Items(items) => Some(Arc::clone(items)),
-            Answer::Info(_) | Answer::List(_) => None,
         }
     }
 }

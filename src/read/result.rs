@@ -25,7 +25,8 @@ use xmpp_parsers::ns;
 use xmpp_parsers::rsm::SetResult;
 
 use crate::error::MalformedReply;
-use crate::query::{Answer, QueryKind};
+use crate::query::QueryKind;
+use crate::results::Answer;
 
 /// The most levels of elements below a payload that are read. A disco answer needs four
 /// (`query/x/field/value`), a media element in a form two more. Deeper payloads are refused

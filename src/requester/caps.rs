@@ -11,24 +11,14 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 
 use super::key::KeyRef;
-use super::{Origin, Requester};
+use super::{CapsFlight, Origin, Requester};
 use crate::caps::{CapsError, CapsInfo, Claim, HashKey, Verdict};
 use crate::config::Config;
 use crate::error::QueryError;
 use crate::ids::RequestId;
 use crate::outbox::Outbox;
-use crate::query::{Answer, Ask, QueryKind};
-
-/// A request in flight at a caps node, and who waits on it.
-pub(super) struct CapsFlight {
-    /// The hash being verified.
-    pub(super) hash: HashKey,
-    /// Every waiter, with the entity it asked about: an answer that fails verification
-    /// answers only the entity that gave it.
-    pub(super) askers: Vec<(RequestId, Jid)>,
-    /// The entities already asked for this hash, so that a retry asks another one.
-    pub(super) asked: Vec<Jid>,
-}
+use crate::query::{Ask, QueryKind};
+use crate::results::Answer;
 
 impl Requester {
     /// A query of the root of `jid`, if `jid` claimed a hash: answered from the hash cache,
@@ -48,7 +38,8 @@ impl Requester {
         };
         if let Some(info) = self.caps.verified(&claim) {
             out.stats.caps_hits += 1;
-            out.complete(Ask::Info, id, Ok(Answer::Info(info)));
+            self.delivery
+                .complete(out, Ask::Info, id, Ok(Answer::Info(info)));
             return true;
         }
         let hash = claim.first;
@@ -67,7 +58,9 @@ impl Requester {
         };
         match self.ask_caps(out, config, now, jid, &claim.query_node(hash), flight) {
             Some(number) => self.attach(out, id, Ask::Info, number, deadline),
-            None => out.complete(Ask::Info, id, Err(too_many(config))),
+            None => self
+                .delivery
+                .complete(out, Ask::Info, id, Err(too_many(config))),
         }
         true
     }

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use xmpp_parsers::disco::{DiscoItemsResult, Item};
 use xmpp_parsers::rsm::SetQuery;
 
-use crate::query::ItemList;
+use crate::results::ItemList;
 
 /// What to do after a page.
 #[derive(Debug, PartialEq)]

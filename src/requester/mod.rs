@@ -12,6 +12,7 @@
 //! answer is not cached" and "failure is not cached" their meaning.
 
 mod caps;
+mod delivery;
 mod key;
 mod learned;
 mod list;
@@ -26,18 +27,19 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::ns::RSM;
 use xmpp_parsers::rsm::SetQuery;
 
-use crate::caps::CapsInfo;
+use crate::caps::{CapsInfo, HashKey};
 use crate::config::Config;
 use crate::error::QueryError;
 use crate::event::Event;
 use crate::ids::{PrimeHandle, RequestId};
 use crate::options::QueryOptions;
 use crate::outbox::Outbox;
-use crate::query::{Answer, Ask, QueryKind};
+use crate::query::{Ask, QueryKind};
 use crate::read::{self, Handled, IqHead, IqType, Received, ReplyBody};
+use crate::results::{Answer, Completion};
 use crate::write::{Outgoing, OutgoingQuery};
 
-use caps::CapsFlight;
+use delivery::Delivery;
 use key::Key;
 pub(crate) use key::KeyRef;
 use learned::Learned;
@@ -92,6 +94,17 @@ struct Source {
     caps: Option<Box<CapsFlight>>,
 }
 
+/// A request in flight at a caps node, and who waits on it.
+struct CapsFlight {
+    /// The hash being verified.
+    hash: HashKey,
+    /// Every waiter, with the entity it asked about: an answer that fails verification
+    /// answers only the entity that gave it.
+    askers: Vec<(RequestId, Jid)>,
+    /// The entities already asked for this hash, so that a retry asks another one.
+    asked: Vec<Jid>,
+}
+
 struct Waiter {
     kind: Ask,
     source: u64,
@@ -139,6 +152,8 @@ pub(crate) struct Requester {
     next_source: u64,
     next_request: u64,
     iqs_in_flight: usize,
+    /// Where completions go: the host, or the machine's own questions.
+    delivery: Delivery,
 }
 
 impl Requester {
@@ -157,6 +172,7 @@ impl Requester {
             next_source: 0,
             next_request: 0,
             iqs_in_flight: 0,
+            delivery: Delivery::default(),
         }
     }
 
@@ -182,6 +198,25 @@ impl Requester {
         let id = RequestId(self.next_request);
         self.next_request += 1;
         id
+    }
+
+    /// A new id for a query the machine asks for itself (a question about a tree, an eager
+    /// verification): its completion goes to
+    /// [`next_own_completion`](Self::next_own_completion), never to the host.
+    pub(crate) fn new_own_id(&mut self) -> RequestId {
+        let id = self.new_id();
+        self.delivery.own(id);
+        id
+    }
+
+    /// The next completion of a query the machine asked for itself.
+    pub(crate) fn next_own_completion(&mut self) -> Option<Completion> {
+        self.delivery.next_own()
+    }
+
+    /// How many queries the machine asked for itself have not completed yet.
+    pub(crate) fn own_pending(&self) -> usize {
+        self.delivery.own_pending()
     }
 
     pub(crate) fn query(
@@ -216,13 +251,13 @@ impl Requester {
                 Some(Entry::Ready(answer)) if covers(answer, options, config) => {
                     let answer = answer.clone();
                     out.stats.cache_hits += 1;
-                    out.complete(kind, id, Ok(answer));
+                    self.delivery.complete(out, kind, id, Ok(answer));
                     return;
                 }
                 Some(Entry::Failed(error)) => {
                     let error = QueryError::clone(error);
                     out.stats.cache_hits += 1;
-                    out.complete(kind, id, Err(error));
+                    self.delivery.complete(out, kind, id, Err(error));
                     return;
                 }
                 Some(Entry::Pending(source)) => {
@@ -248,7 +283,8 @@ impl Requester {
         }
 
         if self.iqs_in_flight >= config.max_in_flight {
-            out.complete(
+            self.delivery.complete(
+                out,
                 kind,
                 id,
                 Err(QueryError::TooManyRequests {
@@ -393,7 +429,8 @@ impl Requester {
         let Some(source) = self.sources.get_mut(number) else {
             // A cache entry always points at a live source; should that ever break, the query
             // must still complete exactly once.
-            out.complete(kind, id, Err(QueryError::Disconnected));
+            self.delivery
+                .complete(out, kind, id, Err(QueryError::Disconnected));
             return;
         };
         source.waiters.push(id);
@@ -522,7 +559,7 @@ impl Requester {
             if waiter.armed {
                 self.timers.disarm();
             }
-            out.complete(waiter.kind, id, outcome);
+            self.delivery.complete(out, waiter.kind, id, outcome);
         }
     }
 
@@ -682,7 +719,8 @@ impl Requester {
             };
             self.timers.disarm();
             out.stats.timeouts += 1;
-            out.complete(waiter.kind, id, Err(QueryError::Timeout));
+            self.delivery
+                .complete(out, waiter.kind, id, Err(QueryError::Timeout));
             self.detach(waiter.source);
         }
         self.prune_timers();
@@ -696,7 +734,8 @@ impl Requester {
             self.timers.disarm();
         }
         out.stats.cancelled += 1;
-        out.complete(waiter.kind, id, Err(QueryError::Cancelled));
+        self.delivery
+            .complete(out, waiter.kind, id, Err(QueryError::Cancelled));
         self.detach(waiter.source);
         self.prune_timers();
         true
@@ -771,7 +810,8 @@ impl Requester {
     /// order, and everything else is forgotten.
     pub(crate) fn reset(&mut self, out: &mut Outbox) {
         for (number, waiter) in self.waiters.drain_ordered() {
-            out.complete(
+            self.delivery.complete(
+                out,
                 waiter.kind,
                 RequestId(number),
                 Err(QueryError::Disconnected),
@@ -785,6 +825,8 @@ impl Requester {
         self.info.drain(drop);
         self.items.drain(drop);
         self.lists.drain(drop);
+        // The questions that asked the machine's own queries end with the stream.
+        self.delivery.clear();
     }
 }
 

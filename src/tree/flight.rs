@@ -4,18 +4,20 @@
 //! first: one silent item costs a query's timeout, not the whole question's.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
+use xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_parsers::jid::Jid;
 
 use crate::config::Config;
 use crate::error::{MalformedReply, QueryError};
-use crate::event::Event;
 use crate::ids::RequestId;
 use crate::options::QueryOptions;
 use crate::outbox::Outbox;
 use crate::query::Ask;
 use crate::requester::{KeyRef, Query, Requester};
+use crate::results::{Answer, Completion, ItemList};
 use crate::text;
 
 /// What the machine lends a question while it works: the requester to ask through.
@@ -88,8 +90,7 @@ impl<'a> Asker<'a> {
             node,
             from: options.from.as_ref(),
         };
-        let id = self.requester.new_id();
-        self.out.capture(id);
+        let id = self.requester.new_own_id();
         self.issued.push(id);
         let query = Query {
             kind,
@@ -173,17 +174,19 @@ impl<T> Flight<T> {
 
 /// The result a child's completion carries, by kind.
 pub(crate) enum Answered {
-    Info(Result<std::sync::Arc<xmpp_parsers::disco::DiscoInfoResult>, QueryError>),
-    List(Result<std::sync::Arc<crate::query::ItemList>, QueryError>),
+    Info(Result<Arc<DiscoInfoResult>, QueryError>),
+    List(Result<Arc<ItemList>, QueryError>),
     Other,
 }
 
-impl From<Event> for Answered {
-    fn from(event: Event) -> Self {
-        match event {
-            Event::Info { result, .. } => Answered::Info(result),
-            Event::ItemList { result, .. } => Answered::List(result),
-            _ => Answered::Other,
+impl From<Completion> for Answered {
+    fn from(completion: Completion) -> Self {
+        match (completion.outcome, completion.kind) {
+            (Ok(Answer::Info(info)), _) => Answered::Info(Ok(info)),
+            (Ok(Answer::List(list)), _) => Answered::List(Ok(list)),
+            (Err(error), Ask::Info | Ask::Caps) => Answered::Info(Err(error)),
+            (Err(error), Ask::List) => Answered::List(Err(error)),
+            (Ok(Answer::Items(_)), _) | (Err(_), Ask::Items | Ask::Page) => Answered::Other,
         }
     }
 }

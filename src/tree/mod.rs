@@ -19,11 +19,10 @@ use std::collections::{BTreeMap, HashMap};
 use crate::error::QueryError;
 use crate::event::Event;
 use crate::ids::RequestId;
+use crate::outbox::Outbox;
+use crate::results::Completion;
 
 pub(crate) use flight::Asker;
-pub use services::{Found, NotAnswered, ServiceFilter, Services};
-pub use support::Support;
-pub use walk::{Visited, Walk};
 
 pub(crate) use services::ServicesQuestion;
 pub(crate) use support::SupportQuestion;
@@ -45,11 +44,11 @@ impl Question {
         }
     }
 
-    fn answered(&mut self, asker: &mut Asker<'_>, child: RequestId, event: Event) {
+    fn answered(&mut self, asker: &mut Asker<'_>, child: RequestId, completion: Completion) {
         match self {
-            Question::Support(question) => question.answered(child, event),
-            Question::Services(question) => question.answered(asker, child, event),
-            Question::Walk(question) => question.answered(asker, child, event),
+            Question::Support(question) => question.answered(child, completion),
+            Question::Services(question) => question.answered(asker, child, completion),
+            Question::Walk(question) => question.answered(asker, child, completion),
         }
     }
 
@@ -125,10 +124,8 @@ impl Tree {
     /// Hands every completion of the questions' queries to its question, asking what that
     /// leads to, until none is left; completes the questions that have their answer.
     pub(crate) fn settle(&mut self, asker: &mut Asker<'_>) {
-        while let Some(event) = asker.out.next_caught() {
-            let Some(child) = event.request_id() else {
-                continue;
-            };
+        while let Some(completion) = asker.requester.next_own_completion() {
+            let child = completion.id;
             // A query of a question already over (cancelled, say) has nobody to tell.
             let Some(parent) = self.parents.remove(&child) else {
                 continue;
@@ -136,7 +133,7 @@ impl Tree {
             let Some(question) = self.questions.get_mut(&parent) else {
                 continue;
             };
-            question.answered(asker, child, event);
+            question.answered(asker, child, completion);
             self.adopt(asker, parent);
             self.finish(asker, parent);
         }
@@ -184,11 +181,10 @@ impl Tree {
 
     /// The stream is gone: every question fails with [`QueryError::Disconnected`], in request
     /// order.
-    pub(crate) fn reset(&mut self, out: &mut crate::outbox::Outbox) {
+    pub(crate) fn reset(&mut self, out: &mut Outbox) {
         for (id, question) in std::mem::take(&mut self.questions) {
             out.report(question.failed(id, QueryError::Disconnected));
         }
         self.parents.clear();
-        out.release_captures();
     }
 }

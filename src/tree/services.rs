@@ -11,108 +11,10 @@ use xmpp_parsers::jid::Jid;
 
 use super::flight::{Answered, Asker, Flight, Job};
 use crate::error::QueryError;
-use crate::event::Event;
 use crate::ids::RequestId;
-use crate::options::QueryOptions;
+use crate::options::{QueryOptions, ServiceFilter};
 use crate::query::Ask;
-
-/// What [`DiscoMachine::find_services`](crate::DiscoMachine::find_services) looks for: a
-/// feature, an identity (a category, and a type within it if given), or both.
-///
-/// ```
-/// use xmpp_disco::ServiceFilter;
-///
-/// let upload = ServiceFilter::feature("urn:xmpp:http:upload:0");
-/// let rooms = ServiceFilter::identity("conference", Some("text"));
-/// # let _ = (upload, rooms);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ServiceFilter {
-    /// A feature the service must list.
-    pub feature: Option<String>,
-    /// An identity category the service must have.
-    pub category: Option<String>,
-    /// The type of that identity (only with `category`).
-    pub type_: Option<String>,
-}
-
-impl ServiceFilter {
-    /// Services listing `var`.
-    pub fn feature(var: impl Into<String>) -> Self {
-        ServiceFilter {
-            feature: Some(var.into()),
-            ..ServiceFilter::default()
-        }
-    }
-
-    /// Services with an identity of `category` (and `type_`, if given).
-    pub fn identity(category: impl Into<String>, type_: Option<&str>) -> Self {
-        ServiceFilter {
-            category: Some(category.into()),
-            type_: type_.map(str::to_owned),
-            ..ServiceFilter::default()
-        }
-    }
-
-    /// Also requires the feature `var`.
-    #[must_use]
-    pub fn with_feature(mut self, var: impl Into<String>) -> Self {
-        self.feature = Some(var.into());
-        self
-    }
-
-    /// Whether `info` matches.
-    pub fn matches(&self, info: &DiscoInfoResult) -> bool {
-        let feature = self
-            .feature
-            .as_ref()
-            .is_none_or(|var| info.features.contains(var));
-        let identity = self.category.as_ref().is_none_or(|category| {
-            info.identities.iter().any(|identity| {
-                identity.category == *category
-                    && self
-                        .type_
-                        .as_ref()
-                        .is_none_or(|type_| identity.type_ == *type_)
-            })
-        });
-        feature && identity
-    }
-}
-
-/// A service found: the item, and the info it matched with.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Found {
-    /// The item (for the entity itself: its JID and node, without a name).
-    pub item: Item,
-    /// Its info.
-    pub info: Arc<DiscoInfoResult>,
-}
-
-/// An item whose info could not be read, and why.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct NotAnswered {
-    /// The item.
-    pub item: Item,
-    /// Why: its error, a timeout, a node no query can carry.
-    pub error: QueryError,
-}
-
-/// The answer of [`DiscoMachine::find_services`](crate::DiscoMachine::find_services).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Services {
-    /// The matches: the entity itself first if it matches, then its items in list order.
-    pub found: Vec<Found>,
-    /// The entity or items whose info could not be read, in the same order.
-    pub not_answered: Vec<NotAnswered>,
-    /// Whether the entity's item list was read whole (see
-    /// [`ItemList::complete`](crate::ItemList)).
-    pub complete: bool,
-}
+use crate::results::{Completion, Found, NotAnswered, Services};
 
 /// What a query of the search is for.
 #[derive(Debug, Clone, Copy)]
@@ -188,11 +90,16 @@ impl ServicesQuestion {
         }
     }
 
-    pub(crate) fn answered(&mut self, asker: &mut Asker<'_>, child: RequestId, event: Event) {
+    pub(crate) fn answered(
+        &mut self,
+        asker: &mut Asker<'_>,
+        child: RequestId,
+        completion: Completion,
+    ) {
         let Some(job) = self.flight.done(child) else {
             return;
         };
-        match (job.tag, Answered::from(event)) {
+        match (job.tag, Answered::from(completion)) {
             (Purpose::List, Answered::List(Ok(list))) => {
                 self.listed = Some(Ok(list.complete));
                 for item in &list.items {

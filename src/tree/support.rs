@@ -1,27 +1,15 @@
 //! Does an entity advertise a feature: its info, read once (or from the cache), and the answer.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_parsers::jid::Jid;
 
 use super::flight::{Answered, Asker, Flight, Job};
 use crate::error::QueryError;
-use crate::event::Event;
 use crate::ids::RequestId;
 use crate::options::QueryOptions;
 use crate::query::Ask;
-
-/// The answer of [`DiscoMachine::supports`](crate::DiscoMachine::supports).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Support {
-    /// Whether the entity's info lists the feature.
-    pub supported: bool,
-    /// The info it was read from (the cache's own `Arc` when it came from there).
-    pub info: Arc<DiscoInfoResult>,
-}
+use crate::results::{Completion, Support};
 
 pub(crate) struct SupportQuestion {
     feature: String,
@@ -57,11 +45,11 @@ impl SupportQuestion {
         }
     }
 
-    pub(crate) fn answered(&mut self, child: RequestId, event: Event) {
+    pub(crate) fn answered(&mut self, child: RequestId, completion: Completion) {
         if self.flight.done(child).is_none() {
             return;
         }
-        if let Answered::Info(result) = Answered::from(event) {
+        if let Answered::Info(result) = Answered::from(completion) {
             self.result = Some(result.map(|info| Support {
                 supported: info.features.contains(&self.feature),
                 info,

@@ -12,37 +12,10 @@ use xmpp_parsers::jid::Jid;
 
 use super::flight::{Answered, Asker, Flight, Job};
 use crate::error::QueryError;
-use crate::event::Event;
 use crate::ids::RequestId;
 use crate::options::QueryOptions;
-use crate::query::{Ask, ItemList};
-
-/// One entity of a [`Walk`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Visited {
-    /// The entity's JID.
-    pub jid: Jid,
-    /// Its node (`None`: the root).
-    pub node: Option<String>,
-    /// How far below the walk's start (0: the start itself).
-    pub depth: usize,
-    /// Its info, or why there is none.
-    pub info: Result<Arc<DiscoInfoResult>, QueryError>,
-    /// Its items, or why there are none.
-    pub items: Result<Arc<ItemList>, QueryError>,
-}
-
-/// The answer of [`DiscoMachine::walk`](crate::DiscoMachine::walk).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Walk {
-    /// Every entity visited, in the order found (breadth first).
-    pub entities: Vec<Visited>,
-    /// `false` when the entity bound left items unvisited (the depth bound is not counted: it
-    /// says how deep the walk was to go).
-    pub complete: bool,
-}
+use crate::query::Ask;
+use crate::results::{Completion, ItemList, Visited, Walk};
 
 /// An entity being visited: what its two queries said so far.
 struct Entry {
@@ -129,12 +102,17 @@ impl WalkQuestion {
         }
     }
 
-    pub(crate) fn answered(&mut self, asker: &mut Asker<'_>, child: RequestId, event: Event) {
+    pub(crate) fn answered(
+        &mut self,
+        asker: &mut Asker<'_>,
+        child: RequestId,
+        completion: Completion,
+    ) {
         let Some(job) = self.flight.done(child) else {
             return;
         };
         let at = job.tag;
-        match Answered::from(event) {
+        match Answered::from(completion) {
             Answered::Info(result) => {
                 if let Some(entry) = self.entries.get_mut(at) {
                     entry.info = Some(result);
