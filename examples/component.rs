@@ -44,6 +44,7 @@ use xmpp_disco::xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldT
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::xmpp_parsers::ns;
 use xmpp_disco::xmpp_parsers::ping::Ping;
 use xmpp_disco::xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
@@ -354,7 +355,8 @@ async fn connect(
     match answer {
         Some(Ok(XmppStreamElement::ComponentHandshake(_))) => Ok(stream),
         Some(Ok(XmppStreamElement::StreamError(ReceivedStreamError(error)))) => {
-            let condition = condition_name(&error.condition);
+            // The condition as the XML names it (`not-authorized`): xmpp-parsers writes it.
+            let condition = Element::from(&error.condition).name().to_owned();
             Err(match error.condition {
                 StreamCondition::NotAuthorized => ConnectError::BadSecret {
                     address,
@@ -416,18 +418,6 @@ async fn is_client_port(address: &str, jid: &BareJid, deadline: tokio::time::Ins
     };
     let limit = deadline.min(tokio::time::Instant::now() + Duration::from_secs(2));
     matches!(tokio::time::timeout_at(limit, probe).await, Ok(Some(true)))
-}
-
-/// `NotAuthorized` (a condition's Rust name) as XMPP names it: `not-authorized`.
-fn condition_name(condition: &StreamCondition) -> String {
-    let mut name = String::new();
-    for (at, c) in format!("{condition:?}").char_indices() {
-        if c.is_ascii_uppercase() && at > 0 {
-            name.push('-');
-        }
-        name.push(c.to_ascii_lowercase());
-    }
-    name
 }
 
 async fn send(stream: &mut Stream, stanza: Stanza) -> Result<(), io::Error> {

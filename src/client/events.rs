@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::FullJid;
 
-use super::login::LoginError;
-use crate::Event;
+use super::error::LoginError;
+use crate::event::Event;
 
 /// Something the host of a [`Disco`](super::Disco) session should know, read from
 /// [`Incoming`].

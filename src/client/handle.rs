@@ -10,12 +10,15 @@ use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::rsm::SetQuery;
 
-use super::driver::{now, Command, Inner};
 use super::events::SessionEnd;
-use crate::{
-    DiscoMachine, Event, InvalidArgument, ItemList, QueryError, QueryOptions, RequestId,
-    ServiceFilter, Services, Stats, Support, Walk,
-};
+use super::shared::{now, Command, Inner};
+use crate::error::{InvalidArgument, QueryError};
+use crate::event::Event;
+use crate::ids::RequestId;
+use crate::machine::DiscoMachine;
+use crate::options::{QueryOptions, ServiceFilter};
+use crate::results::{ItemList, Services, Support, Walk};
+use crate::stats::Stats;
 
 /// Why an awaited query has no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

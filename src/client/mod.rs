@@ -98,12 +98,17 @@
 
 mod backoff;
 mod driver;
+mod error;
 mod events;
 mod handle;
 mod login;
 mod reconnect;
+mod server;
 mod session;
+mod shared;
 
+pub use error::{LoginError, LoginStage};
 pub use events::{Incoming, SessionEnd, SessionEvent};
 pub use handle::{AskError, Disco};
-pub use login::{Login, LoginError, LoginStage, Server};
+pub use login::Login;
+pub use server::Server;

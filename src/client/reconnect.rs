@@ -25,8 +25,9 @@ use tokio_xmpp::stanzastream::Connection;
 use xmpp_parsers::jid::BareJid;
 
 use super::backoff::Backoff;
+use super::error::LoginError;
 use super::events::SessionEvent;
-use super::login::{log_in, Connector, Limits, LoginError};
+use super::login::{log_in, Connector, Limits};
 
 /// What the driver has read from tokio-xmpp's stream, for the reconnector's verdicts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -15,12 +15,14 @@ use tokio_xmpp::stanzastream::{Connection, Event as StreamItem, StanzaStream, St
 use xmpp_parsers::jid::{FullJid, Jid};
 use xmpp_parsers::stream_features::StreamFeatures;
 
-use super::driver::{self, Backlog, Driver, Inner};
+use super::driver::{Backlog, Driver};
+use super::error::{LoginError, LoginStage};
 use super::events::Incoming;
 use super::handle::Disco;
-use super::login::{log_in, Connector, Login, LoginError, LoginStage};
+use super::login::{log_in, Connector, Login};
 use super::reconnect::{keep_until_closed, release, Credentials, LinkReport, Reconnector};
-use crate::DiscoMachine;
+use super::shared::{self, Inner};
+use crate::machine::DiscoMachine;
 
 impl Login {
     /// Logs in once and starts the session: returns when the server has bound a resource,
@@ -64,7 +66,7 @@ impl Login {
         machine.set_own_jid(Jid::from(jid.clone()));
         // The server may announce its capabilities in the stream's features (XEP-0115 §6.3).
         let server = Jid::from(jid.domain().to_owned());
-        machine.observe_stream_features(driver::now(), &server, &features.others);
+        machine.observe_stream_features(shared::now(), &server, &features.others);
 
         let (events, incoming) = mpsc::unbounded_channel();
         let (commands, commands_in) = mpsc::unbounded_channel();
