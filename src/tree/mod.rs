@@ -6,8 +6,9 @@
 //! (a second search from a warm cache sends nothing), with at most
 //! [`Config::tree_concurrency`](crate::Config::tree_concurrency) of its queries in flight and
 //! each query bounded by the machine's per-query timeout and by what is left of the question's
-//! deadline. Its queries complete to the question, never to the host ([`Outbox::capture`]); the
-//! machine hands their completions over after each input ([`Tree::settle`]).
+//! deadline. Its queries complete to the question, never to the host: they are the machine's
+//! own ([`Requester::new_own_id`](crate::requester::Requester::new_own_id)), and the machine
+//! hands their completions over after each input ([`Tree::settle`]).
 
 mod flight;
 mod services;
