@@ -153,9 +153,9 @@ async fn host(disco: Disco, mut incoming: Incoming, online: Instant) -> (u64, Se
                 refused += 1;
                 disco.refuse(iq);
             }
-            SessionEvent::Disco(Event::DeferredRequest { handle, kind, .. }) => {
+            SessionEvent::Disco(Event::DeferredRequest { handle, request }) => {
                 let name = format!("online for {} s", online.elapsed().as_secs());
-                let answered = disco.with_machine(|machine| match kind {
+                let answered = disco.with_machine(|machine| match request.kind {
                     QueryKind::Info => machine.respond_info(handle, uptime(name)),
                     QueryKind::Items => machine.respond_items(handle, Vec::new()),
                 });

@@ -40,8 +40,10 @@ pub enum QueryError {
     #[error("the stream was destroyed before an answer arrived")]
     Disconnected,
     /// An answer arrived from the right entity with the right id but is not a valid disco reply.
+    /// Behind an [`Arc`], like the other large parts: a malformed reply is rare, and every
+    /// completion would otherwise carry the size of its details.
     #[error("malformed reply: {0}")]
-    Malformed(#[from] MalformedReply),
+    Malformed(Arc<MalformedReply>),
     /// Sending this query would exceed [`Config::max_in_flight`](crate::Config::max_in_flight).
     /// Nothing was sent; retry once some requests have completed.
     #[error("too many requests in flight (limit {limit})")]
@@ -63,6 +65,20 @@ impl QueryError {
             QueryError::Stanza(error) => Some(error),
             _ => None,
         }
+    }
+
+    /// What was wrong with the reply, when the query failed with a malformed one.
+    pub fn malformed(&self) -> Option<&MalformedReply> {
+        match self {
+            QueryError::Malformed(reply) => Some(reply),
+            _ => None,
+        }
+    }
+}
+
+impl From<MalformedReply> for QueryError {
+    fn from(reply: MalformedReply) -> Self {
+        QueryError::Malformed(Arc::new(reply))
     }
 }
 

@@ -91,30 +91,37 @@ pub enum Event {
     DeferredRequest {
         /// What to answer with.
         handle: ResponseHandle,
-        /// Which query.
-        kind: QueryKind,
-        /// The requester (`None`: the own server, on behalf of the account).
-        from: Option<Jid>,
-        /// The address the request was sent to, if the stanza said (a component answers for
-        /// many: see [`Entity`](crate::Entity) and [`Resolver`](crate::Resolver)).
-        to: Option<Jid>,
-        /// The node asked for.
-        node: Option<String>,
-        /// The request's `xml:lang`, if any.
-        lang: Option<String>,
+        /// The request. Boxed, as in [`InvalidAnswer`](Event::InvalidAnswer): requests the host
+        /// answers itself are rare, and every event would otherwise carry their size.
+        request: Box<ReceivedRequest>,
     },
     /// A [dynamic node](crate::DynamicNode) answered with text XML cannot carry: the requester
     /// was told `internal-server-error` and the host should fix the node.
     InvalidAnswer {
-        /// Which query.
-        kind: QueryKind,
-        /// The address the request was sent to, if the stanza said.
-        to: Option<Jid>,
-        /// The node asked for.
-        node: Option<String>,
+        /// The request the node answered.
+        request: Box<ReceivedRequest>,
         /// What is wrong with the answer.
         error: InvalidText,
     },
+}
+
+/// A request the responder received, as the host sees it with a
+/// [deferred request](Event::DeferredRequest) or an [invalid answer](Event::InvalidAnswer): the
+/// owned form of the [`RequestContext`](crate::RequestContext) a dynamic node is handed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceivedRequest {
+    /// Which query.
+    pub kind: QueryKind,
+    /// The requester (`None`: the own server, on behalf of the account).
+    pub from: Option<Jid>,
+    /// The address the request was sent to, if the stanza said (a component answers for
+    /// many: see [`Entity`](crate::Entity) and [`Resolver`](crate::Resolver)).
+    pub to: Option<Jid>,
+    /// The node asked for; `None` for the root.
+    pub node: Option<String>,
+    /// The request's `xml:lang`, if any.
+    pub lang: Option<String>,
 }
 
 impl Event {

@@ -474,7 +474,7 @@ pub use error::{
     InvalidArgument, InvalidText, MalformedReply, QueryError, RegistryError, ResponseError,
     TextField, WriteError,
 };
-pub use event::Event;
+pub use event::{Event, ReceivedRequest};
 pub use ids::{PrimeHandle, RequestId, ResponseHandle};
 pub use machine::DiscoMachine;
 pub use options::{QueryOptions, ServiceFilter, Timeout};

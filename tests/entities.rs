@@ -308,19 +308,12 @@ fn a_deferred_resolver_hands_over_the_address_and_answers_from_it() {
     h.machine.set_resolver(Resolver::Deferred);
     assert!(h.feed(0, get(INFO, GARDEN, Some("n"), "d1")).is_consumed());
     assert!(h.sent().is_empty());
-    let Some(Event::DeferredRequest {
-        handle,
-        kind,
-        to,
-        node,
-        ..
-    }) = h.machine.poll_event()
-    else {
+    let Some(Event::DeferredRequest { handle, request }) = h.machine.poll_event() else {
         panic!("no deferred request");
     };
-    assert_eq!(kind, QueryKind::Info);
-    assert_eq!(to, Some(jid(GARDEN)));
-    assert_eq!(node.as_deref(), Some("n"));
+    assert_eq!(request.kind, QueryKind::Info);
+    assert_eq!(request.to, Some(jid(GARDEN)));
+    assert_eq!(request.node.as_deref(), Some("n"));
     h.machine
         .respond_info(
             handle,

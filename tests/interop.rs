@@ -84,11 +84,9 @@ async fn host(disco: Disco, mut incoming: Incoming) {
     while let Some(event) = incoming.next().await {
         match event {
             SessionEvent::Stanza(Stanza::Iq(iq)) => disco.refuse(iq),
-            SessionEvent::Disco(Event::DeferredRequest {
-                handle, kind, node, ..
-            }) => {
-                let answered = disco.with_machine(|machine| match kind {
-                    QueryKind::Info => machine.respond_info(handle, deferred_answer(node)),
+            SessionEvent::Disco(Event::DeferredRequest { handle, request }) => {
+                let answered = disco.with_machine(|machine| match request.kind {
+                    QueryKind::Info => machine.respond_info(handle, deferred_answer(request.node)),
                     QueryKind::Items => machine.respond_items(handle, Vec::new()),
                 });
                 answered.expect("a live handle");

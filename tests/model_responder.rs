@@ -21,6 +21,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (node.clone(), any::<bool>()).prop_map(|(node, with_identity)| Op::Mount { node, with_identity }),
         1 => node.clone().prop_map(|node| Op::Unmount { node }),
         1 => any::<bool>().prop_map(Op::Policy),
+        1 => any::<bool>().prop_map(Op::LeakGuards),
         2 => (0..ENTITIES.len()).prop_map(Op::Select),
         1 => (0..ENTITIES.len()).prop_map(Op::AddEntity),
         1 => (0..ENTITIES.len()).prop_map(Op::RemoveEntity),

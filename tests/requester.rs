@@ -210,11 +210,7 @@ fn malformed_results_fail_the_waiters_and_are_not_cached() {
         );
         h.feed_consumed(1, &reply);
         let outcome = h.completion_of(id);
-        assert_eq!(
-            outcome.error(),
-            &QueryError::Malformed(expected.clone()),
-            "{payload}"
-        );
+        assert_eq!(outcome.error().malformed(), Some(expected), "{payload}");
         assert_eq!(h.machine.stats().replies_malformed, 1);
         assert!(
             h.machine.peek_info(&jid("example.org"), None).is_none(),
@@ -231,8 +227,8 @@ fn invalid_payloads_are_reported_with_the_reason() {
     let id = h.items(0, "example.org", None, default());
     let request = h.sent_one();
     h.feed_consumed(1, items_reply(&request, "<item jid='not@a@jid'/>"));
-    match h.completion_of(id).error() {
-        QueryError::Malformed(MalformedReply::InvalidPayload(reason)) => {
+    match h.completion_of(id).error().malformed() {
+        Some(MalformedReply::InvalidPayload(reason)) => {
             assert!(!reason.is_empty())
         }
         other => panic!("{other:?}"),
@@ -528,17 +524,15 @@ fn a_reply_of_the_wrong_kind_fails_cleanly() {
     assert_eq!(done.len(), 2);
     assert_eq!(done[0].0, info);
     assert!(matches!(
-        done[0].1,
-        Outcome::Info(Err(QueryError::Malformed(
-            MalformedReply::UnexpectedPayload { .. }
-        )))
+        &done[0].1,
+        Outcome::Info(Err(error))
+            if matches!(error.malformed(), Some(MalformedReply::UnexpectedPayload { .. }))
     ));
     assert_eq!(done[1].0, items);
     assert!(matches!(
-        done[1].1,
-        Outcome::Items(Err(QueryError::Malformed(
-            MalformedReply::UnexpectedPayload { .. }
-        )))
+        &done[1].1,
+        Outcome::Items(Err(error))
+            if matches!(error.malformed(), Some(MalformedReply::UnexpectedPayload { .. }))
     ));
 }
 
@@ -1239,8 +1233,8 @@ fn a_reply_nested_deeper_than_any_disco_answer_is_refused_without_overflowing_th
     for (id, outcome) in &done {
         assert!(
             matches!(
-                outcome.error(),
-                QueryError::Malformed(MalformedReply::TooDeep { limit: 32 })
+                outcome.error().malformed(),
+                Some(MalformedReply::TooDeep { limit: 32 })
             ),
             "{id}"
         );

@@ -291,6 +291,69 @@ fn registry_changes_raise_events_and_failures_do_not() {
     }
 }
 
+/// The var of every feature in an info answer.
+fn features_of(answer: &Element) -> Vec<String> {
+    answer
+        .get_child("query", INFO)
+        .unwrap()
+        .children()
+        .filter_map(|c| c.attr("var").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_leaked_edit_guard_leaves_no_stale_answer() {
+    let mut h = Harness::new();
+    let root_before = features_of(&answer(&mut h, get(INFO, None, ROMEO, "l1")));
+    let mut music = StaticNode::new();
+    music
+        .register_identity("hierarchy", "branch", "Music")
+        .unwrap();
+    h.machine.mount("music", music).unwrap();
+    let _ = answer(&mut h, get(INFO, Some("music"), ROMEO, "l2"));
+    let _ = answer(&mut h, get(ITEMS, Some("music"), ROMEO, "l3"));
+    while h.machine.poll_event().is_some() {}
+
+    // Edits whose guards never settle: both answers were built before them.
+    let mut root = h.machine.root_mut();
+    root.register_feature("urn:xmpp:ping").unwrap();
+    std::mem::forget(root);
+    let mut node = h.machine.node_mut("music").expect("a static node");
+    node.push_item(item("a.example", None, None)).unwrap();
+    node.register_feature("urn:xmpp:time").unwrap();
+    std::mem::forget(node);
+
+    let root_after = features_of(&answer(&mut h, get(INFO, None, ROMEO, "l4")));
+    assert_eq!(root_after.len(), root_before.len() + 1);
+    assert!(root_after.iter().any(|var| var == "urn:xmpp:ping"));
+    let music_info = answer(&mut h, get(INFO, Some("music"), ROMEO, "l5"));
+    assert!(features_of(&music_info)
+        .iter()
+        .any(|var| var == "urn:xmpp:time"));
+    let music_items = answer(&mut h, get(ITEMS, Some("music"), ROMEO, "l6"));
+    assert_eq!(
+        music_items
+            .get_child("query", ITEMS)
+            .unwrap()
+            .children()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn an_edit_that_changes_nothing_keeps_the_built_answer_and_raises_nothing() {
+    let mut h = Harness::new();
+    let first = answer(&mut h, get(INFO, None, ROMEO, "u1"));
+    {
+        let mut root = h.machine.root_mut();
+        root.register_feature("urn:xmpp:ping").unwrap();
+        root.unregister_feature("urn:xmpp:ping").unwrap();
+    }
+    assert!(h.machine.poll_event().is_none());
+    assert_eq!(answer(&mut h, get(INFO, None, ROMEO, "u1")), first);
+}
+
 #[test]
 fn a_changed_node_is_answered_as_it_is_now() {
     let mut h = Harness::new();
@@ -463,22 +526,17 @@ fn a_deferred_node_hands_the_request_to_the_host() {
         h.sent().is_empty(),
         "nothing is answered before the host does"
     );
-    let Some(Event::DeferredRequest {
-        handle,
-        kind,
-        from,
-        to,
-        node,
-        lang,
-    }) = h.machine.poll_event()
-    else {
+    let Some(Event::DeferredRequest { handle, request }) = h.machine.poll_event() else {
         panic!("no deferred request");
     };
-    assert_eq!(kind, QueryKind::Info);
-    assert_eq!(from, Some(support::jid(ROMEO)));
-    assert_eq!(to, Some(support::jid("juliet@capulet.example/balcony")));
-    assert_eq!(node.as_deref(), Some("later"));
-    assert_eq!(lang, None);
+    assert_eq!(request.kind, QueryKind::Info);
+    assert_eq!(request.from, Some(support::jid(ROMEO)));
+    assert_eq!(
+        request.to,
+        Some(support::jid("juliet@capulet.example/balcony"))
+    );
+    assert_eq!(request.node.as_deref(), Some("later"));
+    assert_eq!(request.lang, None);
 
     assert_eq!(
         h.machine.respond_items(handle, vec![]),
@@ -911,15 +969,14 @@ fn a_dynamic_answer_xml_cannot_carry_is_an_internal_server_error_the_host_is_tol
             error_answer(id, "cancel", "internal-server-error")
         );
         match h.machine.poll_event() {
-            Some(Event::InvalidAnswer {
-                kind: got,
-                to,
-                node,
-                error,
-            }) => {
-                assert_eq!(got, kind);
-                assert_eq!(to, Some(support::jid("juliet@capulet.example/balcony")));
-                assert_eq!(node.as_deref(), Some("broken"));
+            Some(Event::InvalidAnswer { request, error }) => {
+                assert_eq!(request.kind, kind);
+                assert_eq!(request.from, Some(support::jid(ROMEO)));
+                assert_eq!(
+                    request.to,
+                    Some(support::jid("juliet@capulet.example/balcony"))
+                );
+                assert_eq!(request.node.as_deref(), Some("broken"));
                 assert!(matches!(error, InvalidText::Character { .. }));
             }
             other => panic!("{other:?}"),

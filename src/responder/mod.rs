@@ -35,7 +35,7 @@ use xmpp_parsers::rsm::SetQuery;
 use crate::caps::CapsAnnouncement;
 use crate::config::Config;
 use crate::error::{ResponseError, TextField};
-use crate::event::Event;
+use crate::event::{Event, ReceivedRequest};
 use crate::ids::ResponseHandle;
 use crate::outbox::Outbox;
 use crate::query::QueryKind;
@@ -72,6 +72,19 @@ struct IncomingRequest<'a> {
     to: Option<Jid>,
     request: DiscoRequest<'a>,
     lang: Option<&'a str>,
+}
+
+impl IncomingRequest<'_> {
+    /// The request as the host sees it in an event.
+    fn received(&self) -> ReceivedRequest {
+        ReceivedRequest {
+            kind: self.request.kind,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            node: self.request.node.map(str::to_owned),
+            lang: self.lang.map(str::to_owned),
+        }
+    }
 }
 
 pub(crate) struct Responder {
@@ -288,9 +301,7 @@ impl Responder {
                         Err(error) => {
                             out.stats.invalid_answers += 1;
                             out.report(Event::InvalidAnswer {
-                                kind: request.kind,
-                                to: incoming.to.clone(),
-                                node: request.node.map(str::to_owned),
+                                request: Box::new(incoming.received()),
                                 error,
                             });
                             internal_server_error()
@@ -316,10 +327,9 @@ impl Responder {
         incoming: &IncomingRequest<'_>,
         page: Option<SetQuery>,
     ) {
-        let node = incoming.request.node.map(str::to_owned);
         let handle = self.deferred.insert(Pending {
             kind: incoming.request.kind,
-            node: node.clone(),
+            node: incoming.request.node.map(str::to_owned),
             page,
             reply_to: incoming.from.clone(),
             reply_from: answering_address(config, incoming.to.clone()),
@@ -327,11 +337,7 @@ impl Responder {
         });
         out.report(Event::DeferredRequest {
             handle,
-            kind: incoming.request.kind,
-            from: incoming.from.clone(),
-            to: incoming.to.clone(),
-            node,
-            lang: incoming.lang.map(str::to_owned),
+            request: Box::new(incoming.received()),
         });
     }
 

@@ -88,8 +88,13 @@ impl AnswerCache {
         node: &'a mut StaticNode,
         out: &'a mut Outbox,
     ) -> NodeMut<'a> {
+        // The built answers leave the node for as long as it is open: an edit the guard never
+        // settles (a guard leaked with `mem::forget`) leaves no answer built before it, only
+        // one built afresh from what the node holds.
+        self.items = None;
         NodeMut {
             before: node.info_snapshot(),
+            built_info: self.info.take(),
             entity,
             name,
             node,
@@ -111,12 +116,15 @@ pub(crate) struct Mount {
 /// [`DiscoMachine::node_mut`](crate::DiscoMachine::node_mut)): every [`StaticNode`] method,
 /// through `DerefMut`.
 ///
-/// The guard settles the changes when it goes out of scope, whatever method made them: the
-/// node's built answers are rebuilt on the next request, and if its identities, features or
-/// forms differ from what they were when the guard was taken, one
+/// The node's built answers are set aside while the guard is open, so what it answers next is
+/// always built from what it holds, whatever happens to the guard. When the guard goes out of
+/// scope it settles the edit, whatever method made the changes: if the node's identities,
+/// features or forms differ from what they were when the guard was taken, one
 /// [`Event::NodeChanged`](crate::Event::NodeChanged) tells the host (entity capabilities are
-/// recomputed then; items are not part of them and raise nothing). A refused call changes
-/// nothing, and neither does a change undone before the guard goes.
+/// recomputed then; items are not part of them and raise nothing); if not, the built info
+/// answer is put back. A refused call changes nothing, and neither does a change undone before
+/// the guard goes. A guard leaked with [`mem::forget`](std::mem::forget) never settles: the
+/// answers are still right (built afresh on the next request), but the host is not told.
 ///
 /// ```
 /// use xmpp_disco::{DiscoMachine, Event};
@@ -138,6 +146,8 @@ pub struct NodeMut<'a> {
     out: &'a mut Outbox,
     /// The node's identities, features and forms when the guard was taken.
     before: InfoSnapshot,
+    /// The info answer built before the guard was taken, put back if nothing it says changed.
+    built_info: Option<Arc<Prepared>>,
 }
 
 impl Deref for NodeMut<'_> {
@@ -158,9 +168,9 @@ impl Drop for NodeMut<'_> {
     fn drop(&mut self) {
         // Items are not compared (a long list would cost a copy per edit): their answer is
         // simply rebuilt when next asked for.
-        self.cache.items = None;
-        if !self.node.info_is(&self.before) {
-            self.cache.info = None;
+        if self.node.info_is(&self.before) {
+            self.cache.info = self.built_info.take();
+        } else {
             self.out.report(Event::NodeChanged {
                 entity: self.entity.cloned(),
                 node: self.name.map(str::to_owned),

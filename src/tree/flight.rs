@@ -64,7 +64,7 @@ impl<'a> Asker<'a> {
     ) -> Result<RequestId, QueryError> {
         if let Some(node) = node {
             text::check_node(node).map_err(|refused| {
-                QueryError::Malformed(MalformedReply::InvalidPayload(format!(
+                QueryError::from(MalformedReply::InvalidPayload(format!(
                     "an item's node cannot be asked for: {refused}"
                 )))
             })?;

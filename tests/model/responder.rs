@@ -15,7 +15,7 @@ use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::rxml::xml_ncname;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::{
-    Config, DiscoMachine, DynamicNode, Entity, Event, IdentityNames, InvalidArgument,
+    Config, DiscoMachine, DynamicNode, Entity, Event, IdentityNames, InvalidArgument, NodeMut,
     RegistryError, RequestContext, Resolver, StanzaNamespace, StaticNode,
 };
 
@@ -96,6 +96,10 @@ pub enum Op {
     },
     /// Refuse requests from [`MALLORY`], or stop refusing.
     Policy(bool),
+    /// Leak every edit guard from now on (`mem::forget`), or stop: a host that never lets its
+    /// guard settle must still get answers built from what the node holds (it is not told of
+    /// the change).
+    LeakGuards(bool),
     Request {
         items: bool,
         node: usize,
@@ -198,10 +202,11 @@ impl Op {
                     name: bytes.text()?,
                 },
             },
-            10 => match bytes.below(4)? {
+            10 => match bytes.below(5)? {
                 0 => Op::Select(bytes.below(ENTITIES.len())?),
                 1 => Op::AddEntity(bytes.below(ENTITIES.len())?),
                 2 => Op::RemoveEntity(bytes.below(ENTITIES.len())?),
+                3 => Op::LeakGuards(bytes.flag()?),
                 _ => Op::Resolver(bytes.flag()?),
             },
             _ => Op::Request {
@@ -292,6 +297,8 @@ pub struct World {
     selected: usize,
     resolver: bool,
     policy: bool,
+    /// Whether edit guards are leaked ([`Op::LeakGuards`]).
+    leak: bool,
     requests: u64,
     base: Instant,
 }
@@ -350,6 +357,7 @@ impl World {
             selected: 0,
             resolver: false,
             policy: false,
+            leak: false,
             requests: 0,
             base: Instant::now(),
         }
@@ -384,17 +392,25 @@ impl World {
         name: Option<&str>,
         with: impl FnOnce(&mut StaticNode) -> R,
     ) -> Option<R> {
+        let leak = self.leak;
+        let edit = |mut guard: NodeMut<'_>| {
+            let result = with(&mut guard);
+            if leak {
+                std::mem::forget(guard);
+            }
+            result
+        };
         if self.selected == 0 {
             return match name {
-                None => Some(with(&mut self.machine.root_mut())),
-                Some(name) => self.machine.node_mut(name).map(|mut node| with(&mut node)),
+                None => Some(edit(self.machine.root_mut())),
+                Some(name) => self.machine.node_mut(name).map(edit),
             };
         }
         let jid = entity_jid(self.selected);
         let mut entity = self.machine.entity_mut(&jid)?;
         match name {
-            None => Some(with(&mut entity.root_mut())),
-            Some(name) => entity.node_mut(name).map(|mut node| with(&mut node)),
+            None => Some(edit(entity.root_mut())),
+            Some(name) => entity.node_mut(name).map(edit),
         }
     }
 
@@ -619,7 +635,11 @@ impl World {
                 Some(_) => Change::Done,
                 None => Change::NoNode,
             },
-            Op::Select(_) | Op::Resolver(_) | Op::Policy(_) | Op::Request { .. } => Change::Done,
+            Op::Select(_)
+            | Op::Resolver(_)
+            | Op::Policy(_)
+            | Op::LeakGuards(_)
+            | Op::Request { .. } => Change::Done,
         }
     }
 
@@ -962,6 +982,7 @@ impl World {
                 op,
             ),
             Op::Select(entity) => self.selected = entity,
+            Op::LeakGuards(on) => self.leak = on,
             Op::Resolver(on) => {
                 self.resolver = on;
                 if on {
@@ -987,7 +1008,9 @@ impl World {
                         | Op::AddEntity(_)
                         | Op::RemoveEntity(_)
                 );
-                let changed = mounting || self.info_of(target_of(op)) != info_before;
+                // A leaked guard never settles: the host is not told of its edit.
+                let changed =
+                    mounting || (!self.leak && self.info_of(target_of(op)) != info_before);
                 let wanted = usize::from(expected == Change::Done && changed);
                 assert_eq!(events.len(), wanted, "events after {op:?}: {events:?}");
                 let (changed_entity, changed_node) = match *op {
@@ -1048,6 +1071,7 @@ fn node_of(op: &Op) -> usize {
         | Op::IdentityText { node, .. }
         | Op::ItemsText { node, .. } => node,
         Op::Policy(_)
+        | Op::LeakGuards(_)
         | Op::MountText { .. }
         | Op::Select(_)
         | Op::AddEntity(_)

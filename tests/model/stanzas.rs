@@ -228,7 +228,7 @@ fn drain(machine: &mut DiscoMachine) -> (Vec<Element>, Vec<Event>) {
         while let Some(event) = machine.poll_event() {
             progressed = true;
             let deferred = match &event {
-                Event::DeferredRequest { handle, kind, .. } => Some((*handle, *kind)),
+                Event::DeferredRequest { handle, request } => Some((*handle, request.kind)),
                 _ => None,
             };
             events.push(event);
