@@ -1294,4 +1294,10 @@ fn main() {
     }
     println!();
     print(&rows);
+    // What every event in the host's queue and every failed completion costs in memory.
+    println!(
+        "\nsizes: Event {} bytes, QueryError {} bytes",
+        std::mem::size_of::<Event>(),
+        std::mem::size_of::<xmpp_disco::QueryError>()
+    );
 }

@@ -1,5 +1,6 @@
 //! What the machine reports to its host: completions, requests for primed data, changes of its
-//! nodes, requests the host answers itself.
+//! nodes, requests the host answers itself. The results completions carry live below, in
+//! `results`; this module only names the events.
 
 use std::sync::Arc;
 
@@ -15,8 +16,14 @@ use crate::results::{Answer, ItemList, Services, Support, Walk};
 /// Something the host should know, drained with
 /// [`DiscoMachine::poll_event`](crate::DiscoMachine::poll_event).
 ///
-/// Every [`RequestId`] returned by a query is completed by exactly one `Info` or `Items` event:
-/// from the cache, with the answer, or with a [`QueryError`].
+/// Every [`RequestId`] a command returns is completed by exactly one event of its kind: `Info`
+/// ([`query_info`](crate::DiscoMachine::query_info)), `Items`
+/// ([`query_items`](crate::DiscoMachine::query_items) and
+/// [`query_items_page`](crate::DiscoMachine::query_items_page)), `ItemList`
+/// ([`query_item_list`](crate::DiscoMachine::query_item_list)), `Supports`, `Services` or
+/// `Walk` (the questions about a tree): from the cache, with the answer, or with a
+/// [`QueryError`] (a timeout, a cancel, the end of the stream among them).
+/// [`request_id`](Event::request_id) says which request an event completes.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {

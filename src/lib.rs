@@ -426,22 +426,41 @@
 //! three forms and check that a stanza handed over as an element and as a typed IQ gives the
 //! same answers, events and statistics.
 //!
+//! # The machine's methods
+//!
+//! [`DiscoMachine`]'s methods come in groups, one per job, each documented together on its
+//! page:
+//!
+//! | group | methods |
+//! |---|---|
+//! | the run loop: stanzas, time and what to send | [`handle_stanza`](DiscoMachine::handle_stanza) (or [`handle_iq`](DiscoMachine::handle_iq)), [`handle_timeout`](DiscoMachine::handle_timeout), [`poll_transmit`](DiscoMachine::poll_transmit), [`poll_event`](DiscoMachine::poll_event), [`poll_timeout`](DiscoMachine::poll_timeout); [`new`](DiscoMachine::new), [`config`](DiscoMachine::config), [`set_own_jid`](DiscoMachine::set_own_jid), [`stats`](DiscoMachine::stats) |
+//! | asking other entities | [`query_info`](DiscoMachine::query_info), [`query_items`](DiscoMachine::query_items), [`query_items_page`](DiscoMachine::query_items_page), [`query_item_list`](DiscoMachine::query_item_list), [`cancel`](DiscoMachine::cancel); priming: [`set_info_cache`](DiscoMachine::set_info_cache), [`prime_info_pending`](DiscoMachine::prime_info_pending), [`prime_info_lazy`](DiscoMachine::prime_info_lazy), [`complete_prime`](DiscoMachine::complete_prime), [`fail_prime`](DiscoMachine::fail_prime); the cache: [`peek_info`](DiscoMachine::peek_info), [`peek_items`](DiscoMachine::peek_items), [`flush_cache`](DiscoMachine::flush_cache); [`stream_destroyed`](DiscoMachine::stream_destroyed) |
+//! | questions about a tree | [`supports`](DiscoMachine::supports), [`find_services`](DiscoMachine::find_services), [`walk`](DiscoMachine::walk) |
+//! | answering others: the registry | [`root`](DiscoMachine::root), [`root_mut`](DiscoMachine::root_mut), [`node`](DiscoMachine::node), [`node_mut`](DiscoMachine::node_mut), [`mount`](DiscoMachine::mount), [`unmount`](DiscoMachine::unmount), [`set_policy`](DiscoMachine::set_policy), [`clear_policy`](DiscoMachine::clear_policy); deferred nodes: [`respond_info`](DiscoMachine::respond_info), [`respond_items`](DiscoMachine::respond_items), [`respond_error`](DiscoMachine::respond_error) |
+//! | answering for many addresses | [`add_entity`](DiscoMachine::add_entity), [`remove_entity`](DiscoMachine::remove_entity), [`entity`](DiscoMachine::entity), [`entity_mut`](DiscoMachine::entity_mut), [`set_resolver`](DiscoMachine::set_resolver), [`clear_resolver`](DiscoMachine::clear_resolver) |
+//! | entity capabilities | [`caps_announcement`](DiscoMachine::caps_announcement), [`observe_presence`](DiscoMachine::observe_presence), [`observe_presence_element`](DiscoMachine::observe_presence_element), [`observe_stream_features`](DiscoMachine::observe_stream_features), [`export_caps`](DiscoMachine::export_caps), [`import_caps`](DiscoMachine::import_caps) (and, with `serde`, `export_capsdb`, `import_capsdb`) |
+//!
 //! # Inside
 //!
-//! Each module has one job, and a module only uses those listed before it:
+//! Each folder (or file) under `src/` is a room with one job, and a room only uses the rooms
+//! listed before it (rooms on one line use none of each other); `.ci/module-graph` checks this
+//! table against the code's imports, and that no files import each other in a loop.
 //!
-//! | module | its job |
+//! | room | its job |
 //! |---|---|
-//! | `ids`, `query`, `config`, `options`, `stats` | the names the machine hands out; what disco talks about ([`QueryKind`], answers, [`IdentityView`]); the settings; per-query options; the counters |
+//! | `ids`, `query`, `options`, `stats` | the names the machine hands out; what disco talks about ([`QueryKind`], [`IdentityView`]); what a command asks with ([`QueryOptions`], [`ServiceFilter`]); the counters |
 //! | `error` | every typed error |
-//! | `text` | the door for host text: what XML can carry |
-//! | `event` | what the machine reports ([`Event`]) |
-//! | `read` | reading received stanzas, as elements or typed IQs alike: envelopes, requests, stanza errors; `read::result` reads disco results |
+//! | `text`, `results` | the door for host text: what XML can carry; what queries and questions complete with ([`ItemList`], [`Support`], [`Services`], [`Walk`]) |
 //! | `write` | writing: [`Transmit`] and its three forms; `write::payload` builds answers, `write::prepared` keeps their bytes |
+//! | `read` | reading received stanzas, as elements or typed IQs alike: envelopes, requests, stanza errors; `read::result` reads disco results |
+//! | `caps` | entity capabilities hashes (XEP-0115, XEP-0390): answers read as received, their hashes, the claims in presence, the own announcement |
+//! | `config` | the settings ([`Config`]) |
+//! | `event` | what the machine reports ([`Event`]) |
 //! | `outbox` | what the machine produced and the host has not drained, and the [`Stats`] |
-//! | `requester` | queries to others: the cache (`lru`), requests in flight and their waiters (`numbered`), deadlines (`timers`), and the replies that complete them |
-//! | `responder` | answers to others: [`StaticNode`]s (`node`), mounts and the edit guard (`mount`), [`DynamicNode`]s (`dynamic`), the addresses answered for ([`Entity`], [`Resolver`]: `entity`), deferred requests, the policy |
-//! | `machine` | [`DiscoMachine`]: routes commands, stanzas and time to the two halves |
+//! | `requester` | queries to others: the cache (`lru`), requests in flight and their waiters (`numbered`), deadlines (`timers`), whose a completion is (`delivery`), item lists read page by page (`list`), entity capabilities learned and verified (`learned`, `caps`) |
+//! | `tree`, `responder` | questions about a tree, asked through the requester (`flight`, one file per question); answers to others: a request's path (`mod`), who answers an address (`addresses`), [`StaticNode`]s (`node`), mounts and the edit guard (`mount`), [`DynamicNode`]s (`dynamic`), [`Entity`] and [`Resolver`] (`entity`), answer bodies (`body`), paging (`page`), refusals (`refusal`), deferred requests (`deferred`), the own caps nodes (`caps`) |
+//! | `machine` | [`DiscoMachine`]: the run loop and the commands, one file per group above |
+//! | `client` | the tokio-xmpp session (feature `tokio-xmpp`): logging in (`login`, `server`, `error`), the driver and what it shares with the handles (`driver`, `shared`, `handle`), reconnecting (`reconnect`, `backoff`), the events (`events`) |
 //!
 //! [XEP-0030]: https://xmpp.org/extensions/xep-0030.html
 
