@@ -17,6 +17,10 @@ use crate::results::Answer;
 use crate::write::payload;
 
 use super::DiscoMachine;
+#[cfg(doc)]
+use crate::config::Config;
+#[cfg(doc)]
+use crate::event::Event;
 
 /// # Entity capabilities
 ///
@@ -25,10 +29,10 @@ use super::DiscoMachine;
 impl DiscoMachine {
     /// The `<c/>` elements announcing the machine's capabilities (XEP-0115 and XEP-0390), for
     /// the host to put on every available presence it sends; `None` unless
-    /// [`Config::caps_node`](crate::Config::caps_node) is set (or while the root has no identity).
+    /// [`Config::caps_node`] is set (or while the root has no identity).
     ///
     /// Computed from the root's answer once per change of the root, never per call: when
-    /// [`Event::NodeChanged`](crate::Event::NodeChanged) reports a change of the root (`entity: None, node: None`), the
+    /// [`Event::NodeChanged`] reports a change of the root (`entity: None, node: None`), the
     /// host asks again and re-sends presence if the announcement changed. The machine answers
     /// `disco#info` at the caps nodes of this announcement and of the three before it, with
     /// the info each was computed from.

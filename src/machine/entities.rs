@@ -6,6 +6,12 @@ use xmpp_parsers::jid::Jid;
 use crate::responder::{Entity, EntityMut, Resolver};
 
 use super::DiscoMachine;
+#[cfg(doc)]
+use crate::config::Config;
+#[cfg(doc)]
+use crate::event::Event;
+#[cfg(doc)]
+use crate::responder::RequestContext;
 
 /// # Answering for many addresses
 ///
@@ -15,12 +21,12 @@ impl DiscoMachine {
     /// Answers for `jid` from `entity` from now on, besides the machine's own address: a
     /// component or service answers for many addresses (a MUC service's rooms, a gateway's
     /// users). Requests addressed to `jid` see this entity's nodes and no other's, and with
-    /// [`Config::stamp_from`](crate::Config::stamp_from) their answers come from `jid`. Adding at an address replaces the
-    /// entity there and returns it. Raises [`Event::NodeChanged`](crate::Event::NodeChanged) with `entity: Some(jid)`.
+    /// [`Config::stamp_from`] their answers come from `jid`. Adding at an address replaces the
+    /// entity there and returns it. Raises [`Event::NodeChanged`] with `entity: Some(jid)`.
     ///
     /// Which entity answers a request: the own address when the stanza has no `to`; the entity
-    /// registered at `to`; the own address when `to` is [`Config::own_jid`](crate::Config::own_jid); the
-    /// [resolver](Self::set_resolver). A component ([`Config::stamp_from`](crate::Config::stamp_from)) answers any other
+    /// registered at `to`; the own address when `to` is [`Config::own_jid`]; the
+    /// [resolver](Self::set_resolver). A component ([`Config::stamp_from`]) answers any other
     /// address `item-not-found` (type `cancel`), as a MUC service answers for a room that does
     /// not exist; a client answers it from its own registry (its server delivers only what is
     /// the client's).
@@ -44,7 +50,7 @@ impl DiscoMachine {
     }
 
     /// Stops answering for `jid` as a registered entity and returns it; requests to it go to the
-    /// resolver, if any, or get `item-not-found`. Raises [`Event::NodeChanged`](crate::Event::NodeChanged). `None` (and no
+    /// resolver, if any, or get `item-not-found`. Raises [`Event::NodeChanged`]. `None` (and no
     /// event) if no entity is registered there.
     pub fn remove_entity(&mut self, jid: &Jid) -> Option<Entity> {
         self.responder.remove_entity(&mut self.out, jid)
@@ -62,7 +68,7 @@ impl DiscoMachine {
     }
 
     /// Answers for every address that is neither the own one nor a registered entity through
-    /// `resolver`, asked per request with the address in [`RequestContext::to`](crate::RequestContext::to): ten thousand
+    /// `resolver`, asked per request with the address in [`RequestContext::to`]: ten thousand
     /// rooms need no ten thousand entities, and an address answered this way costs nothing while
     /// no request for it is being answered. Replaces the resolver set before.
     ///

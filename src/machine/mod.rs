@@ -15,11 +15,15 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 
 use crate::config::Config;
+#[cfg(doc)]
+use crate::error::QueryError;
 use crate::error::{InvalidArgument, InvalidText, TextField};
 use crate::event::Event;
 use crate::outbox::Outbox;
 use crate::read::{Handled, IqType, Received};
 use crate::requester::{KeyRef, Requester};
+#[cfg(doc)]
+use crate::responder::Node;
 use crate::responder::Responder;
 use crate::stats::Stats;
 use crate::text;
@@ -110,7 +114,7 @@ impl DiscoMachine {
 
     /// Offers a received stanza to the machine. It takes what is its business: replies to its
     /// own requests, and `disco#info` / `disco#items` requests, which it answers (or hands to the
-    /// host, for [deferred](crate::Node::Deferred) nodes). Everything else is handed back untouched in
+    /// host, for [deferred](Node::Deferred) nodes). Everything else is handed back untouched in
     /// [`Handled::Unhandled`].
     ///
     /// `now` is the current instant, as for every input: a reply may start new deadlines (a
@@ -156,7 +160,7 @@ impl DiscoMachine {
     }
 
     /// Fires every deadline that is due at `now`: the queries concerned complete with
-    /// [`QueryError::Timeout`](crate::QueryError::Timeout).
+    /// [`QueryError::Timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
         self.requester

@@ -11,6 +11,10 @@ use crate::options::{QueryOptions, ServiceFilter};
 use crate::tree::{Asker, Question, ServicesQuestion, SupportQuestion, WalkQuestion};
 
 use super::{key, DiscoMachine};
+#[cfg(doc)]
+use crate::config::Config;
+#[cfg(doc)]
+use crate::event::Event;
 
 /// # Questions about a tree
 ///
@@ -18,7 +22,7 @@ use super::{key, DiscoMachine};
 /// questions about a tree*.
 impl DiscoMachine {
     /// Whether `jid` (at `node`, if given) advertises `feature`: one command, one completion
-    /// ([`Event::Supports`](crate::Event::Supports)) with the answer and the info it was read from. The info comes from
+    /// ([`Event::Supports`]) with the answer and the info it was read from. The info comes from
     /// the cache when it is there, or from one query that other queries of the same key share.
     ///
     /// # Errors
@@ -39,11 +43,11 @@ impl DiscoMachine {
 
     /// Which services of `jid` (at `node`, if given; a server, usually) match `filter`: its
     /// whole item list ([`query_item_list`](Self::query_item_list)), then the info of `jid`
-    /// itself and of each item, at most [`Config::tree_concurrency`](crate::Config::tree_concurrency) queries at once, every one
-    /// through the cache. One command, one completion ([`Event::Services`](crate::Event::Services)): the matches, and
+    /// itself and of each item, at most [`Config::tree_concurrency`] queries at once, every one
+    /// through the cache. One command, one completion ([`Event::Services`]): the matches, and
     /// apart, each item whose info could not be read, with why; only a failure of the item list
     /// fails the search. The options' deadline bounds the whole search; each query has
-    /// [`Config::default_timeout`](crate::Config::default_timeout) or what is left of it, whichever ends first, so one silent
+    /// [`Config::default_timeout`] or what is left of it, whichever ends first, so one silent
     /// item costs a query's timeout. `fresh` asks every query anew, `from` asks from that
     /// address.
     ///
@@ -67,7 +71,7 @@ impl DiscoMachine {
     /// The tree under `jid` (at `node`, if given), breadth first: each entity's info and whole
     /// item list, its items visited in turn down to `max_depth` levels below the start and up
     /// to `max_entities` entities, each (JID, node) once (items pointing back are not followed
-    /// again). One command, one completion ([`Event::Walk`](crate::Event::Walk)) with every entity visited, its info
+    /// again). One command, one completion ([`Event::Walk`]) with every entity visited, its info
     /// and items or their errors. Bounds and options as for
     /// [`find_services`](Self::find_services). No list is read past `max_entities` items (no
     /// list could bring the walk more entities than that): a longer one is reported as read so

@@ -9,6 +9,8 @@ use crate::ids::ResponseHandle;
 use crate::responder::{DeferredAnswer, Node, NodeMut, RequestContext, StaticNode};
 
 use super::DiscoMachine;
+#[cfg(doc)]
+use crate::event::Event;
 
 /// # Answering others: the registry
 ///
@@ -55,7 +57,7 @@ impl DiscoMachine {
 
     /// Answers requests for node `name` with `node` from now on. Mounting over a name replaces
     /// the node there (as aioxmpp's `mount_node` does) and returns the one replaced. Raises
-    /// [`Event::NodeChanged`](crate::Event::NodeChanged).
+    /// [`Event::NodeChanged`].
     ///
     /// # Errors
     ///
@@ -72,7 +74,7 @@ impl DiscoMachine {
     }
 
     /// Stops answering for node `name` (requests for it get `item-not-found`) and returns the
-    /// node. Raises [`Event::NodeChanged`](crate::Event::NodeChanged). Deferred requests already handed to the host can
+    /// node. Raises [`Event::NodeChanged`]. Deferred requests already handed to the host can
     /// still be answered.
     ///
     /// # Errors

@@ -18,6 +18,12 @@ use crate::text;
 use crate::tree::Asker;
 
 use super::{key, DiscoMachine};
+#[cfg(doc)]
+use crate::config::Config;
+#[cfg(doc)]
+use crate::event::Event;
+#[cfg(doc)]
+use crate::stats::Stats;
 
 /// # Asking other entities
 ///
@@ -26,8 +32,8 @@ use super::{key, DiscoMachine};
 impl DiscoMachine {
     /// Asks `jid` (at `node`, if given) for its identities, features and extended information.
     ///
-    /// Returns at once; exactly one [`Event::Info`](crate::Event::Info) with the returned id follows, maybe at once
-    /// (answered from the cache, or refused by [`Config::max_in_flight`](crate::Config::max_in_flight)), maybe after a stanza
+    /// Returns at once; exactly one [`Event::Info`] with the returned id follows, maybe at once
+    /// (answered from the cache, or refused by [`Config::max_in_flight`]), maybe after a stanza
     /// from [`poll_transmit`](Self::poll_transmit) is answered.
     ///
     /// A query of the root of an entity whose latest presence claimed a capabilities hash
@@ -40,7 +46,7 @@ impl DiscoMachine {
     /// # Errors
     ///
     /// [`InvalidArgument::EmptyNode`] if `node` is `Some("")`, [`InvalidArgument::Text`] if it
-    /// holds a character XML cannot carry (or [`Config::id_prefix`](crate::Config::id_prefix) does); nothing is started
+    /// holds a character XML cannot carry (or [`Config::id_prefix`] does); nothing is started
     /// then.
     pub fn query_info(
         &mut self,
@@ -53,7 +59,7 @@ impl DiscoMachine {
     }
 
     /// Asks `jid` (at `node`, if given) for its items. Same contract as
-    /// [`query_info`](Self::query_info), completed by [`Event::Items`](crate::Event::Items).
+    /// [`query_info`](Self::query_info), completed by [`Event::Items`].
     ///
     /// A responder with a long list may answer with its first page only, unasked (ejabberd's
     /// MUC service does): the result's `rsm` then holds the responder's `<set/>`, saying the
@@ -74,7 +80,7 @@ impl DiscoMachine {
     }
 
     /// Asks `jid` (at `node`, if given) for one page of its items (XEP-0059): `page` says which
-    /// (`max`, and `after`, `before` or `index`). Completed by [`Event::Items`](crate::Event::Items), whose
+    /// (`max`, and `after`, `before` or `index`). Completed by [`Event::Items`], whose
     /// `rsm` is the responder's `<set/>` (`first`, `last`, `count`) when it pages. A page is a
     /// snapshot: it is always asked for, never cached, never shared with another query, and
     /// never taken for the whole list.
@@ -98,14 +104,14 @@ impl DiscoMachine {
     }
 
     /// Reads the whole item list of `jid` (at `node`, if given), one page after the other
-    /// (XEP-0059: [`Config::list_page_size`](crate::Config::list_page_size) items asked for at a time, each page after the
+    /// (XEP-0059: [`Config::list_page_size`] items asked for at a time, each page after the
     /// last one's `<last/>`). A `<set/>` goes only to an entity known to support RSM
     /// (XEP-0059 §4: its cached root info lists it, or it answered with a `<set/>` before this
-    /// session, see [`Config::rsm_entities_capacity`](crate::Config::rsm_entities_capacity)); any other is asked plainly first, and
+    /// session, see [`Config::rsm_entities_capacity`]); any other is asked plainly first, and
     /// the read pages on only when that answer's `<set/>` says there is more, as a responder
-    /// that pages unasked does. Completed once, by [`Event::ItemList`](crate::Event::ItemList), with every item, each
+    /// that pages unasked does. Completed once, by [`Event::ItemList`], with every item, each
     /// (JID, node) once, and whether the list is [complete](crate::ItemList::complete) or was cut by a
-    /// bound ([`Config::max_list_pages`](crate::Config::max_list_pages), [`Config::max_list_items`](crate::Config::max_list_items), or the options'
+    /// bound ([`Config::max_list_pages`], [`Config::max_list_items`], or the options'
     /// [`with_max_pages`](QueryOptions::with_max_pages) and
     /// [`with_max_items`](QueryOptions::with_max_items)). The responder's `count` is never
     /// trusted to stop: the list ends at an empty or short page, a page of repeats, or a page
@@ -206,7 +212,7 @@ impl DiscoMachine {
     }
 
     /// Like [`prime_info_pending`](Self::prime_info_pending), but the host is told with
-    /// [`Event::PrimeRequested`](crate::Event::PrimeRequested) when the first query needs the entry, so that nothing is looked
+    /// [`Event::PrimeRequested`] when the first query needs the entry, so that nothing is looked
     /// up for entities nobody asks about (entity capabilities under a presence flood).
     ///
     /// # Errors
@@ -276,7 +282,7 @@ impl DiscoMachine {
     /// with [`QueryError::Disconnected`], in request order, then every question about a tree
     /// ([`supports`](Self::supports), [`find_services`](Self::find_services),
     /// [`walk`](Self::walk)), in request order; unsent requests are dropped and the cache is
-    /// cleared. The machine is then ready for the next stream; [`Stats`](crate::Stats) carry on.
+    /// cleared. The machine is then ready for the next stream; [`Stats`] carry on.
     ///
     /// A stream resumed with XEP-0198 needs no call: replies to requests in flight still arrive.
     pub fn stream_destroyed(&mut self) {
