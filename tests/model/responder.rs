@@ -98,7 +98,7 @@ pub enum Op {
     Policy(bool),
     /// Leak every edit guard from now on (`mem::forget`), or stop: a host that never lets its
     /// guard settle must still get answers built from what the node holds (it is not told of
-    /// the change).
+    /// the change). Played by the property test only (see the bytes decoding).
     LeakGuards(bool),
     Request {
         items: bool,
@@ -202,11 +202,12 @@ impl Op {
                     name: bytes.text()?,
                 },
             },
-            10 => match bytes.below(5)? {
+            // No `Op::LeakGuards` here: a forgotten guard leaks its snapshot, which the fuzz
+            // targets' leak sanitizer rightly reports. The property test plays it.
+            10 => match bytes.below(4)? {
                 0 => Op::Select(bytes.below(ENTITIES.len())?),
                 1 => Op::AddEntity(bytes.below(ENTITIES.len())?),
                 2 => Op::RemoveEntity(bytes.below(ENTITIES.len())?),
-                3 => Op::LeakGuards(bytes.flag()?),
                 _ => Op::Resolver(bytes.flag()?),
             },
             _ => Op::Request {
