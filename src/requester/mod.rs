@@ -1,7 +1,8 @@
 //! The requester half: queries towards other entities, their cache, aliasing and deadlines.
 //!
 //! Vocabulary:
-//! * a **waiter** is one query the host made (one [`RequestId`]);
+//! * a **waiter** is one query (one [`RequestId`]): the host's, or one the machine asked for
+//!   itself, whose completion [`delivery`] keeps for the question that asked it;
 //! * a **source** is what waiters wait on: a request in flight, or a pending primed entry;
 //! * an **entry** is what the cache holds for a key: a result, a sticky primed failure, or a
 //!   pointer to the source later queries alias to.
