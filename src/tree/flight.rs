@@ -12,12 +12,13 @@ use xmpp_parsers::jid::Jid;
 
 use crate::config::Config;
 use crate::error::{MalformedReply, QueryError};
+use crate::event::Event;
 use crate::ids::RequestId;
 use crate::options::QueryOptions;
 use crate::outbox::Outbox;
 use crate::query::Ask;
 use crate::requester::{KeyRef, Query, Requester};
-use crate::results::{Answer, Completion, ItemList};
+use crate::results::{Completion, ItemList};
 use crate::text;
 
 /// What the machine lends a question while it works: the requester to ask through.
@@ -180,13 +181,14 @@ pub(crate) enum Answered {
 }
 
 impl From<Completion> for Answered {
+    /// Sorted by kind as the host's events are ([`Event::completion`]), so that a question and
+    /// the host read a completion alike.
     fn from(completion: Completion) -> Self {
-        match (completion.outcome, completion.kind) {
-            (Ok(Answer::Info(info)), _) => Answered::Info(Ok(info)),
-            (Ok(Answer::List(list)), _) => Answered::List(Ok(list)),
-            (Err(error), Ask::Info | Ask::Caps) => Answered::Info(Err(error)),
-            (Err(error), Ask::List) => Answered::List(Err(error)),
-            (Ok(Answer::Items(_)), _) | (Err(_), Ask::Items | Ask::Page) => Answered::Other,
+        let Completion { id, kind, outcome } = completion;
+        match Event::completion(kind, id, outcome) {
+            Event::Info { result, .. } => Answered::Info(result),
+            Event::ItemList { result, .. } => Answered::List(result),
+            _ => Answered::Other,
         }
     }
 }
