@@ -40,7 +40,7 @@ impl DiscoMachine {
     /// # Ok::<(), xmpp_disco::RegistryError>(())
     /// ```
     pub fn root_mut(&mut self) -> NodeMut<'_> {
-        self.responder.own_mut().root_mut(None, &mut self.out)
+        self.responder.own_root_mut(&mut self.out)
     }
 
     /// The node mounted at `name`, if any.

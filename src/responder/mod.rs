@@ -93,6 +93,8 @@ pub(crate) struct Responder {
     deferred: Deferred,
     /// The own entity capabilities, when [`Config::caps_node`] turns them on.
     caps: Option<Announcer>,
+    /// The features the own root keeps while its capabilities are announced.
+    required: &'static [&'static str],
 }
 
 impl fmt::Debug for Responder {
@@ -107,27 +109,36 @@ impl fmt::Debug for Responder {
 
 impl Responder {
     pub(crate) fn new(config: &Config) -> Self {
+        const CAPS_FEATURES: &[&str] = &[xmpp_parsers::ns::CAPS, xmpp_parsers::ns::ECAPS2];
         let mut root = StaticNode::default_root();
-        let caps = config.caps_node.as_ref().map(|node| {
-            const CAPS_FEATURES: &[&str] = &[xmpp_parsers::ns::CAPS, xmpp_parsers::ns::ECAPS2];
-            let required = if config.caps_algorithms.is_empty() {
-                &CAPS_FEATURES[..1]
-            } else {
-                CAPS_FEATURES
-            };
-            for feature in required {
-                // Constants: registering them cannot fail.
-                let _ = root.register_feature(*feature);
-            }
-            root.required = required;
-            Announcer::new(node.clone(), config.caps_algorithms.clone())
-        });
+        let required = match (&config.caps_node, config.caps_algorithms.is_empty()) {
+            (None, _) => &[],
+            (Some(_), true) => &CAPS_FEATURES[..1],
+            (Some(_), false) => CAPS_FEATURES,
+        };
+        for feature in required {
+            // Constants: registering them cannot fail.
+            let _ = root.register_feature(*feature);
+        }
+        let caps = config
+            .caps_node
+            .as_ref()
+            .map(|node| Announcer::new(node.clone(), config.caps_algorithms.clone()));
         Responder {
             addresses: Addresses::new(Entity::new(root)),
             policy: None,
             deferred: Deferred::default(),
             caps,
+            required,
         }
+    }
+
+    /// The edit guard of the own root, which keeps the caps features while they are announced.
+    pub(crate) fn own_root_mut<'a>(&'a mut self, out: &'a mut Outbox) -> NodeMut<'a> {
+        self.addresses
+            .own
+            .root_mut(None, out)
+            .requiring(self.required)
     }
 
     /// The own capabilities as they go on presence, if they are on and the root has an

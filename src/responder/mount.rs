@@ -8,6 +8,7 @@ use xmpp_parsers::jid::Jid;
 
 use super::dynamic::DynamicNode;
 use super::node::{InfoSnapshot, StaticNode};
+use crate::error::RegistryError;
 use crate::event::Event;
 use crate::outbox::Outbox;
 use crate::write::payload;
@@ -100,6 +101,7 @@ impl AnswerCache {
             node,
             cache: self,
             out,
+            required: &[],
         }
     }
 }
@@ -148,6 +150,33 @@ pub struct NodeMut<'a> {
     before: InfoSnapshot,
     /// The info answer built before the guard was taken, put back if nothing it says changed.
     built_info: Option<Arc<Prepared>>,
+    /// Features the machine needs this node to keep: the root's caps features, while the
+    /// machine's configuration announces own capabilities. They belong to the guard, not to
+    /// the node, so that a node taken elsewhere does not carry them.
+    required: &'static [&'static str],
+}
+
+impl NodeMut<'_> {
+    /// The guard, refusing to unregister `required`.
+    pub(crate) fn requiring(mut self, required: &'static [&'static str]) -> Self {
+        self.required = required;
+        self
+    }
+
+    /// Removes the feature `var`, as [`StaticNode::unregister_feature`] does, but for the
+    /// features the machine needs the node to keep.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::FeatureRequired`] for the root's caps features while own capabilities
+    /// are announced ([`Config::caps_node`](crate::Config::caps_node)); otherwise as
+    /// [`StaticNode::unregister_feature`]. Nothing changes then.
+    pub fn unregister_feature(&mut self, var: &str) -> Result<(), RegistryError> {
+        if self.required.contains(&var) {
+            return Err(RegistryError::FeatureRequired(var.to_owned()));
+        }
+        self.node.unregister_feature(var)
+    }
 }
 
 impl Deref for NodeMut<'_> {

@@ -150,9 +150,6 @@ pub struct StaticNode {
     pub(crate) features: Vec<String>,
     pub(crate) items: Vec<Item>,
     pub(crate) forms: Vec<DataForm>,
-    /// Features the machine needs this node to keep (the root's caps features while own
-    /// capabilities are announced): unregistering one is refused.
-    pub(crate) required: &'static [&'static str],
 }
 
 impl StaticNode {
@@ -219,16 +216,14 @@ impl StaticNode {
     /// # Errors
     ///
     /// [`RegistryError::FeatureNotRegistered`] if it is not, or if it is `disco#info` (which
-    /// behaves as never registered for this purpose); [`RegistryError::FeatureRequired`] for
-    /// the root's caps features while own capabilities are announced. Nothing changes then.
+    /// behaves as never registered for this purpose). Nothing changes then. (The machine's
+    /// root, edited through [`NodeMut`](crate::NodeMut), also keeps the caps features while
+    /// own capabilities are announced.)
     pub fn unregister_feature(&mut self, var: &str) -> Result<(), RegistryError> {
         match self
             .features
             .binary_search_by(|held| held.as_str().cmp(var))
         {
-            Ok(_) if self.required.contains(&var) => {
-                Err(RegistryError::FeatureRequired(var.to_owned()))
-            }
             Ok(at) if var != ns::DISCO_INFO => {
                 self.features.remove(at);
                 Ok(())
