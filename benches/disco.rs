@@ -1126,10 +1126,12 @@ fn caps(_: &mut Vec<Row>, now: Instant, _: &[usize]) {
     );
 }
 
-/// The hostile room's size: occupants, the programs they run (one forger and one silent
-/// occupant per program, queried first), and the machine's verification timeout.
+/// The hostile room's size: occupants, the programs they run, and per program the silent
+/// occupants (queried first) and forgers (queried next) among them.
 const ROOM_OCCUPANTS: usize = 1_000;
 const ROOM_PROGRAMS: usize = 20;
+const ROOM_SILENT: usize = 20;
+const ROOM_FORGERS: usize = 1;
 
 /// A forged twin of program `k`'s answer: its last two features joined by a `<`, which
 /// XEP-0115's string cannot tell from two features. Checked to hash alike.
@@ -1146,20 +1148,25 @@ fn program_twin(k: usize) -> String {
     twin
 }
 
-/// A MUC join where every program has a forger and a silent occupant, asked about first: every
-/// occupant is asked about at once, requests answered at once (the silent ones never), time
-/// advanced in steps of 250 ms. Every honest occupant must get its program's true answer.
+/// A MUC join where every program has 20 silent occupants and a forger, asked about first:
+/// every occupant is asked about at once, requests answered at once (the silent ones never),
+/// time advanced in steps of 250 ms. Every honest occupant must get its program's true answer.
+/// A thousand queries at once need as many requests in flight (the default allows 256).
 fn hostile_room(now: Instant) {
     let bodies: Vec<String> = (0..ROOM_PROGRAMS).map(program_body).collect();
     let twins: Vec<String> = (0..ROOM_PROGRAMS).map(program_twin).collect();
     let vers: Vec<String> = bodies.iter().map(|body| caps_ver(body)).collect();
-    // Occupant n runs program n % ROOM_PROGRAMS; the first of each program forges, the second
-    // stays silent.
+    // Occupant n runs program n % ROOM_PROGRAMS; the first ROOM_SILENT of each program stay
+    // silent, the next ROOM_FORGERS forge.
     let role = |n: usize| n / ROOM_PROGRAMS;
+    let silent = |n: usize| role(n) < ROOM_SILENT;
+    let forger = |n: usize| (ROOM_SILENT..ROOM_SILENT + ROOM_FORGERS).contains(&role(n));
     let occupants: Vec<Jid> = (0..ROOM_OCCUPANTS)
         .map(|n| Jid::new(&format!("room@muc.bench.example/occupant{n}")).expect("JID"))
         .collect();
-    let mut machine = DiscoMachine::new(Config::default());
+    let mut config = Config::default();
+    config.max_in_flight = ROOM_OCCUPANTS;
+    let mut machine = DiscoMachine::new(config);
     let start = Instant::now();
     for (n, occupant) in occupants.iter().enumerate() {
         let presence: Element = format!(
@@ -1194,10 +1201,12 @@ fn hostile_room(now: Instant) {
                 .and_then(|n| n.parse().ok())
                 .expect("an occupant");
             iqs[n % ROOM_PROGRAMS] += 1;
-            let body = match role(n) {
-                0 => &twins[n % ROOM_PROGRAMS],
-                1 => continue,
-                _ => &bodies[n % ROOM_PROGRAMS],
+            let body = if silent(n) {
+                continue;
+            } else if forger(n) {
+                &twins[n % ROOM_PROGRAMS]
+            } else {
+                &bodies[n % ROOM_PROGRAMS]
             };
             let node = request
                 .get_child("query", INFO)
@@ -1218,7 +1227,7 @@ fn hostile_room(now: Instant) {
                 continue;
             };
             let n = about[&id];
-            if role(n) >= 2 {
+            if !silent(n) && !forger(n) {
                 let info = result.expect("an honest occupant gets an answer");
                 assert!(
                     info.features
@@ -1231,24 +1240,26 @@ fn hostile_room(now: Instant) {
         }
     }
     let cpu = start.elapsed() - network;
-    let honest = ROOM_OCCUPANTS - 2 * ROOM_PROGRAMS;
+    let honest = ROOM_OCCUPANTS - (ROOM_SILENT + ROOM_FORGERS) * ROOM_PROGRAMS;
     assert_eq!(honest_done, honest, "every honest occupant answered");
     let stats = machine.stats();
     println!(
         "
 hostile room: {ROOM_OCCUPANTS} occupants running {ROOM_PROGRAMS} programs, each with \
-         a forger and a silent occupant asked about first"
+         {ROOM_SILENT} silent occupants and {ROOM_FORGERS} forger asked about first"
     );
     println!(
         "  {honest}/{honest} honest occupants got their program's true answer, the last after \
          {:.2} s (simulated; the verification timeout is {} s)\n  {} IQs in all, {}..={} per \
-         program; {} forged answers refused as ambiguous; {:.0} ns of machine time per occupant",
+         program of {} occupants; {} forged answers not shared; {:.0} ns of machine time per \
+         occupant",
         last_honest.as_secs_f64(),
         Config::default().caps_verification_timeout.as_secs(),
         stats.requests_sent,
         iqs.iter().min().unwrap_or(&0),
         iqs.iter().max().unwrap_or(&0),
-        stats.caps_ambiguous,
+        ROOM_OCCUPANTS / ROOM_PROGRAMS,
+        stats.caps_unshareable,
         cpu.as_nanos() as f64 / ROOM_OCCUPANTS as f64,
     );
 }

@@ -10,6 +10,7 @@ use std::error::Error;
 use std::fs;
 use std::time::Instant;
 
+use xmpp_disco::caps::CapsStore;
 use xmpp_disco::xmpp_parsers::jid::Jid;
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::{Config, DiscoMachine, Event, QueryOptions};
@@ -156,7 +157,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let entries = stored
         .lines()
         .filter_map(|line| line.parse::<Element>().ok());
-    let loaded = next.import_caps(entries);
+    let loaded = next.import_caps(entries, CapsStore::Learned).taken;
     for presence in &presences[1..] {
         next.observe_presence_element(now, presence);
     }
@@ -185,7 +186,8 @@ fn ship_a_capsdb_file(
     let path = std::env::temp_dir().join("xmpp-disco-capsdb.json");
     fs::write(&path, caps::to_json(&juliet.export_capsdb()))?;
     let mut first_start = DiscoMachine::new(Config::default());
-    let loaded = first_start.import_capsdb(caps::from_json(&fs::read_to_string(&path)?)?);
+    let shipped = caps::from_json(&fs::read_to_string(&path)?)?;
+    let loaded = first_start.import_capsdb(shipped, CapsStore::Shipped).taken;
     for presence in presences {
         first_start.observe_presence_element(now, presence);
     }

@@ -117,13 +117,12 @@ pub struct Config {
     /// entity) instead of when a query first needs it. Default: `false`, as XEP-0115 §6.1
     /// recommends: an entity that sends caps is asked nothing unless someone needs to know.
     pub caps_eager: bool,
-    /// How long the verification of a claimed hash waits for the entity it asked, before it
-    /// asks the next entity claiming the hash (the entity asked keeps its own query, which ends
-    /// at that query's deadline). One silent claimant copying a popular hash then delays the
-    /// others by this much instead of failing them all: an honest claimant's query gets its
-    /// answer as long as fewer than its timeout divided by this many silent claimants are asked
-    /// before it (at most five, with the defaults). Default: 5 s, well below
-    /// [`default_timeout`](Self::default_timeout).
+    /// How long queries about other entities claiming a hash wait on the verification of that
+    /// hash by the entity asked first, before each of them is asked itself (the entity asked
+    /// keeps its own query, which ends at that query's deadline). A query waits on another
+    /// entity this long at most, and only once: however many silent or lying claimants come
+    /// before it, an honest claimant's query gets its answer within this and its own round
+    /// trip. Default: 5 s, well below [`default_timeout`](Self::default_timeout).
     pub caps_verification_timeout: Duration,
 }
 

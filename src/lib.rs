@@ -300,31 +300,38 @@
 //!   merge its duplicates, each XEP by its own text: its hash must equal the claim, under
 //!   XEP-0115 §5.4's rules (in their step order: no identity, feature or `FORM_TYPE` twice, a
 //!   single-valued `FORM_TYPE`) or XEP-0390 §4.1's. Only then is it stored, under every hash the
-//!   entity claimed that it matches. An answer that fails answers the entity that gave it (it
-//!   is what that entity says, cached as its own) and no one else: waiters about other entities
-//!   ask the next of those. A malformed answer fails its sender's queries without a second
-//!   request; an error at the caps node makes that entity's waiters ask its root. A liar can
-//!   never change what other entities are believed to support.
+//!   entity claimed that it stands for, and it answers every query waiting on a claimant of the
+//!   hash. An answer that fails answers the entity that gave it (it is what that entity says,
+//!   cached as its own) and no one else. A malformed answer fails its sender's queries without
+//!   a second request; an error at the caps node makes that entity's waiters ask its root. A
+//!   liar can never change what other entities are believed to support.
 //!
 //! Two attacks get answers of their own. **Forged twins**: XEP-0115's string joins strings with
-//! `<` and `/`, which the strings may hold, so an answer different from a popular program's can
-//! hash like it (XEP-0115, Security Considerations). An XEP-0115 answer showing the marks of
-//! such a twin ([`caps::Ambiguity`]) answers only its sender, never the other entities claiming
-//! the hash ([`Stats::caps_ambiguous`]); XEP-0390 has no twins, and is asked first where both
-//! are claimed. **Silent claimants**: a verification waits
-//! [`Config::caps_verification_timeout`] for its claimant, then asks the next entity claiming
-//! the hash; the silent entity's own queries keep waiting for it, nobody else's. Each claimant
-//! is asked at most once per verification.
+//! `<` and `/`, which the strings may hold, so answers different from a popular program's hash
+//! like it (XEP-0115, Security Considerations). An XEP-0115 answer is shared only if it is the
+//! one [reading](caps::Reading) of its string, a deterministic parse keeping what XEP-0030 and
+//! XEP-0068 allow: since the reading is a function of the string, at most one answer per hash
+//! is ever shared, by construction ([`caps`] explains why honest answers are their reading;
+//! [`Stats::caps_unshareable`] counts the others). XEP-0390 has one reading per input, and
+//! decides where both are claimed. **Silent claimants**: a query waits on another claimant's
+//! verification only if it started before the query, and for at most
+//! [`Config::caps_verification_timeout`]; when that verification fails (silence, a lie, an
+//! error), each entity still waiting is asked itself, once per hash. So no number of silent or
+//! lying claimants ahead of an honest one delays its query by more than one verification
+//! timeout (plus its own round trip), and a hash costs at most one request per claimant (and
+//! one at its root for a claimant whose caps node fails).
 //!
 //! Nothing is asked until a query needs it (XEP-0115 §6.1), unless [`Config::caps_eager`]; a
 //! flood of presences with made-up hashes costs no request and bounded memory
 //! ([`Config::caps_claim_capacity`], [`Config::caps_hash_capacity`]). A new hash replaces the
 //! entity's cached root info; an unavailable presence forgets the claim.
 //! [`export_caps`](DiscoMachine::export_caps) and [`import_caps`](DiscoMachine::import_caps)
-//! keep the verified answers across runs; an import verifies each again. With the `serde`
-//! feature, `export_capsdb` and `import_capsdb` do the same in the capsdb's JSON form
-//! (`caps::CapsDbEntry`), so that a client can ship known hashes. [`Stats`] counts what
-//! it saved.
+//! keep the verified answers across runs; an import verifies each again and says what it took
+//! and why it skipped the rest ([`caps::CapsImport`]). A database shipped with the program, such
+//! as the public capsdb, loads into a table of its own that nothing evicts
+//! ([`caps::CapsStore::Shipped`]). With the `serde` feature, `export_capsdb` and `import_capsdb`
+//! do the same in the capsdb's JSON form (`db.json`'s shape, `caps::CapsDbEntry`). [`Stats`]
+//! counts what it saved.
 //!
 //! ```
 //! use std::time::Instant;

@@ -47,11 +47,12 @@ pub struct Stats {
     /// Answers at a caps node whose hash matched the claim: stored under the hash.
     pub caps_verified: u64,
     /// Answers at a caps node that did not match the hash claimed, that XEP-0115 §5.4 calls
-    /// ill-formed, or that a different answer could hash alike ([`caps_ambiguous`](Self::caps_ambiguous)):
-    /// they answered only the entity that gave them, and were never stored under the hash.
+    /// ill-formed, or that are not the one answer shared under their XEP-0115 hash
+    /// ([`caps_unshareable`](Self::caps_unshareable)): they answered only the entity that gave
+    /// them, and were never stored under the hash.
     pub caps_rejected: u64,
     /// Of [`caps_rejected`](Self::caps_rejected), the answers that matched their XEP-0115 hash
-    /// but whose hashed string could stand for a different answer too
-    /// ([`Ambiguity`](crate::caps::Ambiguity)): the shape of a forged twin.
-    pub caps_ambiguous: u64,
+    /// but are not the reading of its string ([`Unshared`](crate::caps::Unshared)): a forged
+    /// twin is one.
+    pub caps_unshareable: u64,
 }

@@ -36,7 +36,7 @@ proptest! {
 
     #[test]
     fn every_honest_occupant_gets_the_true_answer_whoever_forges_or_stays_silent(
-        data in prop::collection::vec(any::<u8>(), 0..40)
+        data in prop::collection::vec(any::<u8>(), 0..80)
     ) {
         model::caps::run_room(&data);
     }

@@ -1,26 +1,31 @@
-//! The hash cache in the capsdb's JSON form (the XSF's database of known capabilities, whose
-//! entries aioxmpp's `InfoQuery.to_dict` writes a subset of), so that a client can ship or load
-//! a file of known-good hashes and skip the disco flood at its very first login.
+//! Verified answers in the capsdb's JSON form: the shape of the public capsdb's `db.json` (a
+//! collection of answers captured from real clients, published for pre-loading), so that one
+//! file format serves a database a client ships and the answers a machine keeps across runs.
 //!
-//! An entry names its hash (`hash`: the function, `ver`: the digest in Base64), the software's
-//! `node` where known, and the answer: `identities` (`category`, `type`, `lang`, `name`),
-//! `features`, and `forms`, each an object from field `var` to its values, `FORM_TYPE`
-//! included. A file holds a JSON array of entries (a single entry is read too).
+//! A file is one JSON object from each hash's digest in Base64 (XEP-0115's `ver`) to its
+//! entry: `hash` (the function: `sha-1` for XEP-0115, a XEP-0300 name such as `sha-256` for
+//! XEP-0390), `node` (the software's XEP-0115 `node`, where known), and the answer:
+//! `identities` (`category`, `type`, `lang`, `name`), `features`, and `forms`, an object from
+//! each form's `FORM_TYPE` to its fields, each from its `var` to its values. Files this crate
+//! wrote before (a JSON array of entries each with its `ver`, their forms a list of field
+//! maps, `FORM_TYPE` among the fields) are read too.
 //!
-//! Field types are not part of the format: a loaded form's `FORM_TYPE` is `hidden`, a field
-//! with one value `text-single`, any other `text-multi` (neither hash covers them).
+//! Field types are not part of the format, nor covered by either hash: a loaded form's
+//! `FORM_TYPE` is `hidden`, a field with one value `text-single`, any other `text-multi`.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
+use serde::{Deserialize, Deserializer, Serialize};
 use xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_parsers::minidom::Element;
 
-use super::claim::{Function, HashKey};
-use super::info::{Algorithm, FORM_TYPE};
+use super::claim::{HashKey, Skipped};
+use super::reading::{self, FORM_TYPE};
 use crate::query::IdentityView;
 use crate::write::payload;
+
+/// A form's fields, each from its `var` to its values.
+pub type CapsDbFields = BTreeMap<String, Vec<String>>;
 
 /// One known hash and the answer it stands for, as the capsdb writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +33,8 @@ use crate::write::payload;
 pub struct CapsDbEntry {
     /// The hash function: `sha-1` for XEP-0115, a XEP-0300 name (`sha-256`, ...) for XEP-0390.
     pub hash: String,
-    /// The digest, in Base64 (XEP-0115's `ver`).
+    /// The digest, in Base64 (XEP-0115's `ver`): the key of the entry in a file.
+    #[serde(default, skip_serializing)]
     pub ver: String,
     /// The software's XEP-0115 `node`, where known (the machine does not keep it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,9 +43,9 @@ pub struct CapsDbEntry {
     pub identities: Vec<CapsDbIdentity>,
     /// The answer's features.
     pub features: Vec<String>,
-    /// The answer's XEP-0128 forms, each from field `var` to its values.
-    #[serde(default)]
-    pub forms: Vec<BTreeMap<String, Vec<String>>>,
+    /// The answer's XEP-0128 forms, from each form's `FORM_TYPE` to its other fields.
+    #[serde(default, deserialize_with = "forms")]
+    pub forms: BTreeMap<String, CapsDbFields>,
 }
 
 /// One identity of a [`CapsDbEntry`].
@@ -64,29 +70,63 @@ pub struct CapsDbIdentity {
 #[error("not a capsdb file: {0}")]
 pub struct CapsDbError(#[from] serde_json::Error);
 
-/// Reads a capsdb file: a JSON array of entries, or a single entry.
+/// Forms as `db.json` writes them (by `FORM_TYPE`), or as this crate wrote them before (a list
+/// of field maps, `FORM_TYPE` among the fields; a form without one cannot stand for a hash and
+/// is dropped).
+fn forms<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, CapsDbFields>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Forms {
+        ByType(BTreeMap<String, CapsDbFields>),
+        Listed(Vec<CapsDbFields>),
+    }
+    Ok(match Forms::deserialize(deserializer)? {
+        Forms::ByType(forms) => forms,
+        Forms::Listed(forms) => forms
+            .into_iter()
+            .filter_map(|mut fields| {
+                let form_type = fields.remove(FORM_TYPE)?.into_iter().next()?;
+                Some((form_type, fields))
+            })
+            .collect(),
+    })
+}
+
+/// Reads a capsdb file: `db.json` as the capsdb ships it, or a file this crate wrote (see the
+/// module docs).
 ///
 /// # Errors
 ///
-/// [`CapsDbError`] when the text is not JSON of that shape. Entries are not verified here:
-/// [`DiscoMachine::import_capsdb`](crate::DiscoMachine::import_capsdb) does that.
+/// [`CapsDbError`] when the text is not JSON of one of these shapes. Entries are not verified
+/// here: [`DiscoMachine::import_capsdb`](crate::DiscoMachine::import_capsdb) does that.
 pub fn from_json(json: &str) -> Result<Vec<CapsDbEntry>, CapsDbError> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum File {
+        ByVer(BTreeMap<String, CapsDbEntry>),
         Many(Vec<CapsDbEntry>),
         One(CapsDbEntry),
     }
     Ok(match serde_json::from_str(json)? {
+        File::ByVer(entries) => entries
+            .into_iter()
+            .map(|(ver, entry)| CapsDbEntry { ver, ..entry })
+            .collect(),
         File::Many(entries) => entries,
         File::One(entry) => vec![entry],
     })
 }
 
-/// Writes `entries` as a capsdb file (a JSON array, indented).
+/// Writes `entries` as a capsdb file in `db.json`'s shape (an object keyed by `ver`, indented).
 pub fn to_json(entries: &[CapsDbEntry]) -> String {
+    let file: BTreeMap<&str, &CapsDbEntry> = entries
+        .iter()
+        .map(|entry| (entry.ver.as_str(), entry))
+        .collect();
     // Strings, vectors and maps of strings always serialise.
-    serde_json::to_string_pretty(entries).unwrap_or_default()
+    serde_json::to_string_pretty(&file).unwrap_or_default()
 }
 
 impl CapsDbEntry {
@@ -110,23 +150,22 @@ impl CapsDbEntry {
             forms: info
                 .extensions
                 .iter()
-                .map(|form| {
-                    form.fields
+                .filter_map(|form| {
+                    let mut fields: CapsDbFields = form
+                        .fields
                         .iter()
                         .filter_map(|field| Some((field.var.clone()?, field.values.clone())))
-                        .collect()
+                        .collect();
+                    let form_type = fields.remove(FORM_TYPE)?.into_iter().next()?;
+                    Some((form_type, fields))
                 })
                 .collect(),
         }
     }
 
-    /// The hash this entry names, if it is one the machine computes.
-    pub(crate) fn key(&self) -> Option<HashKey> {
-        let function = match self.hash.as_str() {
-            "sha-1" => Function::Legacy,
-            name => Function::Modern(Algorithm::from_name(name)?),
-        };
-        HashKey::decode(function, &self.ver)
+    /// The hash this entry names.
+    pub(crate) fn key(&self) -> Result<HashKey, Skipped> {
+        HashKey::named(&self.hash, &self.ver)
     }
 
     /// The answer as a `disco#info` `<query/>`: what the machine verifies on import, as it
@@ -138,7 +177,17 @@ impl CapsDbEntry {
             lang: identity.lang.as_deref(),
             name: identity.name.as_deref(),
         });
-        let forms: Vec<DataForm> = self.forms.iter().map(form).collect();
+        let forms: Vec<_> = self
+            .forms
+            .iter()
+            .map(|(form_type, fields)| {
+                let form_type = (FORM_TYPE, vec![form_type.clone()]);
+                let fields = fields
+                    .iter()
+                    .map(|(var, values)| (var.as_str(), values.clone()));
+                reading::form(std::iter::once(form_type).chain(fields))
+            })
+            .collect();
         payload::info(
             None,
             identities,
@@ -146,29 +195,4 @@ impl CapsDbEntry {
             &forms,
         )
     }
-}
-
-/// A form from its fields: `FORM_TYPE` hidden and first, as XEP-0068 writes it.
-fn form(fields: &BTreeMap<String, Vec<String>>) -> DataForm {
-    let mut form = DataForm {
-        type_: DataFormType::Result_,
-        title: None,
-        instructions: None,
-        fields: Vec::new(),
-    };
-    for (var, values) in fields {
-        let type_ = match (var.as_str(), values.len()) {
-            (FORM_TYPE, _) => FieldType::Hidden,
-            (_, 1) => FieldType::TextSingle,
-            _ => FieldType::TextMulti,
-        };
-        let mut field = Field::new(var, type_);
-        field.values.clone_from(values);
-        if var == FORM_TYPE {
-            form.fields.insert(0, field);
-        } else {
-            form.fields.push(field);
-        }
-    }
-    form
 }

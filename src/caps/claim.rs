@@ -12,7 +12,8 @@ use base64::Engine;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
-use super::ambiguity::Ambiguity;
+use xmpp_parsers::disco::DiscoInfoResult;
+
 use super::info::{Algorithm, CapsInfo};
 
 /// The prefix of XEP-0390's hash nodes.
@@ -49,14 +50,25 @@ impl Function {
     }
 }
 
-/// What an answer received for a hash may stand for.
+/// Why a stored entry is not taken (see the fields of
+/// [`CapsImport`](super::CapsImport)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skipped {
+    IllFormed,
+    Mismatched,
+    Unshareable,
+    UnknownFunction,
+}
+
+/// What an answer received for a hash may stand for.
+#[derive(Debug, Clone)]
 pub(crate) enum Verdict {
-    /// It hashes to the key, and may answer every entity claiming it.
-    Shared,
-    /// It hashes to the key, but so could a different answer (XEP-0115 only): it answers only
-    /// the entity that gave it.
-    Ambiguous(Ambiguity),
+    /// It hashes to the key, and may answer every entity claiming it, as this: what the hash
+    /// covers, and nothing else (see [`CapsInfo::legacy_shareable`]).
+    Shared(DiscoInfoResult),
+    /// It hashes to the key, but is not the one answer the machine shares under it (XEP-0115
+    /// only): it answers only the entity that gave it.
+    Unshared,
     /// It does not hash to the key (or breaks the XEP's rules): a lie, or a mistake.
     Mismatch,
 }
@@ -121,17 +133,20 @@ impl HashKey {
         }
     }
 
-    /// What `info`, received for this key, may stand for.
+    /// What `info`, received for this key, may stand for. XEP-0390's input separates its
+    /// strings with bytes XML cannot carry, so it has one reading and nothing more is asked of
+    /// its answer; an XEP-0115 answer must be the reading of its string `S`.
     pub(crate) fn judge(&self, info: &CapsInfo) -> Verdict {
         if !self.matches(info) {
             return Verdict::Mismatch;
         }
-        // XEP-0390's input has no twins: only a XEP-0115 answer is read for their marks.
-        let ambiguity = match self.function {
-            Function::Legacy => info.legacy_ambiguity(),
-            Function::Modern(_) => None,
-        };
-        ambiguity.map_or(Verdict::Shared, Verdict::Ambiguous)
+        match self.function {
+            Function::Legacy => match info.legacy_shareable() {
+                Ok(reading) => Verdict::Shared(reading.to_info()),
+                Err(_) => Verdict::Unshared,
+            },
+            Function::Modern(_) => Verdict::Shared(info.modern_info()),
+        }
     }
 
     /// The key `info` hashes to under `function`, if it can stand for one.
@@ -171,17 +186,65 @@ impl HashKey {
         }
     }
 
-    /// Reads a node [`stored_node`](Self::stored_node) wrote (split at the last `.`, as
-    /// XEP-0390 §4.3 decomposes a hash node).
-    pub(crate) fn from_stored_node(node: &str) -> Option<Self> {
-        let (function, rest) = if let Some(rest) = node.strip_prefix(MODERN_PREFIX) {
-            let (name, encoded) = rest.rsplit_once('.')?;
-            (Function::Modern(Algorithm::from_name(name)?), encoded)
+    /// The hash a stored answer's `node` names: one [`stored_node`](Self::stored_node) wrote
+    /// (split at the last `.`, as XEP-0390 §4.3 decomposes a hash node), or XEP-0115's own
+    /// `NODE#VER`, as the capsdb's `hashes/` files name theirs, whose function the length of
+    /// `VER` tells (XEP-0115's SHA-1; the capsdb's MD5 entries are a function the machine does
+    /// not compute).
+    pub(crate) fn from_stored_node(node: &str) -> Result<Self, Skipped> {
+        let (function, encoded) = if let Some(rest) = node.strip_prefix(MODERN_PREFIX) {
+            let (name, encoded) = rest.rsplit_once('.').ok_or(Skipped::IllFormed)?;
+            let algorithm = Algorithm::from_name(name).ok_or(Skipped::UnknownFunction)?;
+            (Function::Modern(algorithm), encoded)
+        } else if let Some(rest) = node.strip_prefix(LEGACY_PREFIX) {
+            let (name, encoded) = rest.split_once('.').ok_or(Skipped::IllFormed)?;
+            if name != Function::Legacy.name() {
+                return Err(Skipped::UnknownFunction);
+            }
+            (Function::Legacy, encoded)
         } else {
-            let rest = node.strip_prefix(LEGACY_PREFIX)?;
-            (Function::Legacy, rest.strip_prefix("sha-1.")?)
+            let (_, encoded) = node.rsplit_once('#').ok_or(Skipped::IllFormed)?;
+            let length = BASE64
+                .decode(encoded.trim())
+                .map_err(|_| Skipped::IllFormed)?
+                .len();
+            if length != Function::Legacy.digest_len() {
+                return Err(Skipped::UnknownFunction);
+            }
+            (Function::Legacy, encoded)
         };
-        HashKey::decode(function, rest)
+        HashKey::decode(function, encoded).ok_or(Skipped::IllFormed)
+    }
+
+    #[cfg(feature = "serde")]
+    /// The key of a hash named by its XEP-0300 `name` (`sha-1` for XEP-0115) and its digest
+    /// in Base64, as a capsdb entry names it.
+    pub(crate) fn named(name: &str, encoded: &str) -> Result<Self, Skipped> {
+        let function = if name == Function::Legacy.name() {
+            Function::Legacy
+        } else {
+            Function::Modern(Algorithm::from_name(name).ok_or(Skipped::UnknownFunction)?)
+        };
+        HashKey::decode(function, encoded).ok_or(Skipped::IllFormed)
+    }
+
+    /// Why `info`, stored for this key, is not taken as what it stands for, if it is not.
+    pub(crate) fn check_stored(&self, info: &CapsInfo) -> Result<DiscoInfoResult, Skipped> {
+        match self.judge(info) {
+            Verdict::Shared(shared) => Ok(shared),
+            Verdict::Unshared => Err(Skipped::Unshareable),
+            Verdict::Mismatch => {
+                let well_formed = match self.function {
+                    Function::Legacy => info.legacy_check().is_ok(),
+                    Function::Modern(_) => info.input().is_ok(),
+                };
+                Err(if well_formed {
+                    Skipped::Mismatched
+                } else {
+                    Skipped::IllFormed
+                })
+            }
+        }
     }
 }
 

@@ -11,10 +11,8 @@ use xmpp_parsers::minidom::rxml::Namespace;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
-use super::ambiguity::{self, Ambiguity};
-use super::legacy::{FormString, LegacyString};
-
-pub(super) const FORM_TYPE: &str = "FORM_TYPE";
+use super::legacy::LegacyString;
+use super::reading::{self, Reading, Role, Unreadable, Unshared, FORM_TYPE};
 
 /// Why an answer cannot stand for a capabilities hash.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -305,7 +303,7 @@ impl CapsInfo {
         forms.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut form_strings = Vec::new();
         for (form_type, form) in forms {
-            form_strings.push((form_type, FormString::FormType));
+            form_strings.push((form_type, Role::FormType));
             let mut fields: Vec<&(String, Vec<String>)> = form
                 .fields
                 .iter()
@@ -313,15 +311,10 @@ impl CapsInfo {
                 .collect();
             fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (var, values) in fields {
-                let role = if values.is_empty() {
-                    FormString::EmptyField
-                } else {
-                    FormString::Field
-                };
-                form_strings.push((var.as_str(), role));
+                form_strings.push((var.as_str(), Role::Field));
                 let mut values: Vec<&str> = values.iter().map(String::as_str).collect();
                 values.sort_unstable();
-                form_strings.extend(values.into_iter().map(|value| (value, FormString::Value)));
+                form_strings.extend(values.into_iter().map(|value| (value, Role::Value)));
             }
         }
         LegacyString {
@@ -332,13 +325,63 @@ impl CapsInfo {
         }
     }
 
-    /// Why this answer's XEP-0115 string `S` could be read as another answer's, if it could:
-    /// then a peer can answer a popular program's hash with a different answer that hashes
-    /// alike, so the machine lets such an answer answer only the entity that gave it. See
-    /// [`Ambiguity`] for what is looked for, and what XEP-0115 leaves open whatever a verifier
-    /// does.
-    pub fn legacy_ambiguity(&self) -> Option<Ambiguity> {
-        ambiguity::legacy(&self.legacy_string())
+    /// The reading of this answer's XEP-0115 string `S` (see [`Reading`]), if `S` has one.
+    ///
+    /// # Errors
+    ///
+    /// [`Unreadable`] when `S` has no reading.
+    pub fn legacy_reading(&self) -> Result<Reading, Unreadable> {
+        Reading::parse(&self.legacy_input())
+    }
+
+    /// Whether this answer may be shared under its XEP-0115 hash, by every entity claiming the
+    /// hash: only if it **is** the reading of its own `S` (see [`Reading`]). At most one
+    /// answer per `S` passes, whatever the others are, since the reading is a function of `S`.
+    /// Returns the reading, which is this answer.
+    ///
+    /// # Errors
+    ///
+    /// [`Unshared`]: a form the hash does not cover, an `S` without a reading, or an `S` that
+    /// reads as a different answer (a forged twin is one).
+    pub fn legacy_shareable(&self) -> Result<Reading, Unshared> {
+        let parts = self.legacy_string();
+        if parts.uncovered_form {
+            return Err(Unshared::UncoveredForm);
+        }
+        let reading = Reading::parse(&parts.joined())?;
+        if !parts.is(&reading) {
+            return Err(Unshared::OtherReading);
+        }
+        Ok(reading)
+    }
+
+    /// The answer as XEP-0390 covers it, for every entity claiming its hash: identities (an
+    /// empty language or name absent), features, and each form's fields with their values,
+    /// sorted, with no field type of the sender's. Two answers with one XEP-0390 input give
+    /// the same.
+    pub(crate) fn modern_info(&self) -> DiscoInfoResult {
+        let mut identities: Vec<[&str; 4]> = self.identities.iter().map(Identity::fields).collect();
+        identities.sort_unstable();
+        let mut forms: Vec<Vec<(&str, Vec<String>)>> = self
+            .forms
+            .iter()
+            .map(|form| {
+                let mut fields: Vec<(&str, Vec<String>)> = form
+                    .fields
+                    .iter()
+                    .map(|(var, values)| {
+                        let mut values = values.clone();
+                        values.sort_unstable();
+                        (var.as_str(), values)
+                    })
+                    .collect();
+                fields.sort_unstable();
+                fields
+            })
+            .collect();
+        forms.sort_unstable();
+        let forms = forms.into_iter().map(reading::form).collect();
+        reading::info(&identities, self.features.iter().map(String::as_str), forms)
     }
 
     /// XEP-0115's verification string: the SHA-1 of [`legacy_input`](Self::legacy_input), in

@@ -374,9 +374,11 @@ fn identities_sort_field_by_field() {
     );
 }
 
-/// The first ambiguity of an answer body.
-fn ambiguity(inner: &str) -> Option<Ambiguity> {
-    info(&format!("{OPEN}{inner}</query>")).legacy_ambiguity()
+/// Why an answer body is not shared under its XEP-0115 hash, if it is not.
+fn unshared(inner: &str) -> Option<Unshared> {
+    info(&format!("{OPEN}{inner}</query>"))
+        .legacy_shareable()
+        .err()
 }
 
 const ORCHARD: &str = "<identity category='client' type='pc' name='Orchard'/>\
@@ -385,26 +387,31 @@ const ORCHARD: &str = "<identity category='client' type='pc' name='Orchard'/>\
     <feature var='urn:xmpp:jingle:1'/>\
     <feature var='urn:xmpp:receipts'/>";
 
-/// An answer and a forged twin of it: both hash alike, and the twin shows `mark`.
-fn twin(honest: &str, forged: &str, mark: Ambiguity) {
+/// An answer and a forged twin of it: both hash alike, the answer is shared, the twin is not.
+fn twin(honest: &str, forged: &str) {
     let (honest, forged) = (
         info(&format!("{OPEN}{honest}</query>")),
         info(&format!("{OPEN}{forged}</query>")),
     );
     assert_ne!(honest, forged);
     assert_eq!(honest.legacy_input(), forged.legacy_input(), "a twin");
-    assert_eq!(honest.legacy_ambiguity(), None, "{honest:?}");
-    assert_eq!(forged.legacy_ambiguity(), Some(mark), "{forged:?}");
+    assert!(honest.legacy_shareable().is_ok(), "{honest:?}");
+    assert_eq!(
+        forged.legacy_shareable().err(),
+        Some(Unshared::OtherReading),
+        "{forged:?}"
+    );
 }
 
 #[test]
-fn the_examples_of_xep_0115_are_unambiguous() {
-    assert_eq!(info(PSI).legacy_ambiguity(), None);
-    assert_eq!(ambiguity(ORCHARD), None);
+fn the_examples_of_xep_0115_are_shared() {
+    let psi = info(PSI).legacy_shareable().expect("shared");
+    assert_eq!(psi.to_string(), info(PSI).legacy_input());
+    assert_eq!(unshared(ORCHARD), None);
 }
 
 #[test]
-fn forged_twins_show_their_marks() {
+fn forged_twins_are_not_shared() {
     // Two features joined by a '<' inside one.
     twin(
         ORCHARD,
@@ -412,7 +419,6 @@ fn forged_twins_show_their_marks() {
          <feature var='http://jabber.org/protocol/caps'/>\
          <feature var='http://jabber.org/protocol/disco#info&lt;urn:xmpp:jingle:1'/>\
          <feature var='urn:xmpp:receipts'/>",
-        Ambiguity::SeparatorInText,
     );
     // An identity's name swallowing the first feature.
     twin(
@@ -421,13 +427,11 @@ fn forged_twins_show_their_marks() {
          <feature var='http://jabber.org/protocol/disco#info'/>\
          <feature var='urn:xmpp:jingle:1'/>\
          <feature var='urn:xmpp:receipts'/>",
-        Ambiguity::SeparatorInText,
     );
     // A name's slash moved into the type (a '/' in a name is harmless: the name comes last).
     twin(
-        "<identity category='client' type='pc' name='x/O'/><feature var='f'/>",
-        "<identity category='client' type='pc/' xml:lang='x' name='O'/><feature var='f'/>",
-        Ambiguity::SlashInIdentity,
+        "<identity category='client' type='pc' name='en/O'/><feature var='f'/>",
+        "<identity category='client' type='pc/' xml:lang='en' name='O'/><feature var='f'/>",
     );
     // The last features hidden in a form.
     twin(
@@ -437,7 +441,6 @@ fn forged_twins_show_their_marks() {
          <x xmlns='jabber:x:data' type='result'>\
          <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/disco#info</value></field>\
          <field var='urn:xmpp:jingle:1'><value>urn:xmpp:receipts</value></field></x>",
-        Ambiguity::FormBoundary,
     );
     // A second identity moved among the features.
     twin(
@@ -447,7 +450,6 @@ fn forged_twins_show_their_marks() {
         "<identity category='client' type='pc' name='Orchard'/>\
          <feature var='client/web//Orchard web'/>\
          <feature var='http://jabber.org/protocol/caps'/>",
-        Ambiguity::IdentityBoundary,
     );
     // A field's values split into a field of their own.
     let software = |fields: &str| {
@@ -460,12 +462,41 @@ fn forged_twins_show_their_marks() {
     twin(
         &software("<field var='ip_version'><value>ipv4</value><value>ipv6</value></field>"),
         &software("<field var='ip_version'><value>ipv4</value></field><field var='ipv6'/>"),
-        Ambiguity::EmptyField,
+    );
+    // A field merged into the one before as its values.
+    twin(
+        &software(
+            "<field var='os'><value>Windows</value></field>\
+             <field var='os_version'><value>xp</value></field>",
+        ),
+        &software(
+            "<field var='os'><value>Windows</value><value>os_version</value><value>xp</value>\
+             </field>",
+        ),
+    );
+    // Leading features read as identities: no category and type, no language tag.
+    assert_eq!(
+        unshared(
+            "<identity category='client' type='pc' name='x'/>\
+             <identity category='http:' type='' xml:lang='jabber.org' name='protocol/jingle'/>"
+        ),
+        Some(Unshared::OtherReading)
     );
 }
 
 #[test]
-fn fields_without_values_after_fields_without_values_are_no_mark() {
+fn an_answer_with_a_feature_twice_leaves_its_string_without_a_reading() {
+    // A careless verifier's hash of an answer listing a feature twice: no answer is shared
+    // under it, neither the ill-formed one nor any reading a forger could build.
+    let s = "client/pc//Tkabber<http://jabber.org/protocol/chatstates<\
+             http://jabber.org/protocol/commands<http://jabber.org/protocol/commands<\
+             http://jabber.org/protocol/disco#info<urn:xmpp:dataforms:softwareinfo<\
+             os<Linux<software<Tkabber<";
+    assert_eq!(Reading::parse(s).map_err(|e| e.position()), Err(3));
+}
+
+#[test]
+fn fields_without_values_are_read_as_fields() {
     // A server's contact addresses, most of them unconfigured (Prosody's serverinfo form).
     let serverinfo = "<identity category='server' type='im' name='Prosody'/>\
         <feature var='http://jabber.org/protocol/disco#info'/><feature var='urn:xmpp:ping'/>\
@@ -476,7 +507,7 @@ fn fields_without_values_after_fields_without_values_are_no_mark() {
         <value>mailto:admin@localhost</value></field>\
         <field var='feedback-addresses'/><field var='sales-addresses'/>\
         <field var='support-addresses'/></x>";
-    assert_eq!(ambiguity(serverinfo), None);
+    assert_eq!(unshared(serverinfo), None);
 }
 
 #[test]
@@ -486,10 +517,23 @@ fn a_form_the_legacy_hash_does_not_cover_is_never_shared() {
         "<x xmlns='jabber:x:data' type='result'/>".into(),
     ] {
         assert_eq!(
-            ambiguity(&format!("{ORCHARD}{form}")),
-            Some(Ambiguity::UncoveredForm)
+            unshared(&format!("{ORCHARD}{form}")),
+            Some(Unshared::UncoveredForm)
         );
     }
+}
+
+#[test]
+fn what_is_shared_is_what_the_hash_covers() {
+    // Field types, labels and the order of the XML are not in S: two answers differing only
+    // there are shared as one.
+    let typed = info(PSI).legacy_shareable().expect("shared").to_info();
+    let plain = PSI.replace(" type='text-multi'", "").replace(
+        "<field var='os'>",
+        "<field var='os' type='list-single' label='OS'>",
+    );
+    let plain = info(&plain).legacy_shareable().expect("shared").to_info();
+    assert_eq!(format!("{typed:?}"), format!("{plain:?}"));
 }
 
 #[test]

@@ -8,12 +8,11 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
-use crate::caps::{CapsAnnouncement, CapsInfo, HashKey, Verdict};
+use crate::caps::{verify_stored, CapsAnnouncement, CapsImport, CapsStore, HashKey, Skipped};
 use crate::options::QueryOptions;
-use crate::query::{Ask, QueryKind};
+use crate::query::{Ask, IdentityView};
 use crate::read;
 use crate::requester::{KeyRef, Query};
-use crate::results::Answer;
 use crate::write::payload;
 
 use super::DiscoMachine;
@@ -136,44 +135,69 @@ impl DiscoMachine {
         }
     }
 
-    /// Every verified answer of the entity capabilities hash cache, for the host to keep
-    /// across runs (the usual cure for the disco flood at login): each a `disco#info`
-    /// `<query/>` whose `node` names its hash (XEP-0390's hash node, or for XEP-0115
-    /// `http://jabber.org/protocol/caps#sha-1.VER`). Least recently used first.
+    /// Every answer the machine learned and verified, for the host to keep across runs (the
+    /// usual cure for the disco flood at login): each a `disco#info` `<query/>` whose `node`
+    /// names its hash (XEP-0390's hash node, or for XEP-0115
+    /// `http://jabber.org/protocol/caps#sha-1.VER`), holding exactly what was shared under it
+    /// (what the hash covers: no field type of the sender's), so that it verifies again on
+    /// import. Least recently used first. Answers loaded as [`CapsStore::Shipped`] are not
+    /// written: the host has them.
     pub fn export_caps(&self) -> Vec<Element> {
         self.requester
             .export_caps()
             .into_iter()
-            .map(|(hash, info)| payload::typed_info(Some(&hash.stored_node()), &info))
+            .map(|(hash, info)| {
+                let identities = info.identities.iter().map(|identity| IdentityView {
+                    category: &identity.category,
+                    type_: &identity.type_,
+                    lang: identity.lang.as_deref(),
+                    name: identity.name.as_deref(),
+                });
+                payload::info(
+                    Some(&hash.stored_node()),
+                    identities,
+                    info.features.iter().map(String::as_str),
+                    &info.extensions,
+                )
+            })
             .collect()
     }
 
-    /// Loads answers kept by [`export_caps`](Self::export_caps) into the hash cache. Each is
-    /// verified again against the hash its `node` names, on the element itself, as an answer
-    /// from the network would be: a tampered or corrupted store cannot poison the cache, and
-    /// an answer the machine would not share (see [`Ambiguity`](crate::caps::Ambiguity)) is not
-    /// loaded either. Returns how many were taken; the others are skipped.
-    pub fn import_caps(&mut self, entries: impl IntoIterator<Item = Element>) -> usize {
-        let mut imported = 0;
+    /// Loads stored answers into `store`: what [`export_caps`](Self::export_caps) wrote, or
+    /// the capsdb's `hashes/` files (`NODE#VER` nodes, whose `VER`'s length names the function:
+    /// XEP-0115's SHA-1; the capsdb's MD5 entries are skipped). Each is verified again against
+    /// the hash its `node` names, on the element itself, as an answer from the network would
+    /// be, and stored only if the machine would share it (see
+    /// [`Reading`](crate::caps::Reading)): a tampered or corrupted store cannot poison the
+    /// cache. Returns what was taken and why the rest was skipped.
+    pub fn import_caps(
+        &mut self,
+        entries: impl IntoIterator<Item = Element>,
+        store: CapsStore,
+    ) -> CapsImport {
+        let mut report = CapsImport::default();
         for entry in entries {
-            let node = entry.attr("node").map(str::to_owned);
-            if let Some(hash) = node.as_deref().and_then(HashKey::from_stored_node) {
-                imported += usize::from(self.import_verified(hash, node.as_deref(), entry));
-            }
+            let hash = entry
+                .attr("node")
+                .ok_or(Skipped::IllFormed)
+                .and_then(HashKey::from_stored_node);
+            report.count(hash.and_then(|hash| self.import_verified(hash, &entry, store)));
         }
-        imported
+        report
     }
 
-    /// The verified answers of the hash cache as capsdb entries (see
-    /// [`caps::to_json`](crate::caps::to_json) for the file), least recently used first.
+    /// The learned answers as capsdb entries (see [`caps::to_json`](crate::caps::to_json) for
+    /// the file), least recently used first.
     ///
     /// ```
-    /// use xmpp_disco::{caps, DiscoMachine};
+    /// use xmpp_disco::caps::{self, CapsStore};
+    /// use xmpp_disco::DiscoMachine;
     ///
     /// let disco = DiscoMachine::default();
     /// let file = caps::to_json(&disco.export_capsdb());
     /// let mut next = DiscoMachine::default();
-    /// assert_eq!(next.import_capsdb(caps::from_json(&file)?), 0); // nothing verified yet
+    /// let loaded = next.import_capsdb(caps::from_json(&file)?, CapsStore::Learned);
+    /// assert_eq!(loaded.taken, 0); // nothing verified yet
     /// # Ok::<(), caps::CapsDbError>(())
     /// ```
     #[cfg(feature = "serde")]
@@ -185,39 +209,38 @@ impl DiscoMachine {
             .collect()
     }
 
-    /// Loads capsdb entries (a shipped file of known hashes, or one
-    /// [`export_capsdb`](Self::export_capsdb) wrote) into the hash cache, each verified against
-    /// the hash it names exactly as [`import_caps`](Self::import_caps) verifies. Returns how
-    /// many were taken; entries of hash functions the machine does not compute, or that do not
-    /// verify, are skipped.
+    /// Loads capsdb entries into `store` (the public capsdb's `db.json` as
+    /// [`CapsStore::Shipped`], or a file [`export_capsdb`](Self::export_capsdb) wrote as
+    /// [`CapsStore::Learned`]), each verified against the hash it names exactly as
+    /// [`import_caps`](Self::import_caps) verifies. Returns what was taken and why the rest was
+    /// skipped (entries of a function the machine does not compute, such as the capsdb's MD5
+    /// ones, among them).
     #[cfg(feature = "serde")]
     pub fn import_capsdb(
         &mut self,
         entries: impl IntoIterator<Item = crate::caps::CapsDbEntry>,
-    ) -> usize {
-        entries
-            .into_iter()
-            .filter(|entry| {
-                entry
-                    .key()
-                    .is_some_and(|hash| self.import_verified(hash, None, entry.to_query()))
-            })
-            .count()
+        store: CapsStore,
+    ) -> CapsImport {
+        let mut report = CapsImport::default();
+        for entry in entries {
+            let outcome = entry
+                .key()
+                .and_then(|hash| self.import_verified(hash, &entry.to_query(), store));
+            report.count(outcome);
+        }
+        report
     }
 
-    /// Stores the answer `query` (at `node`) under `hash` if it may stand for it, as a received
+    /// Stores the answer `query` under `hash` in `store` if it may stand for it, as a received
     /// one would.
-    fn import_verified(&mut self, hash: HashKey, node: Option<&str>, query: Element) -> bool {
-        let shared =
-            CapsInfo::from_query(&query).is_ok_and(|info| hash.judge(&info) == Verdict::Shared);
-        if !shared {
-            return false;
-        }
-        let Ok(Answer::Info(mut info)) = read::parse_answer(QueryKind::Info, query, node) else {
-            return false;
-        };
-        Arc::make_mut(&mut info).node = None;
-        self.requester.import_caps(hash, info);
-        true
+    fn import_verified(
+        &mut self,
+        hash: HashKey,
+        query: &Element,
+        store: CapsStore,
+    ) -> Result<(), Skipped> {
+        let shared = verify_stored(hash, query)?;
+        self.requester.import_caps(hash, Arc::new(shared), store);
+        Ok(())
     }
 }

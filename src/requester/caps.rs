@@ -12,7 +12,7 @@ use xmpp_parsers::minidom::Element;
 
 use super::key::KeyRef;
 use super::{CapsFlight, Origin, Requester};
-use crate::caps::{CapsError, CapsInfo, Claim, HashKey, Verdict};
+use crate::caps::{CapsError, CapsInfo, CapsStore, Claim, HashKey, Verdict};
 use crate::config::Config;
 use crate::error::QueryError;
 use crate::ids::RequestId;
@@ -21,9 +21,15 @@ use crate::query::{Ask, QueryKind};
 use crate::results::Answer;
 
 impl Requester {
-    /// A query of the root of `jid`, if `jid` claimed a hash: answered from the hash cache,
-    /// or joined to the verification of the hash under way, or the start of one. `false` (and
-    /// nothing done) when `jid` claims nothing.
+    /// A query of the root of `jid`, if `jid` claimed a hash: answered from the verified
+    /// answers, or joined to the request asking `jid` itself for the hash, or to the
+    /// verification other claimants of the hash wait on, or the start of one asking `jid`.
+    /// `false` (and nothing done) when `jid` claims nothing.
+    ///
+    /// A query waits on another entity's verification only if that one started before it and
+    /// its deadline has not passed, and only once: when it fails, `jid` is asked itself. So no
+    /// silent or lying claimant delays it by more than one
+    /// [`Config::caps_verification_timeout`], however many of them come first.
     pub(super) fn query_caps(
         &mut self,
         out: &mut Outbox,
@@ -43,7 +49,11 @@ impl Requester {
             return true;
         }
         let hash = claim.first;
-        if let Some(&number) = self.caps.flights.get(&hash) {
+        let waiting_on = self
+            .caps
+            .asking(&hash, jid)
+            .or_else(|| self.caps.flights.get(&hash).copied());
+        if let Some(number) = waiting_on {
             if let Some(flight) = self.flight_mut(number) {
                 flight.askers.push((id, jid.clone()));
             }
@@ -51,12 +61,9 @@ impl Requester {
             self.attach(out, id, Ask::Info, number, deadline);
             return true;
         }
-        let flight = CapsFlight {
-            hash,
-            askers: vec![(id, jid.clone())],
-            asked: Vec::new(),
-        };
-        match self.ask_caps(out, config, now, jid, &claim.query_node(hash), flight) {
+        let askers = vec![(id, jid.clone())];
+        let node = claim.query_node(hash);
+        match self.ask_caps(out, config, now, jid, &node, hash, askers) {
             Some(number) => self.attach(out, id, Ask::Info, number, deadline),
             None => self
                 .delivery
@@ -69,9 +76,11 @@ impl Requester {
         self.sources.get_mut(number)?.caps.as_deref_mut()
     }
 
-    /// Asks `jid` at `node` for the answer behind `flight`'s hash, waiting for it until
-    /// [`Config::caps_verification_timeout`] from `now`; `None` when
+    /// Asks `jid` at `node` for the answer behind `hash`, for `askers` (the caller attaches
+    /// them). If no verification of the hash is waited on, this one is, until
+    /// [`Config::caps_verification_timeout`] from `now`. `None` when
     /// [`Config::max_in_flight`] requests are in flight already.
+    #[allow(clippy::too_many_arguments)]
     fn ask_caps(
         &mut self,
         out: &mut Outbox,
@@ -79,13 +88,12 @@ impl Requester {
         now: Instant,
         jid: &Jid,
         node: &str,
-        mut flight: CapsFlight,
+        hash: HashKey,
+        askers: Vec<(RequestId, Jid)>,
     ) -> Option<u64> {
         if self.iqs_in_flight >= config.max_in_flight {
             return None;
         }
-        flight.asked.push(jid.clone());
-        let hash = flight.hash;
         let key = KeyRef {
             jid,
             node: Some(node),
@@ -93,11 +101,12 @@ impl Requester {
         };
         let number = self.new_source(Ask::Caps, key, Origin::Iq);
         if let Some(source) = self.sources.get_mut(number) {
-            source.caps = Some(Box::new(flight));
+            source.caps = Some(Box::new(CapsFlight { hash, askers }));
         }
-        self.caps.flights.insert(hash, number);
-        self.caps
-            .arm(now + config.caps_verification_timeout, number, hash);
+        if self.caps.asked(hash, jid, number) {
+            self.caps
+                .arm(now + config.caps_verification_timeout, number, hash);
+        }
         self.iqs_in_flight += 1;
         self.send_query(out, config, number, None);
         Some(number)
@@ -107,12 +116,13 @@ impl Requester {
     /// requester read it, `read` the same answer read for its hash, before anything could
     /// merge its duplicates away.
     ///
-    /// An answer that may stand for the hash (see [`HashKey::judge`]) is stored under it and
-    /// answers every waiter; it is also stored under each other hash its entity claims that it
-    /// stands for. Any other answer answers only the entity that gave it (and is cached as that
-    /// entity's own, never under the hash); a malformed one fails that entity's waiters, and a
-    /// stanza error makes them ask its root instead. Waiters about other entities claiming the
-    /// hash ask the next of those entities.
+    /// An answer that may stand for the hash (see [`HashKey::judge`]) is stored under it, as
+    /// what the hash covers, and answers every waiter, and every query waiting on another
+    /// entity asked for the hash; it is also stored under each other hash its entity claims
+    /// that it stands for. Any other answer answers only the entity that gave it (and is
+    /// cached as that entity's own, never under the hash); a malformed one fails that entity's
+    /// waiters, and a stanza error makes them ask its root instead. Waiters about other
+    /// entities claiming the hash ask each of those entities itself.
     pub(super) fn complete_caps(
         &mut self,
         out: &mut Outbox,
@@ -129,9 +139,8 @@ impl Requester {
         let Some(flight) = source.caps.take() else {
             return;
         };
-        self.end_flight(number, flight.hash);
         let asked = source.key.jid;
-        let node = source.key.node.unwrap_or_default();
+        self.caps.done(flight.hash, &asked, number);
         let (own, others): (Vec<_>, Vec<_>) = flight
             .askers
             .into_iter()
@@ -142,23 +151,28 @@ impl Requester {
                 Arc::make_mut(&mut info).node = None;
                 let verdict = match &read {
                     Some(Ok(caps)) => {
-                        self.store_other_claims(&asked, flight.hash, caps, &info);
+                        self.store_other_claims(&asked, flight.hash, caps);
                         flight.hash.judge(caps)
                     }
                     _ => Verdict::Mismatch,
                 };
-                if verdict == Verdict::Shared {
-                    out.stats.caps_verified += 1;
-                    self.caps.store(flight.hash, Arc::clone(&info));
-                    for (id, _) in own.into_iter().chain(others) {
-                        self.finish(out, id, Ok(Answer::Info(Arc::clone(&info))));
+                match verdict {
+                    Verdict::Shared(shared) => {
+                        out.stats.caps_verified += 1;
+                        let shared = Arc::new(shared);
+                        self.caps.store(flight.hash, Arc::clone(&shared));
+                        for (id, _) in own.into_iter().chain(others) {
+                            self.finish(out, id, Ok(Answer::Info(Arc::clone(&shared))));
+                        }
+                        self.settle(out, flight.hash, &shared);
+                        self.prune_timers();
+                        return;
                     }
-                    self.prune_timers();
-                    return;
-                }
-                out.stats.caps_rejected += 1;
-                if matches!(verdict, Verdict::Ambiguous(_)) {
-                    out.stats.caps_ambiguous += 1;
+                    Verdict::Unshared => {
+                        out.stats.caps_rejected += 1;
+                        out.stats.caps_unshareable += 1;
+                    }
+                    Verdict::Mismatch => out.stats.caps_rejected += 1,
                 }
                 let key = KeyRef {
                     jid: &asked,
@@ -178,36 +192,43 @@ impl Requester {
             }
             _ => self.ask_root(out, config, &asked, own),
         }
-        let next = CapsFlight {
-            askers: others,
-            ..*flight
-        };
-        self.ask_next(out, config, now, &node, next);
+        self.ask_each(out, config, now, flight.hash, others);
         self.prune_timers();
     }
 
-    /// `info`, which `jid` gave for `verified`, stored under every other hash `jid` claims
+    /// `hash` was verified as `shared`: every query still waiting on an entity asked for it
+    /// completes with it (each of those entities claims the hash), and those requests are
+    /// abandoned (a late reply is rejected like any other).
+    fn settle(&mut self, out: &mut Outbox, hash: HashKey, shared: &Arc<DiscoInfoResult>) {
+        for number in self.caps.take_asking(&hash) {
+            let Some(source) = self.sources.remove(number) else {
+                continue;
+            };
+            self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
+            for id in source.waiters {
+                self.finish(out, id, Ok(Answer::Info(Arc::clone(shared))));
+            }
+        }
+    }
+
+    /// `caps`, which `jid` gave for `verified`, stored under every other hash `jid` claims
     /// that it may stand for: an entity claiming both XEP-0115 and XEP-0390 costs one request.
-    fn store_other_claims(
-        &mut self,
-        jid: &Jid,
-        verified: HashKey,
-        caps: &CapsInfo,
-        info: &Arc<DiscoInfoResult>,
-    ) {
+    /// Each hash judges by its own XEP: where XEP-0390 verified the answer, XEP-0115's hash
+    /// still stores only the reading of its string.
+    fn store_other_claims(&mut self, jid: &Jid, verified: HashKey, caps: &CapsInfo) {
         let Some(claim) = self.caps.claim(jid) else {
             return;
         };
         for hash in claim.hashes().filter(|hash| *hash != verified) {
-            if hash.judge(caps) == Verdict::Shared {
-                self.caps.store(hash, Arc::clone(info));
+            if let Verdict::Shared(info) = hash.judge(caps) {
+                self.caps.store(hash, Arc::new(info));
             }
         }
     }
 
     /// The verification at source `number` waited long enough for its claimant: the waiters
-    /// about other entities ask the next entity claiming the hash, and the claimant's own
-    /// waiters keep waiting for its answer (which is still verified should it come).
+    /// about other entities ask each of those entities itself, and the claimant's own waiters
+    /// keep waiting for its answer (which is still verified should it come).
     pub(super) fn verification_expired(
         &mut self,
         out: &mut Outbox,
@@ -222,18 +243,13 @@ impl Requester {
             return;
         };
         let asked = source.key.jid.clone();
-        let node = source.key.node.clone().unwrap_or_default();
+        let hash = flight.hash;
         let (own, others): (Vec<_>, Vec<_>) = std::mem::take(&mut flight.askers)
             .into_iter()
             .partition(|(_, jid)| *jid == asked);
         flight.askers = own;
-        let next = CapsFlight {
-            hash: flight.hash,
-            askers: others,
-            asked: flight.asked.clone(),
-        };
-        self.end_flight(number, next.hash);
-        self.ask_next(out, config, now, &node, next);
+        self.caps.stop_waiting(hash, number);
+        self.ask_each(out, config, now, hash, others);
         // Those who moved on no longer wait here; with nobody left, the request is abandoned
         // (a late reply is then rejected like any other).
         let waiters = &self.waiters;
@@ -248,64 +264,47 @@ impl Requester {
         source.live = source.waiters.len();
         if source.live == 0 {
             self.sources.remove(number);
+            self.caps.done(hash, &asked, number);
             self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
         }
     }
 
-    /// The waiters of `flight` (about entities other than the one that failed its hash's
-    /// verification): the next entity among theirs not yet asked is asked at `node`; when each
-    /// was asked already, each asks its root.
-    fn ask_next(
+    /// Waiters about entities claiming `hash`, whose verification by another entity failed:
+    /// each entity is asked itself at its caps node (one request per entity, however many of
+    /// its queries wait), or its waiters join the request asking it already. An entity no
+    /// longer claiming the hash is asked at its root.
+    fn ask_each(
         &mut self,
         out: &mut Outbox,
         config: &Config,
         now: Instant,
-        node: &str,
-        flight: CapsFlight,
+        hash: HashKey,
+        waiting: Vec<(RequestId, Jid)>,
     ) {
-        let CapsFlight {
-            hash,
-            askers: waiting,
-            asked,
-        } = flight;
-        let waiting: Vec<_> = waiting
-            .into_iter()
-            .filter(|(id, _)| self.waiters.contains(id.0))
-            .collect();
-        let next = waiting
-            .iter()
-            .map(|(_, jid)| jid)
-            .find(|jid| !asked.contains(jid))
-            .cloned();
-        let Some(next) = next else {
-            // One request per entity, however many of its queries wait, in the order asked.
-            let mut by_entity: Vec<(Jid, Vec<(RequestId, Jid)>)> = Vec::new();
-            let mut at: HashMap<Jid, usize> = HashMap::new();
-            for (id, jid) in waiting {
-                let slot = *at.entry(jid.clone()).or_insert_with(|| {
-                    by_entity.push((jid.clone(), Vec::new()));
-                    by_entity.len() - 1
-                });
-                if let Some((_, ids)) = by_entity.get_mut(slot) {
-                    ids.push((id, jid));
+        for (jid, askers) in by_entity(waiting, |id| self.waiters.contains(id.0)) {
+            let ids: Vec<RequestId> = askers.iter().map(|(id, _)| *id).collect();
+            if let Some(number) = self.caps.asking(&hash, &jid) {
+                if let Some(flight) = self.flight_mut(number) {
+                    flight.askers.extend(askers);
                 }
+                self.move_waiters(number, &ids);
+                continue;
             }
-            for (jid, waiting) in by_entity {
-                self.ask_root(out, config, &jid, waiting);
-            }
-            return;
-        };
-        let ids: Vec<RequestId> = waiting.iter().map(|(id, _)| *id).collect();
-        let flight = CapsFlight {
-            hash,
-            askers: waiting,
-            asked,
-        };
-        match self.ask_caps(out, config, now, &next, node, flight) {
-            Some(number) => self.move_waiters(number, &ids),
-            None => {
-                for id in ids {
-                    self.finish(out, id, Err(too_many(config)));
+            let node = self
+                .caps
+                .claim(&jid)
+                .filter(|claim| claim.hashes().any(|claimed| claimed == hash))
+                .map(|claim| claim.query_node(hash));
+            let Some(node) = node else {
+                self.ask_root(out, config, &jid, askers);
+                continue;
+            };
+            match self.ask_caps(out, config, now, &jid, &node, hash, askers) {
+                Some(number) => self.move_waiters(number, &ids),
+                None => {
+                    for id in ids {
+                        self.finish(out, id, Err(too_many(config)));
+                    }
                 }
             }
         }
@@ -344,13 +343,6 @@ impl Requester {
         self.move_waiters(number, &ids);
     }
 
-    /// Source `number` no longer verifies `hash`.
-    pub(super) fn end_flight(&mut self, number: u64, hash: HashKey) {
-        if self.caps.flights.get(&hash) == Some(&number) {
-            self.caps.flights.remove(&hash);
-        }
-    }
-
     /// What `jid` claims now, from the children of its presence (or stream features): a new
     /// hash replaces its root's cached info. Returns the claim when it is new.
     pub(crate) fn observe_claim<'a>(
@@ -386,15 +378,43 @@ impl Requester {
         self.caps.verified(claim).is_none() && !self.caps.flights.contains_key(&claim.first)
     }
 
-    /// Every verified answer, oldest first.
+    /// Every learned answer, oldest first.
     pub(crate) fn export_caps(&self) -> Vec<(HashKey, Arc<DiscoInfoResult>)> {
         self.caps.export()
     }
 
-    /// Stores `info` as verified for `hash`: the caller verified it.
-    pub(crate) fn import_caps(&mut self, hash: HashKey, info: Arc<DiscoInfoResult>) {
-        self.caps.store(hash, info);
+    /// Stores `info` as verified for `hash` in `store`: the caller verified it.
+    pub(crate) fn import_caps(
+        &mut self,
+        hash: HashKey,
+        info: Arc<DiscoInfoResult>,
+        store: CapsStore,
+    ) {
+        match store {
+            CapsStore::Learned => self.caps.store(hash, info),
+            CapsStore::Shipped => self.caps.ship(hash, info),
+        }
     }
+}
+
+/// The waiters among `waiting` that still `wait`, grouped by the entity they ask about, in
+/// the order first asked.
+fn by_entity(
+    waiting: Vec<(RequestId, Jid)>,
+    wait: impl Fn(RequestId) -> bool,
+) -> Vec<(Jid, Vec<(RequestId, Jid)>)> {
+    let mut groups: Vec<(Jid, Vec<(RequestId, Jid)>)> = Vec::new();
+    let mut at: HashMap<Jid, usize> = HashMap::new();
+    for (id, jid) in waiting.into_iter().filter(|(id, _)| wait(*id)) {
+        let slot = *at.entry(jid.clone()).or_insert_with(|| {
+            groups.push((jid.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        if let Some((_, askers)) = groups.get_mut(slot) {
+            askers.push((id, jid));
+        }
+    }
+    groups
 }
 
 fn too_many(config: &Config) -> QueryError {

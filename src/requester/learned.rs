@@ -1,11 +1,14 @@
-//! What the requester learns from entity capabilities: each entity's latest claim, and the
-//! verified answers behind hashes, shared by every entity claiming one.
+//! What the requester learns from entity capabilities: each entity's latest claim, the
+//! verified answers behind hashes, shared by every entity claiming one, and the verifications
+//! under way.
 //!
-//! Both are bounded. Claims come from presences, one per contact and a flood from anyone who
-//! can send presence, so they live in the same LRU as the answer cache, each a pointer to a
-//! claim shared by every entity making it. Verified answers each cost a round trip to enter,
-//! so they are few; their table evicts the least recently used by a scan on insertion, which
-//! keeps lookups to one hash probe.
+//! Claims and learned answers are bounded. Claims come from presences, one per contact and a
+//! flood from anyone who can send presence, so they live in the same LRU as the answer cache,
+//! each a pointer to a claim shared by every entity making it. Learned answers each cost a
+//! round trip to enter, so they are few; their table evicts the least recently used by a scan
+//! on insertion, which keeps lookups to one hash probe. Shipped answers (a database the host
+//! loads, such as the public capsdb) sit in a table of their own that nothing evicts: the host
+//! chose them, and a shipped database larger than the learned table must not push itself out.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -73,10 +76,17 @@ impl HashCache {
 pub(super) struct Learned {
     claims: Lru<Arc<Claim>>,
     verified: HashCache,
-    /// The source verifying each hash: every entity claiming it waits there.
+    /// Answers the host loaded as shipped: read-only, never evicted nor flushed.
+    shipped: HashMap<HashKey, Arc<DiscoInfoResult>>,
+    /// For each hash, the verification that later claimants wait on: started before them, its
+    /// deadline not yet passed, so that none waits on another entity longer than one
+    /// verification timeout.
     pub(super) flights: HashMap<HashKey, u64>,
-    /// When each verification stops waiting for its claimant, earliest first; an entry whose
-    /// source no longer verifies its hash is stale and skipped.
+    /// For each hash, every entity asked for it at its caps node and the request asking it:
+    /// an entity is asked once per hash, however many verifications fail around it.
+    asking: HashMap<HashKey, HashMap<Jid, u64>>,
+    /// When each verification stops being waited on by other claimants, earliest first; an
+    /// entry whose source is no longer its hash's flight is stale and skipped.
     deadlines: BinaryHeap<Reverse<(Instant, u64, HashKey)>>,
     /// Claims many entities share, stored once.
     shared: Interner,
@@ -100,7 +110,9 @@ impl Learned {
                 clock: 0,
                 capacity: hashes,
             },
+            shipped: HashMap::new(),
             flights: HashMap::new(),
+            asking: HashMap::new(),
             deadlines: BinaryHeap::new(),
             shared: Interner::default(),
         }
@@ -136,9 +148,63 @@ impl Learned {
         self.deadlines.push(Reverse((deadline, number, hash)));
     }
 
-    /// Whether source `number` is the one verifying `hash`.
+    /// Whether source `number` is the verification later claimants of `hash` wait on.
     fn is_flight(&self, number: u64, hash: &HashKey) -> bool {
         self.flights.get(hash) == Some(&number)
+    }
+
+    /// The request asking `jid` for `hash` at its caps node, if one is under way.
+    pub(super) fn asking(&self, hash: &HashKey, jid: &Jid) -> Option<u64> {
+        self.asking.get(hash)?.get(jid).copied()
+    }
+
+    /// Source `number` asks `jid` for `hash`; it becomes the flight later claimants wait on
+    /// when none is (returns whether it did).
+    pub(super) fn asked(&mut self, hash: HashKey, jid: &Jid, number: u64) -> bool {
+        self.asking
+            .entry(hash)
+            .or_default()
+            .insert(jid.clone(), number);
+        match self.flights.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(number);
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(_) => false,
+        }
+    }
+
+    /// Source `number`, asking `jid` for `hash`, is over (answered or abandoned).
+    pub(super) fn done(&mut self, hash: HashKey, jid: &Jid, number: u64) {
+        self.stop_waiting(hash, number);
+        if let Some(asked) = self.asking.get_mut(&hash) {
+            if asked.get(jid) == Some(&number) {
+                asked.remove(jid);
+            }
+            if asked.is_empty() {
+                self.asking.remove(&hash);
+            }
+        }
+    }
+
+    /// Source `number` is no longer the flight later claimants of `hash` wait on (its
+    /// deadline passed, or it is over).
+    pub(super) fn stop_waiting(&mut self, hash: HashKey, number: u64) {
+        if self.is_flight(number, &hash) {
+            self.flights.remove(&hash);
+        }
+    }
+
+    /// Every request asking an entity for `hash`, forgotten, in the order they were sent.
+    pub(super) fn take_asking(&mut self, hash: &HashKey) -> Vec<u64> {
+        self.flights.remove(hash);
+        let mut numbers: Vec<u64> = self
+            .asking
+            .remove(hash)
+            .map(|asked| asked.into_values().collect())
+            .unwrap_or_default();
+        numbers.sort_unstable();
+        numbers
     }
 
     /// Drops stale deadlines from the front, so that [`next_deadline`](Self::next_deadline)
@@ -178,23 +244,38 @@ impl Learned {
         self.claims.remove(entity(jid)).is_some()
     }
 
-    /// The verified answer for one of `claim`'s hashes, made the most recently used.
+    /// The verified answer for one of `claim`'s hashes (a learned one made the most recently
+    /// used).
     pub(super) fn verified(&mut self, claim: &Claim) -> Option<Arc<DiscoInfoResult>> {
-        claim.hashes().find_map(|hash| self.verified.get(&hash))
+        claim.hashes().find_map(|hash| {
+            let shipped = self.shipped.get(&hash).map(Arc::clone);
+            shipped.or_else(|| self.verified.get(&hash))
+        })
     }
 
     /// The verified answer `jid`'s latest claim stands for, touching nothing.
     pub(super) fn peek(&self, jid: &Jid) -> Option<Arc<DiscoInfoResult>> {
         let claim = self.claims.peek(entity(jid))?;
-        claim.hashes().find_map(|hash| self.verified.peek(&hash))
+        claim.hashes().find_map(|hash| {
+            let shipped = self.shipped.get(&hash).map(Arc::clone);
+            shipped.or_else(|| self.verified.peek(&hash))
+        })
     }
 
-    /// Stores `info` as verified for `hash`.
+    /// Stores `info` as learned for `hash` (unless it was shipped).
     pub(super) fn store(&mut self, hash: HashKey, info: Arc<DiscoInfoResult>) {
-        self.verified.insert(hash, info);
+        if !self.shipped.contains_key(&hash) {
+            self.verified.insert(hash, info);
+        }
     }
 
-    /// Every verified answer, for the host to keep.
+    /// Stores `info` as shipped for `hash`: a learned copy goes.
+    pub(super) fn ship(&mut self, hash: HashKey, info: Arc<DiscoInfoResult>) {
+        self.verified.entries.remove(&hash);
+        self.shipped.insert(hash, info);
+    }
+
+    /// Every learned answer, for the host to keep (shipped ones are the host's already).
     pub(super) fn export(&self) -> Vec<(HashKey, Arc<DiscoInfoResult>)> {
         let mut entries: Vec<_> = self.verified.entries.iter().collect();
         // Oldest first, so that importing them in order leaves the same recency.
@@ -205,7 +286,8 @@ impl Learned {
             .collect()
     }
 
-    /// Forgets every verified answer (claims stay: they are the entities' own word).
+    /// Forgets every learned answer (claims stay: they are the entities' own word; shipped
+    /// answers stay: they are the host's).
     pub(super) fn flush(&mut self) {
         self.verified.entries.clear();
     }
@@ -214,6 +296,7 @@ impl Learned {
     pub(super) fn reset(&mut self) {
         self.claims.drain(drop);
         self.flights.clear();
+        self.asking.clear();
         self.deadlines.clear();
     }
 }

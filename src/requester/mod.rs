@@ -102,8 +102,6 @@ struct CapsFlight {
     /// Every waiter, with the entity it asked about: an answer that fails verification
     /// answers only the entity that gave it.
     askers: Vec<(RequestId, Jid)>,
-    /// The entities already asked for this hash, so that a retry asks another one.
-    asked: Vec<Jid>,
 }
 
 struct Waiter {
@@ -489,12 +487,10 @@ impl Requester {
             if let Some(slot) = slot {
                 cache.remove_at(slot);
             }
-            let hash = self
-                .sources
-                .remove(number)
-                .and_then(|source| Some(source.caps?.hash));
-            if let Some(hash) = hash {
-                self.end_flight(number, hash);
+            if let Some(source) = self.sources.remove(number) {
+                if let Some(flight) = source.caps {
+                    self.caps.done(flight.hash, &source.key.jid, number);
+                }
             }
             self.iqs_in_flight = self.iqs_in_flight.saturating_sub(1);
         } else if slot.is_none() {

@@ -16,16 +16,19 @@
 //! query completes with the true answer, before its deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use xmpp_disco::caps::{Algorithm, CapsInfo};
+use xmpp_disco::caps::{Algorithm, CapsInfo, CapsStore};
 use xmpp_disco::xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_disco::xmpp_parsers::jid::Jid;
+use xmpp_disco::xmpp_parsers::minidom::rxml::{xml_ncname, Namespace};
 use xmpp_disco::xmpp_parsers::minidom::Element;
 use xmpp_disco::{Config, DiscoMachine, Event, QueryOptions, RequestId};
 
 use super::bytes::{each_op, Bytes};
 use super::forms::element_of;
+use super::twins;
 use super::INFO;
 
 /// The contacts: few, so that claims and hashes collide often.
@@ -50,42 +53,105 @@ const PROGRAMS: &[&str] = &[
      <feature var='http://jabber.org/protocol/disco#info'/>",
 ];
 
-/// Forged twins of each program: different answers whose XEP-0115 string `S` is the
-/// program's, byte for byte (checked by [`twins_hash_alike`]), each built the way a forger
-/// would, by moving `S`'s separators into the strings or strings across its sections.
-const TWINS: &[&[&str]] = &[
-    &[
-        // Two features joined by a '<'.
-        "<identity category='client' type='pc' name='One'/>\
-         <feature var='http://jabber.org/protocol/disco#info&lt;urn:one'/>",
-        // The last feature moved into a form.
-        "<identity category='client' type='pc' name='One'/>\
-         <feature var='http://jabber.org/protocol/disco#info'/>\
-         <x xmlns='jabber:x:data' type='result'>\
-         <field var='FORM_TYPE' type='hidden'><value>urn:one</value></field></x>",
-        // The name swallowing a feature.
-        "<identity category='client' type='pc' name='One&lt;http://jabber.org/protocol/disco#info'/>\
-         <feature var='urn:one'/>",
-    ],
-    &[
-        // The form moved into one feature.
-        "<identity category='client' type='phone' name='Two'/>\
-         <feature var='http://jabber.org/protocol/disco#info'/>\
-         <feature var='urn:two&lt;urn:xmpp:dataforms:softwareinfo&lt;software&lt;Two'/>",
-        // A value joined to its field's name.
-        "<identity category='client' type='phone' name='Two'/>\
-         <feature var='http://jabber.org/protocol/disco#info'/><feature var='urn:two'/>\
-         <x xmlns='jabber:x:data' type='result'>\
-         <field var='FORM_TYPE' type='hidden'><value>urn:xmpp:dataforms:softwareinfo</value></field>\
-         <field var='software&lt;Two'/></x>",
-    ],
-    &[
-        // An identity moved among the features.
-        "<identity category='client' type='bot' xml:lang='de' name='Drei'/>\
-         <feature var='client/bot/en/Three'/>\
-         <feature var='http://jabber.org/protocol/disco#info'/>",
-    ],
-];
+/// What the model knows of a program, computed once per process (the fuzz target runs
+/// thousands of inputs in one): its answer as entity capabilities read it, its hashes, what it
+/// says, and its forged twins, each with what it says.
+struct Program {
+    caps: CapsInfo,
+    /// The program's `<query/>`, parsed once.
+    query: Element,
+    ver: String,
+    sha256: String,
+    /// The `<c/>` of each XEP claiming the program's hashes.
+    legacy_c: Element,
+    modern_c: Element,
+    truth: String,
+    /// Every other answer whose XEP-0115 string `S` is the program's, as [`twins::every`]
+    /// builds them (strings joined by `<`, identities split at other slashes, strings moved
+    /// between identities, features, forms, fields and values), with what each says (`None`
+    /// when xmpp-parsers cannot read it).
+    twins: Vec<Twin>,
+}
+
+/// A forged twin: its body, its `<query/>` and what it says.
+struct Twin {
+    body: String,
+    query: Element,
+    says: Option<String>,
+}
+
+/// The programs, and what the ill-formed answer says.
+struct Facts {
+    programs: Vec<Program>,
+    ill_formed: Element,
+    ill_formed_says: Option<String>,
+    /// The `<c/>` claiming [`ILL_FORMED_VER`].
+    ill_formed_c: Element,
+}
+
+/// XEP-0115's `<c/>` claiming `ver`.
+fn legacy_c(ver: &str) -> Element {
+    format!("<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:n' ver='{ver}'/>")
+        .parse()
+        .expect("a <c/>")
+}
+
+/// XEP-0390's `<c/>` claiming the SHA-256 `hash`.
+fn modern_c(hash: &str) -> Element {
+    format!(
+        "<c xmlns='urn:xmpp:caps'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{hash}</hash></c>"
+    )
+    .parse()
+    .expect("a <c/>")
+}
+
+/// A presence from `from` (of `type_`, if any) carrying `children`, built without parsing.
+fn presence_of(from: &str, type_: Option<&str>, children: &[&Element]) -> Element {
+    let mut presence =
+        Element::builder("presence", "jabber:client").attr(xml_ncname!("from").into(), from);
+    if let Some(type_) = type_ {
+        presence = presence.attr(xml_ncname!("type").into(), type_);
+    }
+    presence
+        .append_all(children.iter().map(|child| (*child).clone()))
+        .build()
+}
+
+fn facts() -> &'static Facts {
+    static FACTS: OnceLock<Facts> = OnceLock::new();
+    FACTS.get_or_init(|| Facts {
+        programs: PROGRAMS
+            .iter()
+            .map(|inner| {
+                let caps = info_of(inner);
+                let twins = twins::every(&caps.legacy_input(), 5_000)
+                    .into_iter()
+                    .filter(|twin| twin.caps() != caps)
+                    .map(|twin| Twin {
+                        says: canonical_body(&twin.body()),
+                        query: twin.query(),
+                        body: twin.body(),
+                    })
+                    .collect();
+                let ver = caps.legacy_ver();
+                let sha256 = caps.hash(Algorithm::Sha256).expect("a XEP-0390 input");
+                Program {
+                    query: query(inner),
+                    legacy_c: legacy_c(&ver),
+                    modern_c: modern_c(&sha256),
+                    ver,
+                    sha256,
+                    truth: canonical_body(inner).expect("a program reads"),
+                    caps,
+                    twins,
+                }
+            })
+            .collect(),
+        ill_formed: query(ILL_FORMED),
+        ill_formed_says: canonical_body(ILL_FORMED),
+        ill_formed_c: legacy_c(ILL_FORMED_VER),
+    })
+}
 
 /// An answer XEP-0115 §5.4 calls ill-formed (a feature twice).
 const ILL_FORMED: &str = "<identity category='client' type='pc' name='One'/>\
@@ -103,7 +169,7 @@ pub enum How {
     /// Answers with program `n`'s info (the truth or a lie, depending on the claim).
     Program(usize),
     /// Answers with a forged twin (the `n`th, modulo) of the program whose hash was asked for.
-    Twin(usize),
+    Twin(u64),
     IllFormed,
     Error,
     /// Never answered.
@@ -174,7 +240,7 @@ impl Op {
                     0 => How::IllFormed,
                     1 => How::Error,
                     2 => How::Lost,
-                    3 | 4 => How::Twin(bytes.below(4)?),
+                    3 | 4 => How::Twin(bytes.word()?),
                     n => How::Program(n % PROGRAMS.len()),
                 },
             },
@@ -200,42 +266,68 @@ fn config(bytes: &mut Bytes<'_>) -> Config {
     config
 }
 
-/// The body answering a request at `node` (a caps node, or `None` for a root).
-fn body(how: &How, node: Option<&str>) -> Option<&'static str> {
+/// The `<query/>` answering a request at `node` (a caps node, or `None` for a root), and what
+/// it says.
+fn body(how: &How, node: Option<&str>) -> Option<(&'static Element, Option<&'static str>)> {
+    let facts = facts();
     match how {
-        How::Program(n) => PROGRAMS.get(*n).copied(),
+        How::Program(n) => {
+            let program = facts.programs.get(*n)?;
+            Some((&program.query, Some(program.truth.as_str())))
+        }
         How::Twin(n) => {
             // The program whose hash the node names (the first one for any other node).
             let program = node
                 .and_then(|node| {
-                    PROGRAMS.iter().position(|inner| {
-                        let caps = info_of(inner);
-                        node.ends_with(&caps.legacy_ver())
-                            || caps
-                                .hash(Algorithm::Sha256)
-                                .is_ok_and(|hash| node.ends_with(&hash))
+                    facts.programs.iter().find(|program| {
+                        node.ends_with(&program.ver) || node.ends_with(&program.sha256)
                     })
                 })
-                .unwrap_or(0);
-            let twins = TWINS.get(program)?;
-            twins.get(n % twins.len()).copied()
+                .or(facts.programs.first())?;
+            let at = usize::try_from(*n).ok()? % program.twins.len().max(1);
+            let twin = program.twins.get(at)?;
+            Some((&twin.query, twin.says.as_deref()))
         }
-        How::IllFormed => Some(ILL_FORMED),
+        How::IllFormed => Some((&facts.ill_formed, facts.ill_formed_says.as_deref())),
         How::Error | How::Lost => None,
     }
+}
+
+/// The result of request `id` to `to`: `query` (cloned, not parsed again) at `node`.
+fn result(id: &str, to: &str, query: &Element, node: Option<&str>) -> Element {
+    let mut query = query.clone();
+    if let Some(node) = node {
+        query.set_attr(Namespace::NONE, xml_ncname!("node").into(), node);
+    }
+    Element::builder("iq", "jabber:client")
+        .attr(xml_ncname!("type").into(), "result")
+        .attr(xml_ncname!("id").into(), id)
+        .attr(xml_ncname!("from").into(), to)
+        .append(query)
+        .build()
 }
 
 fn info_of(inner: &str) -> CapsInfo {
     CapsInfo::from_query(&query(inner)).expect("a readable body")
 }
 
-/// The model's forger is real: each twin differs from its program and hashes alike.
+/// The model's forger is real: each program has twins, each differs from it and hashes alike;
+/// and each program is honest as the machine needs, its own reading.
 pub fn twins_hash_alike() {
-    for (program, twins) in PROGRAMS.iter().zip(TWINS) {
-        for twin in *twins {
-            let (program, twin) = (info_of(program), info_of(twin));
-            assert_ne!(program, twin);
-            assert_eq!(program.legacy_input(), twin.legacy_input());
+    for (n, program) in facts().programs.iter().enumerate() {
+        assert!(
+            program.caps.legacy_shareable().is_ok(),
+            "program {n} is its reading"
+        );
+        assert!(
+            program.twins.len() > 10,
+            "program {n}: {} twins",
+            program.twins.len()
+        );
+        for twin in &program.twins {
+            let twin = info_of(&twin.body);
+            assert_ne!(program.caps, twin);
+            assert_eq!(program.caps.legacy_input(), twin.legacy_input());
         }
     }
 }
@@ -246,14 +338,16 @@ fn query(inner: &str) -> Element {
         .expect("a valid body")
 }
 
-/// The true answer of `inner`, canonical.
-fn canonical_body(inner: &str) -> String {
-    let mut info = DiscoInfoResult::try_from(query(inner)).expect("a body");
+/// The answer `inner` says, canonical; `None` if xmpp-parsers cannot read it (the machine
+/// then fails the query as malformed).
+fn canonical_body(inner: &str) -> Option<String> {
+    let mut info = DiscoInfoResult::try_from(query(inner)).ok()?;
     info.node = None;
-    canonical(&info)
+    Some(canonical(&info))
 }
 
-/// What identifies an answer: its identities and features, sorted.
+/// What identifies an answer: its identities, features and forms (each `FORM_TYPE` with its
+/// fields and their values), sorted; not what no hash covers (field types, the XML's order).
 fn canonical(info: &DiscoInfoResult) -> String {
     let mut identities: Vec<String> = info
         .identities
@@ -261,11 +355,25 @@ fn canonical(info: &DiscoInfoResult) -> String {
         .map(|i| format!("{}/{}/{:?}/{:?}", i.category, i.type_, i.lang, i.name))
         .collect();
     identities.sort();
-    format!(
-        "{identities:?} {:?} {}",
-        info.features,
-        info.extensions.len()
-    )
+    let mut forms: Vec<Vec<(String, Vec<String>)>> = info
+        .extensions
+        .iter()
+        .map(|form| {
+            let mut fields: Vec<(String, Vec<String>)> = form
+                .fields
+                .iter()
+                .map(|field| {
+                    let mut values = field.values.clone();
+                    values.sort();
+                    (field.var.clone().unwrap_or_default(), values)
+                })
+                .collect();
+            fields.sort();
+            fields
+        })
+        .collect();
+    forms.sort();
+    format!("{identities:?} {:?} {forms:?}", info.features)
 }
 
 pub struct World {
@@ -304,34 +412,22 @@ impl World {
     }
 
     fn presence(&mut self, contact: usize, program: usize, legacy: bool, modern: bool) {
-        let from = CONTACTS[contact];
-        let mut payload = String::new();
-        let (ver, sha256) = match PROGRAMS.get(program) {
-            Some(inner) => {
-                let caps = info_of(inner);
-                let sha256 = caps.hash(Algorithm::Sha256).expect("a XEP-0390 input");
-                (caps.legacy_ver(), Some(sha256))
-            }
-            None => (ILL_FORMED_VER.to_owned(), None),
+        let facts = facts();
+        let known = facts.programs.get(program);
+        let (legacy_c, modern_c) = match known {
+            Some(program) => (&program.legacy_c, Some(&program.modern_c)),
+            None => (&facts.ill_formed_c, None),
         };
+        let mut claims = Vec::new();
         if legacy {
-            payload.push_str(&format!(
-                "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:n' ver='{ver}'/>"
-            ));
+            claims.push(legacy_c);
         }
-        if let (true, Some(sha256)) = (modern, sha256) {
-            payload.push_str(&format!(
-                "<c xmlns='urn:xmpp:caps'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{sha256}</hash></c>"
-            ));
-        }
+        claims.extend(modern_c.filter(|_| modern));
         // The ill-formed answer is nobody's truth: it may only answer the contact giving it.
-        if let (true, Some(inner)) = (legacy || modern, PROGRAMS.get(program)) {
-            self.claimed[contact].insert(canonical_body(inner));
+        if let (true, Some(program)) = (legacy || modern, known) {
+            self.claimed[contact].insert(program.truth.clone());
         }
-        let presence: Element =
-            format!("<presence xmlns='jabber:client' from='{from}'>{payload}</presence>")
-                .parse()
-                .expect("a valid presence");
+        let presence = presence_of(CONTACTS[contact], None, &claims);
         self.machine.observe_presence_element(self.at(), &presence);
     }
 
@@ -340,28 +436,22 @@ impl World {
             return;
         }
         let (id, to, node) = self.waiting.remove(request % self.waiting.len());
-        let node_attr = node
-            .as_deref()
-            .map(|node| format!(" node='{node}'"))
-            .unwrap_or_default();
         let stanza = match (how, body(how, node.as_deref())) {
             (How::Lost, _) => return,
-            (_, Some(inner)) => {
+            (_, Some((query, says))) => {
                 if let Some(contact) = CONTACTS.iter().position(|c| *c == to) {
-                    self.answered[contact].insert(canonical_body(inner));
+                    self.answered[contact].extend(says.map(str::to_owned));
                 }
-                format!(
-                    "<iq xmlns='jabber:client' type='result' id='{id}' from='{to}'>\
-                     <query xmlns='{INFO}'{node_attr}>{inner}</query></iq>"
-                )
+                result(&id, &to, query, node.as_deref())
             }
             (_, None) => format!(
                 "<iq xmlns='jabber:client' type='error' id='{id}' from='{to}'>\
                  <error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
                  </error></iq>"
-            ),
+            )
+            .parse()
+            .expect("a valid reply"),
         };
-        let stanza: Element = stanza.parse().expect("a valid reply");
         let _ = self.machine.handle_stanza(self.at(), stanza);
     }
 
@@ -374,12 +464,7 @@ impl World {
                 modern,
             } => self.presence(*contact, *program, *legacy, *modern),
             Op::Unavailable { contact } => {
-                let presence: Element = format!(
-                    "<presence xmlns='jabber:client' from='{}' type='unavailable'/>",
-                    CONTACTS[*contact]
-                )
-                .parse()
-                .expect("a valid presence");
+                let presence = presence_of(CONTACTS[*contact], Some("unavailable"), &[]);
                 self.machine.observe_presence_element(self.at(), &presence);
             }
             Op::Query {
@@ -428,9 +513,10 @@ impl World {
             Op::Roundtrip => {
                 let saved = self.machine.export_caps();
                 let count = saved.len();
+                let report = self.machine.import_caps(saved, CapsStore::Learned);
                 assert_eq!(
-                    self.machine.import_caps(saved),
-                    count,
+                    (report.taken, report.skipped()),
+                    (count, 0),
                     "own export re-verifies"
                 );
             }
@@ -510,58 +596,54 @@ enum Occupant {
     Silent,
 }
 
-/// How many silent occupants a room may hold: each delays the others by the verification
-/// timeout (5 s), so past `timeout / 5 s` of them ahead of an honest occupant, its query times
-/// out before its turn comes.
-const MAX_SILENT: usize = 3;
+/// The most silent occupants a room holds: whatever their number, they delay an honest
+/// occupant's query by one verification timeout at most.
+const MAX_SILENT: usize = 50;
 
-/// A room of occupants claiming one program's hashes, every one asked about at once; each
-/// answers at once when asked, if at all. Every query completes once; an honest occupant's
-/// with the program's true answer; nobody's with a twin but its forger's own; and no
-/// occupant is asked at its caps node twice.
+/// The model's time step: every occupant answers at once when asked, within the step.
+const STEP: Duration = Duration::from_millis(250);
+
+/// A room of occupants claiming one program's hashes, every one asked about at once, the
+/// silent ones first when the bytes say so; each answers at once when asked, if at all. Every
+/// query completes once; an honest occupant's with the program's true answer, within one
+/// verification timeout (and the step it is answered in); nobody's with a twin but its forger's
+/// own; no occupant is asked at its caps node twice; at most two requests per occupant.
 pub fn run_room(data: &[u8]) {
     let mut bytes = Bytes(data);
-    let program = bytes.below(PROGRAMS.len()).unwrap_or(0);
-    let inner = PROGRAMS[program];
+    let programs = &facts().programs;
+    let program = &programs[bytes.below(programs.len()).unwrap_or(0)];
     let modern = bytes.flag().unwrap_or(false);
-    let count = 2 + bytes.below(15).unwrap_or(4);
-    let mut silent = 0;
-    let occupants: Vec<Occupant> = (0..count)
-        .map(|_| match bytes.below(4).unwrap_or(3) {
-            0 if silent < MAX_SILENT => {
-                silent += 1;
-                Occupant::Silent
-            }
-            1 => Occupant::Forger(bytes.below(4).unwrap_or(0)),
-            _ => Occupant::Honest,
-        })
-        .collect();
+    let silent_first = bytes.flag().unwrap_or(true);
+    let silent = bytes.below(MAX_SILENT + 1).unwrap_or(0);
+    let others = 1 + bytes.below(12).unwrap_or(4);
+    let mut occupants: Vec<Occupant> = vec![Occupant::Silent; silent];
+    occupants.extend((0..others).map(|_| match bytes.below(3).unwrap_or(2) {
+        0 => Occupant::Forger(usize::from(bytes.byte().unwrap_or(0))),
+        1 => Occupant::Silent,
+        _ => Occupant::Honest,
+    }));
+    let count = occupants.len();
     let jids: Vec<String> = (0..count)
         .map(|n| format!("room@muc.example/occupant{n}"))
         .collect();
-    let caps = info_of(inner);
-    let mut claim = format!(
-        "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:n' ver='{}'/>",
-        caps.legacy_ver()
-    );
+    let mut claim = vec![&program.legacy_c];
     if modern {
-        claim.push_str(&format!(
-            "<c xmlns='urn:xmpp:caps'><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>{}</hash></c>",
-            caps.hash(Algorithm::Sha256).expect("a XEP-0390 input")
-        ));
+        claim.push(&program.modern_c);
     }
-    let truth = canonical_body(inner);
-    let mut machine = DiscoMachine::new(Config::default());
+    let truth = &program.truth;
+    let config = Config::default();
+    let verification = config.caps_verification_timeout;
+    let mut machine = DiscoMachine::new(config);
     let base = Instant::now();
     for jid in &jids {
-        let presence: Element =
-            format!("<presence xmlns='jabber:client' from='{jid}'>{claim}</presence>")
-                .parse()
-                .expect("a valid presence");
-        machine.observe_presence_element(base, &presence);
+        machine.observe_presence_element(base, &presence_of(jid, None, &claim));
     }
-    // Asked about in an order the bytes choose.
-    let first = bytes.below(count).unwrap_or(0);
+    // Asked about in order (the silent ones first), or from an occupant the bytes choose.
+    let first = if silent_first {
+        0
+    } else {
+        bytes.below(count).unwrap_or(0)
+    };
     let mut about = BTreeMap::new();
     for n in (0..count).map(|n| (n + first) % count) {
         let jid = Jid::new(&jids[n]).expect("a JID");
@@ -570,15 +652,19 @@ pub fn run_room(data: &[u8]) {
             .expect("a valid query");
         about.insert(id, n);
     }
-    let mut outcomes: BTreeMap<RequestId, Option<String>> = BTreeMap::new();
+    let twins = &program.twins;
+    let mut outcomes: BTreeMap<RequestId, (Option<String>, Duration)> = BTreeMap::new();
     let mut asked_at_caps_node = BTreeSet::new();
     let mut requests = 0;
-    for step in 0..=160u64 {
-        let now = base + Duration::from_millis(step * 250);
+    for step in 0..=160u32 {
+        let elapsed = STEP * step;
+        let now = base + elapsed;
         machine.handle_timeout(now);
         while let Some(transmit) = machine.poll_transmit() {
             requests += 1;
-            let request = element_of(transmit);
+            // The room is about timing and sharing; the three forms of a stanza are checked
+            // by the operation sequences above and the other targets.
+            let request = transmit.into_element();
             let to = request.attr("to").expect("a to").to_owned();
             let id = request.attr("id").expect("an id").to_owned();
             let node = request
@@ -592,27 +678,18 @@ pub fn run_room(data: &[u8]) {
                     "{to} asked twice at a caps node"
                 );
             }
-            let body = match occupants[n] {
-                Occupant::Honest => inner,
-                Occupant::Forger(k) => TWINS[program][k % TWINS[program].len()],
+            let query = match occupants[n] {
+                Occupant::Honest => &program.query,
+                Occupant::Forger(k) => &twins[k % twins.len()].query,
                 Occupant::Silent => continue,
             };
-            let node_attr = node
-                .map(|node| format!(" node='{node}'"))
-                .unwrap_or_default();
-            let reply: Element = format!(
-                "<iq xmlns='jabber:client' type='result' id='{id}' from='{to}'>\
-                 <query xmlns='{INFO}'{node_attr}>{body}</query></iq>"
-            )
-            .parse()
-            .expect("a valid reply");
-            let _ = machine.handle_stanza(now, reply);
+            let _ = machine.handle_stanza(now, result(&id, &to, query, node.as_deref()));
         }
         while let Some(event) = machine.poll_event() {
             if let Event::Info { id, result } = event {
                 let answer = result.ok().map(|info| canonical(&info));
                 assert!(
-                    outcomes.insert(id, answer).is_none(),
+                    outcomes.insert(id, (answer, elapsed)).is_none(),
                     "{id} completed twice"
                 );
             }
@@ -623,25 +700,31 @@ pub fn run_room(data: &[u8]) {
         count,
         "every query completed: {occupants:?}"
     );
-    for (id, answer) in &outcomes {
+    for (id, (answer, at)) in &outcomes {
         let n = about[id];
         match occupants[n] {
-            Occupant::Honest => assert_eq!(
-                answer.as_ref(),
-                Some(&truth),
-                "honest occupant {n} of {occupants:?}"
-            ),
+            Occupant::Honest => {
+                assert_eq!(
+                    answer.as_ref(),
+                    Some(truth),
+                    "honest occupant {n} of {occupants:?}"
+                );
+                assert!(
+                    *at <= verification + STEP,
+                    "honest occupant {n} answered after {at:?}: {occupants:?}"
+                );
+            }
             Occupant::Forger(k) => {
-                let twin = canonical_body(TWINS[program][k % TWINS[program].len()]);
+                let twin = &twins[k % twins.len()].says;
                 assert!(
                     answer
                         .as_ref()
-                        .is_some_and(|answer| *answer == truth || *answer == twin),
+                        .is_none_or(|answer| answer == truth || Some(answer) == twin.as_ref()),
                     "forger {n} of {occupants:?}: {answer:?}"
                 );
             }
             Occupant::Silent => assert!(
-                answer.as_ref().is_none_or(|answer| *answer == truth),
+                answer.as_ref().is_none_or(|answer| answer == truth),
                 "silent occupant {n} of {occupants:?}: {answer:?}"
             ),
         }

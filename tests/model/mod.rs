@@ -11,6 +11,8 @@
 //! * [`caps`]: entity capabilities against contacts honest and lying, for exactly-once
 //!   completion and "a lie never reaches another contact".
 //! * [`stanzas`]: a machine with something of everything in it, for hostile stanzas.
+//! * [`twins`]: every answer with a given XEP-0115 string, the forger's toolbox.
+//! * [`reading`]: the reading of XEP-0115 strings on its own, for "no other reading is shared".
 //! * [`bytes`]: decoding operations from raw fuzzer bytes.
 //! * [`forms`]: the three forms of a stanza the machine sends, checked to agree.
 
@@ -20,9 +22,11 @@ pub mod bytes;
 pub mod caps;
 pub mod forms;
 pub mod questions;
+pub mod reading;
 pub mod requester;
 pub mod responder;
 pub mod stanzas;
+pub mod twins;
 
 pub const INFO: &str = "http://jabber.org/protocol/disco#info";
 pub const ITEMS: &str = "http://jabber.org/protocol/disco#items";
