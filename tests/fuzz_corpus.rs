@@ -77,3 +77,8 @@ fn the_caps_corpus_replays() {
         model::caps::run_room(data);
     });
 }
+
+#[test]
+fn the_reading_corpus_replays() {
+    replay("reading", model::reading::check);
+}
