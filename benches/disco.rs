@@ -1015,7 +1015,9 @@ fn json_text(line: &str, key: &str) -> Option<String> {
 /// then a root query of every contact; beside slixmpp and aioxmpp doing the same job
 /// (`benches/peers/caps.py` says exactly which of their calls are timed).
 fn caps(_: &mut Vec<Row>, now: Instant, _: &[usize]) {
-    hostile_room(now);
+    for silent in ROOM_SILENT {
+        hostile_room(now, silent);
+    }
     let bodies: Vec<String> = (0..STORM_PROGRAMS).map(program_body).collect();
     let vers: Vec<String> = bodies.iter().map(|body| caps_ver(body)).collect();
     let contacts: Vec<Jid> = (0..STORM_CONTACTS)
@@ -1130,7 +1132,7 @@ fn caps(_: &mut Vec<Row>, now: Instant, _: &[usize]) {
 /// occupants (queried first) and forgers (queried next) among them.
 const ROOM_OCCUPANTS: usize = 1_000;
 const ROOM_PROGRAMS: usize = 20;
-const ROOM_SILENT: usize = 20;
+const ROOM_SILENT: [usize; 2] = [1, 20];
 const ROOM_FORGERS: usize = 1;
 
 /// A forged twin of program `k`'s answer: its last two features joined by a `<`, which
@@ -1148,19 +1150,21 @@ fn program_twin(k: usize) -> String {
     twin
 }
 
-/// A MUC join where every program has 20 silent occupants and a forger, asked about first:
+/// A MUC join where every program has `silent` occupants that never answer and a forger, asked
+/// about first:
 /// every occupant is asked about at once, requests answered at once (the silent ones never),
 /// time advanced in steps of 250 ms. Every honest occupant must get its program's true answer.
 /// A thousand queries at once need as many requests in flight (the default allows 256).
-fn hostile_room(now: Instant) {
+fn hostile_room(now: Instant, silent_per_program: usize) {
     let bodies: Vec<String> = (0..ROOM_PROGRAMS).map(program_body).collect();
     let twins: Vec<String> = (0..ROOM_PROGRAMS).map(program_twin).collect();
     let vers: Vec<String> = bodies.iter().map(|body| caps_ver(body)).collect();
-    // Occupant n runs program n % ROOM_PROGRAMS; the first ROOM_SILENT of each program stay
-    // silent, the next ROOM_FORGERS forge.
+    // Occupant n runs program n % ROOM_PROGRAMS; the first `silent_per_program` of each program
+    // stay silent, the next ROOM_FORGERS forge.
     let role = |n: usize| n / ROOM_PROGRAMS;
-    let silent = |n: usize| role(n) < ROOM_SILENT;
-    let forger = |n: usize| (ROOM_SILENT..ROOM_SILENT + ROOM_FORGERS).contains(&role(n));
+    let silent = |n: usize| role(n) < silent_per_program;
+    let forger =
+        |n: usize| (silent_per_program..silent_per_program + ROOM_FORGERS).contains(&role(n));
     let occupants: Vec<Jid> = (0..ROOM_OCCUPANTS)
         .map(|n| Jid::new(&format!("room@muc.bench.example/occupant{n}")).expect("JID"))
         .collect();
@@ -1240,13 +1244,13 @@ fn hostile_room(now: Instant) {
         }
     }
     let cpu = start.elapsed() - network;
-    let honest = ROOM_OCCUPANTS - (ROOM_SILENT + ROOM_FORGERS) * ROOM_PROGRAMS;
+    let honest = ROOM_OCCUPANTS - (silent_per_program + ROOM_FORGERS) * ROOM_PROGRAMS;
     assert_eq!(honest_done, honest, "every honest occupant answered");
     let stats = machine.stats();
     println!(
         "
 hostile room: {ROOM_OCCUPANTS} occupants running {ROOM_PROGRAMS} programs, each with \
-         {ROOM_SILENT} silent occupants and {ROOM_FORGERS} forger asked about first"
+         {silent_per_program} silent occupants and {ROOM_FORGERS} forger asked about first"
     );
     println!(
         "  {honest}/{honest} honest occupants got their program's true answer, the last after \
