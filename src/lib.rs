@@ -433,6 +433,20 @@
 //! three forms and check that a stanza handed over as an element and as a typed IQ gives the
 //! same answers, events and statistics.
 //!
+//! # Logs
+//!
+//! The machine tells what it rejects and refuses through the `log` facade, the one tokio-xmpp
+//! and the rest of the Rust XMPP stack log through: it does no I/O and formats nothing while
+//! no logger is installed, and the library installs none. Every line is at `debug` (each is
+//! about one stanza), under a target named by module (`xmpp_disco::requester`,
+//! `xmpp_disco::requester::caps`, `xmpp_disco::responder`): replies ignored (an id no request
+//! waits for, a sender other than the entity asked), replies that are no answer of the kind
+//! asked, an answer for a capabilities hash not shared and why (not its claim, or not the
+//! reading of its string, with the hash and the entity), a verification that waited its time,
+//! requests refused and why (a `set`, the policy, no such node, ...) or that cannot be
+//! answered, queries timed out. The tokio-xmpp session logs its lifecycle at `info` and its
+//! troubles at `warn` (the `client` module, with the `tokio-xmpp` feature).
+//!
 //! # The machine's methods
 //!
 //! [`DiscoMachine`]'s methods come in groups, one per job, each documented together on its

@@ -15,6 +15,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::disco::DiscoInfoResult;
 
 use super::info::{Algorithm, CapsInfo};
+use super::reading::Unshared;
 
 /// The prefix of XEP-0390's hash nodes.
 const MODERN_PREFIX: &str = "urn:xmpp:caps#";
@@ -68,7 +69,7 @@ pub(crate) enum Verdict {
     Shared(DiscoInfoResult),
     /// It hashes to the key, but is not the one answer the machine shares under it (XEP-0115
     /// only): it answers only the entity that gave it.
-    Unshared,
+    Unshared(Unshared),
     /// It does not hash to the key (or breaks the XEP's rules): a lie, or a mistake.
     Mismatch,
 }
@@ -143,7 +144,7 @@ impl HashKey {
         match self.function {
             Function::Legacy => match info.legacy_shareable() {
                 Ok(reading) => Verdict::Shared(reading.to_info()),
-                Err(_) => Verdict::Unshared,
+                Err(unshared) => Verdict::Unshared(unshared),
             },
             Function::Modern(_) => Verdict::Shared(info.modern_info()),
         }
@@ -232,7 +233,7 @@ impl HashKey {
     pub(crate) fn check_stored(&self, info: &CapsInfo) -> Result<DiscoInfoResult, Skipped> {
         match self.judge(info) {
             Verdict::Shared(shared) => Ok(shared),
-            Verdict::Unshared => Err(Skipped::Unshareable),
+            Verdict::Unshared(_) => Err(Skipped::Unshareable),
             Verdict::Mismatch => {
                 let well_formed = match self.function {
                     Function::Legacy => info.legacy_check().is_ok(),

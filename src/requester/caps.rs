@@ -168,11 +168,22 @@ impl Requester {
                         self.prune_timers();
                         return;
                     }
-                    Verdict::Unshared => {
+                    Verdict::Unshared(why) => {
+                        log::debug!(
+                            "the answer of {asked} for {:?} is not shared: {why}",
+                            flight.hash
+                        );
                         out.stats.caps_rejected += 1;
                         out.stats.caps_unshareable += 1;
                     }
-                    Verdict::Mismatch => out.stats.caps_rejected += 1,
+                    Verdict::Mismatch => {
+                        log::debug!(
+                            "the answer of {asked} does not hash to its claim {:?} (or breaks \
+                             its XEP's rules): it answers {asked} alone",
+                            flight.hash
+                        );
+                        out.stats.caps_rejected += 1;
+                    }
                 }
                 let key = KeyRef {
                     jid: &asked,
@@ -248,6 +259,12 @@ impl Requester {
             .into_iter()
             .partition(|(_, jid)| *jid == asked);
         flight.askers = own;
+        log::debug!(
+            "{asked} did not answer for {hash:?} within {:?}: {} queries about other claimants \
+             ask them themselves",
+            config.caps_verification_timeout,
+            others.len()
+        );
         self.caps.stop_waiting(hash, number);
         self.ask_each(out, config, now, hash, others);
         // Those who moved on no longer wait here; with nobody left, the request is abandoned

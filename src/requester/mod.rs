@@ -616,6 +616,7 @@ impl Requester {
             .filter(|source| matches!(source.origin, Origin::Iq))
         else {
             // Late (every waiter gave up), duplicate, or aimed at a primed entry's number.
+            log::debug!("a reply with id {} no request waits for: ignored", head.id);
             out.stats.replies_rejected += 1;
             return ReplyMatch::Rejected;
         };
@@ -628,6 +629,14 @@ impl Requester {
         if !trusted(head.from, &source.key.jid, config.own_jid.as_ref())
             || !addressed_to(head.to, asker)
         {
+            log::debug!(
+                "a reply to {} (id {}) came from {:?} to {:?}, not from the entity asked: \
+                 ignored",
+                source.key.jid,
+                head.id,
+                head.from,
+                head.to
+            );
             out.stats.replies_rejected += 1;
             return ReplyMatch::Rejected;
         }
@@ -662,7 +671,12 @@ impl Requester {
             }
             ReplyBody::Error(Ok(error)) => Err(QueryError::Stanza(Arc::new(error))),
         };
-        if matches!(outcome, Err(QueryError::Malformed(_))) {
+        if let Err(QueryError::Malformed(malformed)) = &outcome {
+            log::debug!(
+                "the reply of {} is no {:?} answer: {malformed}",
+                source.key.jid,
+                source.kind.query()
+            );
             out.stats.replies_malformed += 1;
         }
         // An answer that pages says the entity supports RSM.
@@ -715,6 +729,7 @@ impl Requester {
                 continue;
             };
             self.timers.disarm();
+            log::debug!("{id} timed out");
             out.stats.timeouts += 1;
             self.delivery
                 .complete(out, waiter.kind, id, Err(QueryError::Timeout));

@@ -224,6 +224,10 @@ impl Responder {
             stanza.addressee(),
             text::check(TextField::IqId, head.id),
         ) else {
+            log::debug!(
+                "a disco request (id {:?}) whose from, to or id cannot be answered: dropped",
+                head.id
+            );
             out.stats.requests_dropped += 1;
             return Handled::Consumed;
         };
@@ -251,14 +255,23 @@ impl Responder {
         incoming: &IncomingRequest<'_>,
     ) -> Option<ResponseBody> {
         let request = incoming.request;
+        let refused = |why: &str, body: ResponseBody| {
+            log::debug!(
+                "refused a {:?} request from {:?} (node {:?}): {why}",
+                request.kind,
+                incoming.from,
+                request.node
+            );
+            Some(body)
+        };
         if incoming.set {
-            return Some(service_unavailable());
+            return refused("a set", service_unavailable());
         }
         let Ok(page) = request.page.map(read::parse_page).transpose() else {
-            return Some(bad_request());
+            return refused("an unreadable result set", bad_request());
         };
         if !request.well_formed {
-            return Some(bad_request());
+            return refused("a malformed query", bad_request());
         }
         let limit = config.max_items_per_answer;
         let context = RequestContext {
@@ -271,7 +284,7 @@ impl Responder {
         // The policy speaks before the lookup, so that a refused requester learns nothing about
         // which entities and nodes exist.
         if self.policy.as_ref().is_some_and(|policy| !policy(&context)) {
-            return Some(service_unavailable());
+            return refused("the policy", service_unavailable());
         }
         // The caps nodes of the own address are answered besides its mounted nodes.
         if let (QueryKind::Info, Some(node)) = (request.kind, request.node) {
@@ -283,7 +296,7 @@ impl Responder {
         }
         Some(
             match self.addresses.answerer(config, context.to, request.node) {
-                Answerer::Missing => item_not_found(),
+                Answerer::Missing => return refused("no such address or node", item_not_found()),
                 Answerer::Static(node, cache) => match request.kind {
                     QueryKind::Info => cache
                         .info(request.node, node)
@@ -310,6 +323,7 @@ impl Responder {
                     match answer {
                         Ok(payload) => found(payload),
                         Err(error) => {
+                            log::debug!("a dynamic node answered what XML cannot carry: {error}");
                             out.stats.invalid_answers += 1;
                             out.report(Event::InvalidAnswer {
                                 request: Box::new(incoming.received()),
@@ -321,7 +335,7 @@ impl Responder {
                 }
                 Answerer::Deferred => {
                     if self.deferred.len() >= config.max_deferred {
-                        return Some(resource_constraint());
+                        return refused("deferred requests at their limit", resource_constraint());
                     }
                     self.defer(out, config, incoming, page);
                     return None;
