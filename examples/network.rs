@@ -15,6 +15,11 @@
 //! `--timeout` of silence (probed after one, given one to answer), so the program ends at most
 //! three times `--timeout` after the server last spoke.
 //! With `--serve`, the client stays online that long afterwards, answering disco queries.
+//!
+//! `RUST_LOG` sets what is logged (to standard error), as for any program logging through the
+//! `log` facade: `RUST_LOG=info` shows the session's connections and lifecycle,
+//! `RUST_LOG=xmpp_disco=debug` every request refused and reply ignored, `RUST_LOG=debug` adds
+//! tokio-xmpp's own.
 
 use std::collections::BTreeSet;
 use std::error::Error;
@@ -26,6 +31,7 @@ use tokio_xmpp::Stanza;
 use xmpp_disco::client::{AskError, Disco, Incoming, Login, Server, SessionEnd, SessionEvent};
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::{
     Config, DiscoMachine, Event, Node, QueryKind, QueryOptions, ServiceFilter, StaticNode,
 };
@@ -170,9 +176,8 @@ async fn host(disco: Disco, mut incoming: Incoming, online: Instant) -> (u64, Se
             SessionEvent::ReconnectFailed(error) => eprintln!("reconnecting failed: {error}"),
             SessionEvent::Resumed => eprintln!("the stream was resumed; nothing was lost"),
             SessionEvent::Reset { jid } => {
+                // The session sends the presence again itself.
                 eprintln!("online again as {jid} (a new stream: queries in flight failed)");
-                // Only fails once the session is over, which the loop hears next.
-                let _ = disco.send(disco.presence());
             }
             SessionEvent::Ended(reason) => return (refused, reason),
             _ => {}
@@ -286,7 +291,8 @@ async fn run(arguments: Arguments) -> Result<(), Box<dyn Error>> {
     println!("online as {me}");
     let server = disco.server();
     disco.with_machine(|machine| publish(machine, &me, &server))?;
-    disco.send(disco.presence())?;
+    // The session adds our capabilities, and sends it again when they change.
+    disco.send(Presence::available())?;
     let mut host = tokio::spawn(host(disco.clone(), incoming, Instant::now()));
 
     walk(&disco).await?;
@@ -300,7 +306,9 @@ async fn run(arguments: Arguments) -> Result<(), Box<dyn Error>> {
             }
         }
     }
-    disco.close().await;
+    if let Err(unsent) = disco.close().await {
+        eprintln!("closing: {unsent}");
+    }
     let (refused, reason) = host.await?;
     let stats = disco.stats();
     if !arguments.serve.is_zero() {
@@ -316,6 +324,8 @@ async fn run(arguments: Arguments) -> Result<(), Box<dyn Error>> {
 }
 
 fn main() -> ExitCode {
+    // Nothing is logged unless RUST_LOG asks for it.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arguments = match parse(&args) {
         Ok(arguments) => arguments,

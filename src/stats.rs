@@ -33,6 +33,10 @@ pub struct Stats {
     /// or `to` that is not a JID, or an id XML cannot carry. A server never delivers such a
     /// stanza; a host building its own can.
     pub requests_dropped: u64,
+    /// Incoming disco requests a session left unanswered (and IQ requests left unrefused)
+    /// because what waited to be sent had reached its limit: counted by the tokio-xmpp
+    /// session (`client::Login::backlog_limit`), never by the machine itself.
+    pub requests_shed: u64,
     /// Answers of [dynamic nodes](crate::DynamicNode) refused because XML cannot carry their
     /// text; each is also reported as [`Event::InvalidAnswer`](crate::Event::InvalidAnswer)
     /// and the requester got `internal-server-error`.

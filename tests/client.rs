@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use xmpp_disco::client::{
-    AskError, Disco, Incoming, Login, LoginError, LoginStage, Server, SessionEnd, SessionEvent,
+    AskError, Disco, Login, LoginError, LoginStage, Server, SessionEnd, SessionEvent,
 };
 use xmpp_disco::xmpp_parsers::disco::DiscoInfoResult;
-use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_disco::xmpp_parsers::presence::Presence;
 use xmpp_disco::{DynamicNode, Node, QueryError, QueryOptions, RequestContext};
 
@@ -21,32 +20,15 @@ use xmpp_disco::{DynamicNode, Node, QueryError, QueryOptions, RequestContext};
 mod schedule;
 #[path = "client/server.rs"]
 mod server;
+#[path = "client/support.rs"]
+mod support;
 
 use server::{Behaviour, Then};
+use support::*;
 
 const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
                       xmlns:stream='http://etherx.jabber.org/streams' id='s1' \
                       from='localhost' version='1.0'>";
-
-fn juliet() -> BareJid {
-    BareJid::new("juliet@localhost").expect("a valid JID")
-}
-
-fn plaintext(host: &str, port: u16) -> Login {
-    Login::new(juliet(), "secret")
-        .server(Server::Plaintext {
-            host: host.into(),
-            port,
-        })
-        .timeout(Duration::from_secs(5))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
 
 async fn login_error(login: Login) -> LoginError {
     match login.connect().await {
@@ -247,51 +229,62 @@ fn a_server_without_starttls_is_refused_when_tls_is_required() {
 
 // ---- Sessions against scripted servers ----
 
-const fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
+#[test]
+fn a_server_refusing_starttls_is_said_with_its_address() {
+    runtime().block_on(async {
+        let server = server::Server::start(Behaviour {
+            refuse_starttls: true,
+            ..Behaviour::default()
+        })
+        .await;
+        let login = Login::new(juliet(), "secret")
+            .server(Server::StartTls {
+                host: "127.0.0.1".into(),
+                port: server.port,
+            })
+            .timeout(Duration::from_secs(5));
+        let error = login_error(login).await;
+        let address = format!("127.0.0.1:{}", server.port);
+        assert!(
+            matches!(&error, LoginError::TlsRefused { address: said } if *said == address),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("the server at {address} refused to start TLS")
+        );
+    });
 }
 
-/// A session login to a scripted server, with a fast reconnection schedule: `first`, doubling,
-/// up to eight times `first`.
-fn session(server: &server::Server, first: Duration) -> Login {
-    plaintext("127.0.0.1", server.port).reconnect_backoff(first, first * 8)
-}
-
-async fn started(login: Login) -> (Disco, Incoming) {
-    match login.connect().await {
-        Ok(session) => session,
-        Err(error) => panic!("the session did not start: {error}"),
-    }
-}
-
-/// The next event, within `limit`.
-async fn next_event(incoming: &mut Incoming, limit: Duration) -> Option<SessionEvent> {
-    tokio::time::timeout(limit, incoming.next())
-        .await
-        .unwrap_or_else(|_| panic!("no event within {limit:?}"))
-}
-
-/// Reads events until one matches, within `limit`; returns it with the events before it.
-async fn until(
-    incoming: &mut Incoming,
-    limit: Duration,
-    wanted: impl Fn(&SessionEvent) -> bool,
-) -> (SessionEvent, Vec<SessionEvent>) {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut before = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match tokio::time::timeout(left, incoming.next()).await {
-            Ok(Some(event)) if wanted(&event) => return (event, before),
-            Ok(Some(event)) => before.push(event),
-            Ok(None) => panic!("the session ended first; before: {before:?}"),
-            Err(_) => panic!("nothing wanted within {limit:?}; before: {before:?}"),
-        }
-    }
-}
-
-fn romeo() -> Jid {
-    Jid::new("romeo@localhost/orchard").expect("a valid JID")
+#[test]
+fn the_login_timeout_bounds_the_whole_login_binding_included() {
+    runtime().block_on(async {
+        // Authentication takes most of the bound, then the server never binds a resource.
+        let server = server::Server::start(Behaviour {
+            slow_authentication: Some(ms(600)),
+            bind: false,
+            ..Behaviour::default()
+        })
+        .await;
+        let limit = ms(1_000);
+        let started = Instant::now();
+        let error = login_error(session(&server, ms(100)).timeout(limit)).await;
+        let took = started.elapsed();
+        assert!(
+            matches!(
+                error,
+                LoginError::Timeout {
+                    stage: LoginStage::Binding,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            took < limit + ms(300),
+            "the login took {took:?} for a bound of {limit:?}"
+        );
+    });
 }
 
 #[test]
@@ -303,7 +296,7 @@ fn a_resumption_refused_without_h_ends_in_a_new_stream_not_a_storm() {
             stream_management: true,
             then: &[Then::Drop, Then::Serve],
             refuse_resumption: true,
-            accept: None,
+            ..Behaviour::default()
         })
         .await;
         let (_disco, mut incoming) = started(session(&server, ms(100))).await;
@@ -548,9 +541,10 @@ async fn a_host_panic_ends_the_session(install: impl FnOnce(&Disco)) {
         .await;
     assert!(matches!(later, Err(AskError::Ended(SessionEnd::Panicked))));
     assert_eq!(disco.send(Presence::available()), Err(SessionEnd::Panicked));
-    tokio::time::timeout(ms(1_000), disco.close())
+    let closed = tokio::time::timeout(ms(1_000), disco.close())
         .await
         .expect("close returns at once");
+    assert_eq!(closed, Ok(()));
 }
 
 #[test]

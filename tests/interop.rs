@@ -25,6 +25,7 @@ use xmpp_disco::client::{
 use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_disco::xmpp_parsers::presence::{Presence, Type as PresenceType};
 use xmpp_disco::xmpp_parsers::stanza_error::DefinedCondition;
 use xmpp_disco::xmpp_parsers::version::VersionQuery;
 use xmpp_disco::{Event, Node, QueryError, QueryKind, QueryOptions, StaticNode};
@@ -187,7 +188,7 @@ fn server_info_and_items() {
         assert_eq!(conference.name.as_deref(), Some("Chatrooms"));
         let muc = self::info(&alice, &conference.jid, None).await;
         assert!(muc.features.contains("http://jabber.org/protocol/muc"));
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -213,7 +214,7 @@ fn a_cached_answer_sends_nothing() {
             Arc::ptr_eq(&first_muc, &again_muc),
             "the same answer, not a copy"
         );
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -243,7 +244,7 @@ fn concurrent_queries_share_one_iq() {
         assert_eq!(stats.requests_sent, 1, "one IQ for five queries");
         assert_eq!(stats.aliased, 4);
         assert!(answers.iter().all(|a| Arc::ptr_eq(a, &answers[0])));
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -269,7 +270,7 @@ fn errors_arrive_typed_and_are_not_cached() {
         // A node the machine cannot ask for is refused at the call, nothing sent.
         let refused = alice.query_info(&server, Some(""), ask()).await;
         assert!(matches!(refused, Err(AskError::Invalid(_))), "{refused:?}");
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -386,8 +387,8 @@ fn one_client_asks_another_whose_machine_answers() {
         let stats = bob.stats();
         assert_eq!(stats.requests_answered, 5, "{stats:?}");
         assert_eq!(stats.requests_refused, 1, "{stats:?}");
-        alice.close().await;
-        bob.close().await;
+        alice.close().await.expect("what was accepted went out");
+        bob.close().await.expect("what was accepted went out");
     });
 }
 
@@ -446,8 +447,8 @@ fn requests_that_are_not_disco_are_handed_back_and_refused_without_text() {
             DefinedCondition::ServiceUnavailable
         );
         assert!(error.texts.is_empty(), "{error:?}");
-        alice.close().await;
-        bob.close().await;
+        alice.close().await.expect("what was accepted went out");
+        bob.close().await.expect("what was accepted went out");
     });
 }
 
@@ -547,7 +548,7 @@ fn slixmpp_and_the_machine_understand_each_other() {
         assert!(items.items.is_empty(), "{items:?}");
 
         log_out(peer).await;
-        bob.close().await;
+        bob.close().await.expect("what was accepted went out");
     });
 }
 
@@ -618,7 +619,7 @@ fn the_component_example_answers_for_itself_and_every_room() {
             let answer = alice.query_info(&room, None, QueryOptions::default()).await;
             assert_eq!(condition(answer), DefinedCondition::ItemNotFound, "{room}");
         }
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -705,7 +706,7 @@ fn one_login_is_one_connection() {
         let (proxy, alice, _incoming) = through_proxy(&server_address(), "alice", None).await;
         info(&alice, &alice.server(), None).await;
         assert_eq!(proxy.connections(), 1, "one login, one connection");
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -737,7 +738,7 @@ fn a_new_stream_fails_the_queries_in_flight_and_clears_the_cache() {
         info(&alice, &server, None).await;
         assert_eq!(alice.stats().requests_sent, sent + 1);
         assert_eq!(proxy.connections(), 2);
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -763,7 +764,7 @@ fn a_resumed_stream_keeps_the_cache_and_the_queries_in_flight() {
         assert_eq!(alice.stats().requests_sent, sent, "answered from the cache");
         assert!(Arc::ptr_eq(&before, &after));
         assert_eq!(proxy.connections(), 2);
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -841,7 +842,7 @@ fn ejabberd_pages_its_rooms_and_the_whole_list_reads_them_all() {
         const ROOMS: usize = 250;
         for n in 0..ROOMS {
             let room = jid(&format!("page{n}@conference.localhost/bob"));
-            bob.send(xmpp_disco::xmpp_parsers::presence::Presence::available().with_to(room))
+            bob.send(Presence::available().with_to(room))
                 .expect("bob online");
         }
         let mut listed = 0;
@@ -896,7 +897,7 @@ fn ejabberd_pages_its_rooms_and_the_whole_list_reads_them_all() {
         let pages = bob.stats().requests_sent - sent;
         assert_eq!(pages, all.pages as u64);
         assert!(all.pages >= ROOMS.div_ceil(40), "{} pages", all.pages);
-        bob.close().await;
+        bob.close().await.expect("what was accepted went out");
     });
 }
 
@@ -961,7 +962,7 @@ fn find_services_finds_the_muc_and_upload_of_prosody_and_of_ejabberd() {
                 .await
                 .expect("the server's info");
             assert!(supported.supported, "{address} answers pings");
-            alice.close().await;
+            alice.close().await.expect("what was accepted went out");
         }
     });
 }
@@ -1064,7 +1065,7 @@ fn a_forged_twin_from_slixmpp_answers_only_the_forger() {
         for peer in [forger, honest] {
             log_out(peer).await;
         }
-        bob.close().await;
+        bob.close().await.expect("what was accepted went out");
     });
 }
 
@@ -1127,27 +1128,111 @@ fn slixmpp_caps_cost_one_request_and_slixmpp_verifies_ours() {
         for (to, (_, lines)) in slix.iter().zip(&mut peers) {
             bob.send(bob.presence().with_to(to.clone()))
                 .expect("the session lives");
-            let verdict = tokio::time::timeout(Duration::from_secs(20), async {
-                loop {
-                    let line = lines
-                        .next_line()
-                        .await
-                        .expect("readable output")
-                        .expect("slixmpp says what it made of our caps");
-                    if line.starts_with("verified ") || line.starts_with("unverified ") {
-                        return line;
-                    }
-                }
-            })
-            .await
-            .expect("slixmpp's verdict in time");
-            assert_eq!(verdict, format!("verified {bob_jid} {ours}"));
+            assert_eq!(verdict(lines).await, format!("verified {bob_jid} {ours}"));
         }
         for (peer, _) in peers {
             log_out(peer).await;
         }
-        bob.close().await;
+        bob.close().await.expect("what was accepted went out");
     });
+}
+
+/// slixmpp asking to see `target`'s presence (see `slixmpp_caps.py`).
+fn slixmpp_subscriber(user: &str, target: &Jid) -> tokio::process::Child {
+    let (user, target) = (format!("{user}@localhost"), target.to_string());
+    python_peer("slixmpp_caps.py", &[&user, "secret", &target, "subscribe"])
+}
+
+/// The next `verified` or `unverified` line of a slixmpp peer, within 20 s.
+async fn verdict(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> String {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .expect("readable output")
+                .expect("slixmpp says what it made of our caps");
+            if line.starts_with("verified ") || line.starts_with("unverified ") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("slixmpp's verdict in time")
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn a_subscribed_slixmpp_contact_sees_and_verifies_our_new_ver_after_a_feature_is_registered() {
+    bounded(async {
+        let mut config = xmpp_disco::Config::default();
+        config.caps_node = Some("https://docs.rs/xmpp-disco#interop".into());
+        let login = login_to(&server_address(), "bob").config(config);
+        let (bob, incoming) = connect(login).await;
+        let bob_jid = Jid::from(bob.jid());
+        let mut peer = slixmpp_subscriber("slix", &bob_jid);
+        let mut lines = BufReader::new(peer.stdout.take().expect("piped")).lines();
+        line_starting(&mut lines, "online ").await;
+        // Bob goes online (his broadcast presence carries his capabilities without any help
+        // from the host), then approves the subscription, which the server delivers to
+        // available resources (RFC 6121 §3.1.3); his presence then reaches slixmpp.
+        bob.send(Presence::available()).expect("the session lives");
+        tokio::spawn(approving_host(bob.clone(), incoming));
+        // Subscribed now or before (Prosody does not pass on a repeated request): Bob's
+        // presence reaches slixmpp either way.
+        let first = own_ver(&bob);
+        assert_eq!(
+            verdict(&mut lines).await,
+            format!("verified {bob_jid} {first}")
+        );
+
+        // A feature registered: the session sends the presence again with the new ver, which
+        // slixmpp verifies against our caps node.
+        bob.with_machine(|machine| {
+            machine
+                .root_mut()
+                .register_feature("urn:xmpp:ping")
+                .expect("a new feature")
+        });
+        let second = own_ver(&bob);
+        assert_ne!(first, second);
+        assert_eq!(
+            verdict(&mut lines).await,
+            format!("verified {bob_jid} {second}")
+        );
+        // No subscription is left for the tests after this one.
+        let slix = Jid::new("slix@localhost").expect("a JID");
+        bob.send(Presence::new(PresenceType::Unsubscribed).with_to(slix))
+            .expect("the session lives");
+        log_out(peer).await;
+        bob.close().await.expect("what was accepted went out");
+    });
+}
+
+/// [`host`], approving every subscription request (an earlier run may have left one approved
+/// already: the server then answers the request itself).
+async fn approving_host(disco: Disco, mut incoming: Incoming) {
+    while let Some(event) = incoming.next().await {
+        match event {
+            SessionEvent::Stanza(Stanza::Presence(presence))
+                if presence.type_ == PresenceType::Subscribe =>
+            {
+                if let Some(from) = presence.from {
+                    let approval = Presence::new(PresenceType::Subscribed).with_to(from.to_bare());
+                    disco.send(approval).expect("the session lives");
+                }
+            }
+            SessionEvent::Stanza(Stanza::Iq(iq)) => disco.refuse(iq),
+            _ => {}
+        }
+    }
+}
+
+fn own_ver(disco: &Disco) -> String {
+    disco
+        .with_machine(|machine| machine.caps_announcement())
+        .expect("caps are on")
+        .ver()
 }
 
 #[test]
@@ -1167,7 +1252,7 @@ fn prosody_caps_in_its_stream_features_are_verified() {
         // verified answer is imported.
         let saved = alice.with_machine(|machine| machine.export_caps());
         assert_eq!(saved.len(), 1);
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
         let (next, _incoming) = connect(login_to(&server_address(), "alice")).await;
         assert_eq!(
             next.with_machine(|machine| machine.import_caps(saved, CapsStore::Learned).taken),
@@ -1177,7 +1262,7 @@ fn prosody_caps_in_its_stream_features_are_verified() {
         let again = info(&next, &server, None).await;
         assert_eq!(again.features, first.features);
         assert_eq!(next.stats().requests_sent, sent);
-        next.close().await;
+        next.close().await.expect("what was accepted went out");
     });
 }
 
@@ -1311,7 +1396,7 @@ fn disrupt_an_ejabberd_restart_under_a_serving_client_ends_in_a_new_stream() {
         assert_eq!(refused, 1, "the resumption was refused once");
         // The new stream works.
         info(&alice, &server, None).await;
-        alice.close().await;
+        alice.close().await.expect("what was accepted went out");
     });
 }
 
@@ -1352,7 +1437,7 @@ fn disrupt_a_hung_prosody_is_noticed_within_the_keepalive_bound() {
         .await;
         assert!(matches!(event, SessionEvent::Reset { .. }), "{event:?}");
         info(&bob, &server, None).await;
-        bob.close().await;
+        bob.close().await.expect("what was accepted went out");
     });
 }
 
@@ -1615,6 +1700,6 @@ async fn soak(run: Duration) {
         growth / 1024
     );
     for (_, disco, _) in &sessions {
-        disco.close().await;
+        disco.close().await.expect("what was accepted went out");
     }
 }

@@ -3,33 +3,36 @@
 //!
 //! The machine lives in [`Shared`](super::shared::Shared), behind a mutex that is never held
 //! across an `.await`: the [`Disco`](super::Disco) handles call it from any task and wake the
-//! driver, which hands what the machine emitted to tokio-xmpp and sleeps until its next
-//! deadline.
+//! driver, which hands what the machine emitted to tokio-xmpp (through the [`Backlog`]) and
+//! sleeps until its next deadline.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::stanzastream::{Event as StreamItem, StanzaStream, StreamEvent};
-use tokio_xmpp::Stanza;
 
+use super::backlog::Backlog;
 use super::events::{SessionEnd, SessionEvent};
 use super::reconnect::LinkReport;
 use super::shared::{Command, Inner};
 
-/// How often stanzas waiting for room in tokio-xmpp's queue try again (see [`Backlog`]).
-const BACKLOG_RETRY: Duration = Duration::from_millis(50);
-
-/// How long a clean close may take before the stream is simply dropped.
+/// How long a clean close may take: sending what the host gave before it, then closing the
+/// stream.
 const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+
+/// How often a close looks again whether everything left: tokio-xmpp tells a stanza's progress
+/// only to whoever waits on its token, which would be one wait per stanza.
+const CLOSE_CHECK: Duration = Duration::from_millis(20);
 
 /// The driver's ways in: the stream, the host's commands, the reconnector's reports.
 pub(crate) struct Driver {
     pub(crate) inner: Arc<Inner>,
     pub(crate) stream: StanzaStream,
     pub(crate) backlog: Backlog,
+    /// How many stanzas may wait before requests go unanswered.
+    pub(crate) backlog_limit: usize,
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
     /// What the reconnector tells the host.
     pub(crate) reports: mpsc::UnboundedReceiver<SessionEvent>,
@@ -38,10 +41,17 @@ pub(crate) struct Driver {
     pub(crate) give_up_after: Option<Duration>,
 }
 
+/// A close under way: why, until when, and who waits for it.
+struct Closing {
+    reason: SessionEnd,
+    until: tokio::time::Instant,
+    closers: Vec<oneshot::Sender<usize>>,
+}
+
 impl Driver {
     pub(crate) async fn run(mut self) {
         let mut suspended_since: Option<tokio::time::Instant> = None;
-        let mut closers = Vec::new();
+        let mut closing: Option<Closing> = None;
         let reason = loop {
             let give_up_at = suspended_since
                 .zip(self.give_up_after)
@@ -49,109 +59,129 @@ impl Driver {
             let lost = SessionEnd::Lost {
                 suspended_for: self.give_up_after.unwrap_or_default(),
             };
-            let (outgoing, deadline) = self.inner.take_outgoing();
-            self.backlog.stanzas.extend(outgoing);
-            let retry = self.backlog.flush(&self.stream);
+            // Once closing, only what was accepted before the close is sent.
+            let deadline = if closing.is_none() {
+                let (outgoing, deadline) = self.inner.take_outgoing();
+                for (stanza, owner) in outgoing {
+                    self.backlog.push(stanza, owner);
+                }
+                deadline
+            } else {
+                None
+            };
+            let mut retry = self.backlog.flush(&self.stream);
+            if let Some(close) = &closing {
+                if self.backlog.all_left() {
+                    break close.reason;
+                }
+                retry = retry.or(Some(tokio::time::Instant::now() + CLOSE_CHECK));
+            }
+            let close_by = closing.as_ref().map(|close| close.until);
             // In this order: a due deadline is never starved by a busy stream, and stream
             // events come before the reconnector's reports, so that an attempt's failure is
             // told after the suspension it follows.
             tokio::select! {
                 biased;
-                command = self.commands.recv() => break ended_by(command, &mut closers),
+                command = self.commands.recv(), if closing.is_none() => {
+                    let (reason, closers) = match command {
+                        Some(Command::Close(closer)) => (SessionEnd::Closed, vec![closer]),
+                        None => (SessionEnd::Dropped, Vec::new()),
+                    };
+                    log::debug!("closing the session: sending what was accepted before");
+                    self.inner.closing(reason);
+                    // Nothing is accepted from now on: what was, up to this instant, goes.
+                    let (outgoing, _) = self.inner.take_outgoing();
+                    for (stanza, owner) in outgoing {
+                        self.backlog.push(stanza, owner);
+                    }
+                    closing = Some(Closing {
+                        reason,
+                        until: tokio::time::Instant::now() + CLOSE_LIMIT,
+                        closers,
+                    });
+                }
+                () = sleep_until(close_by) => {
+                    if let Some(close) = &closing {
+                        break close.reason;
+                    }
+                }
                 () = sleep_until(deadline.map(tokio::time::Instant::from_std)) => {
                     self.inner.handle_timeout();
                 }
                 () = sleep_until(give_up_at) => break lost,
                 item = self.stream.next() => match item {
                     None => break SessionEnd::StreamEnded,
-                    Some(StreamItem::Stanza(stanza)) => self.inner.receive(stanza),
+                    Some(StreamItem::Stanza(stanza)) => {
+                        // Whether a request could be answered is decided as it comes.
+                        let full = self.backlog.waiting() >= self.backlog_limit;
+                        self.inner.shed_requests(full);
+                        self.inner.receive(stanza);
+                    }
                     Some(StreamItem::Stream(StreamEvent::Suspended)) => {
+                        log::warn!(
+                            "the connection to the server was lost (or the server was silent \
+                             past the keepalive bound); reconnecting"
+                        );
                         suspended_since.get_or_insert_with(tokio::time::Instant::now);
+                        self.backlog.hold();
                         self.link.send_modify(|link| link.suspended += 1);
-                        self.inner.report(SessionEvent::Suspended);
+                        self.inner.report_event(SessionEvent::Suspended);
                     }
                     Some(StreamItem::Stream(StreamEvent::Resumed)) => {
+                        log::info!("the stream was resumed (XEP-0198): nothing lost");
                         suspended_since = None;
+                        self.backlog.resume();
                         self.link.send_modify(|link| link.settled += 1);
-                        self.inner.report(SessionEvent::Resumed);
+                        self.inner.report_event(SessionEvent::Resumed);
                     }
                     Some(StreamItem::Stream(StreamEvent::Reset { bound_jid, features })) => {
-                        suspended_since = None;
+                        let resumption = if suspended_since.take().is_some() {
+                            "the stream could not be resumed: "
+                        } else {
+                            ""
+                        };
+                        let dropped = self.backlog.new_stream();
+                        log::info!(
+                            "{resumption}a new stream as {bound_jid}: queries in flight failed, \
+                             the cache cleared, {dropped} stanzas of the old stream dropped"
+                        );
                         self.link.send_modify(|link| link.settled += 1);
-                        self.inner.reset(bound_jid, &features);
+                        self.inner.reset(self.backlog.stream(), bound_jid, &features);
                     }
                 },
-                Some(event) = self.reports.recv() => self.inner.report(event),
+                Some(event) = self.reports.recv() => self.inner.report_event(event),
                 () = self.inner.wake.notified() => {}
                 () = sleep_until(retry) => {}
             }
         };
+        log::info!("the session ended: {reason}");
         self.inner.end(reason);
         // The reconnector stops with the link report.
         drop(self.link);
         match reason {
             SessionEnd::Closed | SessionEnd::Dropped => {
-                let _ = tokio::time::timeout(CLOSE_LIMIT, self.stream.close()).await;
+                let until = closing.as_ref().map(|close| close.until);
+                let left = until.map_or(CLOSE_LIMIT, |until| {
+                    until.saturating_duration_since(tokio::time::Instant::now())
+                });
+                let _ = tokio::time::timeout(left, self.stream.close()).await;
             }
             // Nothing to close politely: the connection or tokio-xmpp's worker is gone.
             _ => drop(self.stream),
         }
-        // Later closers: every `close` waits for the end, whoever caused it.
+        // Counted once tokio-xmpp is done: a closing stream still sends what it queued.
+        let unsent = self.backlog.unsent();
+        if unsent > 0 {
+            log::warn!("{unsent} stanzas the host gave were not sent before the session ended");
+        }
+        // Every `close` waits for the end, whoever caused it, and learns what was not sent.
+        let mut closers = closing.map(|close| close.closers).unwrap_or_default();
         while let Ok(Command::Close(closer)) = self.commands.try_recv() {
             closers.push(closer);
         }
         for closer in closers {
-            let _ = closer.send(());
+            let _ = closer.send(unsent);
         }
-    }
-}
-
-/// Every command ends the session: a close, or the last handle gone (`None`).
-fn ended_by(command: Option<Command>, closers: &mut Vec<oneshot::Sender<()>>) -> SessionEnd {
-    match command {
-        Some(Command::Close(closer)) => {
-            closers.push(closer);
-            SessionEnd::Closed
-        }
-        None => SessionEnd::Dropped,
-    }
-}
-
-/// Stanzas on their way to tokio-xmpp, which takes only so many while disconnected (its
-/// queue's depth). Awaiting its `send` would hold up the driver, so deadlines, stream events
-/// and commands would wait for a connection; splitting the stream does not help either, since
-/// tokio-xmpp's receiving half cannot be read while its sending half waits. So each stanza is
-/// offered without waiting, and what finds no room stays here and is offered again every
-/// [`BACKLOG_RETRY`] (and after anything else wakes the driver), in order.
-///
-/// tokio-xmpp's `send` panics when its worker is gone; the worker ends by itself only in a
-/// panic of its own (under `panic = "abort"`, the end of the process), after which its stream
-/// ends and the driver stops. No unwinding is caught here.
-#[derive(Default)]
-pub(crate) struct Backlog {
-    stanzas: VecDeque<Stanza>,
-}
-
-impl Backlog {
-    /// Offers the stanzas in order until tokio-xmpp has no room; when to offer the rest.
-    fn flush(&mut self, stream: &StanzaStream) -> Option<tokio::time::Instant> {
-        while let Some(stanza) = self.stanzas.front() {
-            // A send that finds no room is dropped unsent, so it is given a copy.
-            match stream.send(Box::new(copy(stanza))).now_or_never() {
-                Some(_token) => drop(self.stanzas.pop_front()),
-                None => return Some(tokio::time::Instant::now() + BACKLOG_RETRY),
-            }
-        }
-        None
-    }
-}
-
-/// A copy of `stanza` (xmpp-parsers' `Stanza` is not `Clone`, its three kinds are).
-fn copy(stanza: &Stanza) -> Stanza {
-    match stanza {
-        Stanza::Iq(iq) => Stanza::Iq(iq.clone()),
-        Stanza::Message(message) => Stanza::Message(message.clone()),
-        Stanza::Presence(presence) => Stanza::Presence(presence.clone()),
     }
 }
 

@@ -94,6 +94,13 @@ pub enum LoginError {
     /// STARTTLS was required but the server does not offer it.
     #[error("the server does not offer STARTTLS, and this connection requires TLS")]
     NoTls,
+    /// The server offered STARTTLS, then refused it (a `<failure/>`) or closed the connection
+    /// when asked: the connection was accepted, TLS was not.
+    #[error("the server at {address} refused to start TLS")]
+    TlsRefused {
+        /// Where the login went: `host:port`, or the domain whose published address answered.
+        address: String,
+    },
     /// TLS could not be established (a certificate that does not match, an unknown authority).
     #[error("TLS with the server failed: {reason}")]
     Tls {
@@ -152,6 +159,8 @@ pub(super) enum RouteError {
     Dns { name: String, reason: io::Error },
     #[error("cannot connect to {address}: {reason}")]
     Connect { address: String, reason: io::Error },
+    #[error("the server at {address} refused to start TLS")]
+    TlsRefused { address: String },
 }
 
 pub(super) fn route_error(error: RouteError) -> tokio_xmpp::Error {
@@ -241,6 +250,7 @@ fn classify_io(error: io::Error, stage: LoginStage, domain: String) -> LoginErro
                 RouteError::Connect { address, reason } => {
                     LoginError::Unreachable { address, reason }
                 }
+                RouteError::TlsRefused { address } => LoginError::TlsRefused { address },
             };
         }
         return LoginError::Closed { stage };

@@ -54,7 +54,10 @@ pub enum SessionEvent {
     Resumed,
     /// The stream came back as a new one (the server could not resume it): the machine failed
     /// every query in flight with [`QueryError::Disconnected`](crate::QueryError::Disconnected)
-    /// and cleared its cache. The server has forgotten the session's presence: send it again.
+    /// and cleared its cache. The server has forgotten the host's presence: the session sends
+    /// the host's last broadcast presence again itself (unless
+    /// [`Login::manage_presence`](super::Login::manage_presence) is off); directed presences
+    /// (rooms joined) are the host's to send again.
     Reset {
         /// The full JID the server bound this time.
         jid: FullJid,

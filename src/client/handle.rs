@@ -49,12 +49,22 @@ pub struct Disco {
 
 impl std::fmt::Debug for Disco {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shared = self.inner.lock();
+        let front = self.inner.front();
         f.debug_struct("Disco")
-            .field("jid", &shared.jid)
-            .field("ended", &shared.ended)
+            .field("jid", &front.jid)
+            .field("ended", &front.ended)
             .finish_non_exhaustive()
     }
+}
+
+/// Stanzas the host gave [`Disco::send`] that the session's end left unsent: the server never
+/// got them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{stanzas} stanzas given to send were not sent before the session ended")]
+#[non_exhaustive]
+pub struct Unsent {
+    /// How many.
+    pub stanzas: usize,
 }
 
 impl Disco {
@@ -223,7 +233,7 @@ impl Disco {
         start: impl FnOnce(&mut DiscoMachine) -> Result<RequestId, InvalidArgument>,
     ) -> Result<Completion, AskError> {
         let mut shared = self.inner.lock();
-        if let Some(reason) = shared.ended {
+        if let Some(reason) = self.inner.front().ended {
             return Err(AskError::Ended(reason));
         }
         let id = start(&mut shared.machine)?;
@@ -242,7 +252,14 @@ impl Disco {
     /// [`stats`](DiscoMachine::stats). What it makes the machine send goes out at once, and
     /// the completions of queries it starts arrive as [`SessionEvent::Disco`](super::SessionEvent::Disco).
     ///
-    /// The machine is locked meanwhile: keep `change` short and do not await in it.
+    /// The machine is locked meanwhile: keep `change` short and do not await in it. The
+    /// handle's [`send`](Self::send), [`refuse`](Self::refuse), [`presence`](Self::presence),
+    /// [`jid`](Self::jid) and [`stats`](Self::stats) can be called from `change` (`stats` then
+    /// gives the counters as they were before it).
+    ///
+    /// When `change` changed what the root's capabilities hashes cover, and the host's
+    /// presence is on, the host's broadcast presence goes out again with the new hashes: once
+    /// per call, however many edits it made (see the [module documentation](super)).
     pub fn with_machine<R>(&self, change: impl FnOnce(&mut DiscoMachine) -> R) -> R {
         let mut shared = self.inner.lock();
         let result = change(&mut shared.machine);
@@ -254,25 +271,23 @@ impl Disco {
 
     /// An available presence carrying the machine's capabilities
     /// ([`caps_announcement`](DiscoMachine::caps_announcement): set
-    /// [`Config::caps_node`](crate::Config::caps_node) in the login's config), ready to
-    /// [`send`](Self::send); a plain one without. Presences received are read for their
-    /// capabilities by the session itself.
+    /// [`Config::caps_node`](crate::Config::caps_node) in the login's config); a plain one
+    /// without. [`send`](Self::send) adds them to any available presence by itself (unless
+    /// [`Login::manage_presence`](super::Login::manage_presence) turned that off). Presences
+    /// received are read for their capabilities by the session itself.
     pub fn presence(&self) -> Presence {
-        let mut presence = Presence::available();
-        if let Some(caps) = self.inner.lock().machine.caps_announcement() {
-            presence.payloads.extend(caps.elements());
-        }
-        presence
+        self.inner.front().presence()
     }
 
-    /// The machine's counters.
+    /// The machine's counters (as of the last time the session touched the machine), with
+    /// [`Stats::requests_shed`].
     pub fn stats(&self) -> Stats {
-        self.inner.lock().machine.stats()
+        self.inner.front().stats()
     }
 
     /// The full JID the server bound (it may change on a [`Reset`](super::SessionEvent::Reset)).
     pub fn jid(&self) -> FullJid {
-        self.inner.lock().jid.clone()
+        self.inner.front().jid.clone()
     }
 
     /// The JID of the server this session is logged in to.
@@ -281,16 +296,26 @@ impl Disco {
     }
 
     /// Sends a stanza of the host's own (a presence, a message, an answer to an IQ the host
-    /// handles) on the session's stream, after what is already queued.
+    /// handles) on the session's stream, after what is already queued. An available presence
+    /// gets the session's capabilities (see the [module documentation](super)).
+    ///
+    /// A stanza accepted is never dropped by the session: it waits, in order, however full the
+    /// backlog is (the backlog's limit holds the session's own answers back, never the host's),
+    /// while the stream is suspended, and through a new stream, on which it goes out. A
+    /// [`close`](Self::close) sends it first, or says it could not; a session that ends for
+    /// another reason logs how many were left.
     ///
     /// # Errors
     ///
-    /// [`SessionEnd`] if the session is over; the stanza is dropped.
+    /// [`SessionEnd`] if the session is over or closing; the stanza is not accepted.
     pub fn send(&self, stanza: impl Into<Stanza>) -> Result<(), SessionEnd> {
-        if let Some(reason) = self.inner.lock().ended {
+        let mut front = self.inner.front();
+        if let Some(reason) = front.ended {
             return Err(reason);
         }
-        self.inner.queue(stanza.into());
+        front.send(stanza.into());
+        drop(front);
+        self.inner.wake.notify_one();
         Ok(())
     }
 
@@ -300,15 +325,25 @@ impl Disco {
         self.inner.refuse(iq);
     }
 
-    /// Ends the session: queries in flight complete with
-    /// [`QueryError::Disconnected`], the stream is closed cleanly (within 10 s), and
-    /// [`Incoming`](super::Incoming) gets [`SessionEvent::Ended`](super::SessionEvent::Ended).
-    /// Returns once that is done (at once if the session had already ended).
-    pub async fn close(&self) {
+    /// Ends the session cleanly: what [`send`](Self::send) accepted before goes out first,
+    /// then queries in flight complete with [`QueryError::Disconnected`], the stream is
+    /// closed, and [`Incoming`](super::Incoming) gets
+    /// [`SessionEvent::Ended`](super::SessionEvent::Ended); all within 10 s. Returns once that
+    /// is done (at once if the session had already ended). Nothing is accepted meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsent`]: stanzas the host gave that had not left when the 10 s ran out (the server
+    /// unreachable, say), or that were left when the session ended otherwise.
+    pub async fn close(&self) -> Result<(), Unsent> {
         let (closed, done) = oneshot::channel();
-        if self.commands.send(Command::Close(closed)).is_ok() {
-            // An error here is a driver already gone: the session is over either way.
-            let _ = done.await;
+        if self.commands.send(Command::Close(closed)).is_err() {
+            // The driver is gone: the session is over, and said so when it ended.
+            return Ok(());
+        }
+        match done.await {
+            Ok(0) | Err(_) => Ok(()),
+            Ok(stanzas) => Err(Unsent { stanzas }),
         }
     }
 }
@@ -343,7 +378,7 @@ impl std::future::Future for Completion {
         // A session that ends normally fails every query through the machine first; a waiter
         // dropped without its completion is a session that ended in a panic.
         std::task::Poll::Ready(outcome.map_err(|_| {
-            let reason = self.inner.lock().ended;
+            let reason = self.inner.front().ended;
             reason.map_or(AskError::Failed(QueryError::Disconnected), AskError::Ended)
         }))
     }

@@ -34,6 +34,17 @@ impl Connector {
         Self { server }
     }
 
+    /// The address connections go to, as a user would name it: `host:port`, or the domain
+    /// whose published addresses are tried.
+    fn address(&self, domain: &str) -> String {
+        match &self.server {
+            Server::Published => domain.to_owned(),
+            Server::StartTls { host, port } | Server::Plaintext { host, port } => {
+                format!("{host}:{port}")
+            }
+        }
+    }
+
     async fn open(&self, domain: &str) -> Result<TcpStream, tokio_xmpp::Error> {
         let (host, port) = match &self.server {
             Server::Published => return DnsConfig::srv_default_client(domain).resolve().await,
@@ -98,12 +109,24 @@ impl ServerConnector for Connector {
         if !features.can_starttls() {
             return Err(ProtocolError::NoTls.into());
         }
-        let (tls, binding) = starttls(stream, jid.domain().as_str()).await?;
+        // tokio-xmpp reads a `<failure/>` as nothing and the close after it as a lost
+        // connection: the connection was accepted, and TLS refused, here.
+        let (tls, binding) = starttls(stream, jid.domain().as_str())
+            .await
+            .map_err(|error| match error {
+                tokio_xmpp::Error::Disconnected => route_error(RouteError::TlsRefused {
+                    address: self.address(jid.domain().as_str()),
+                }),
+                other => other,
+            })?;
         let stream: Self::Stream = Box::new(BufStream::new(tls));
         let pending = initiate_stream(stream, ns, header(jid), timeouts).await?;
         Ok((pending, binding))
     }
 }
+
+/// How many stanzas may wait to be sent, by default ([`Login::backlog_limit`]).
+const DEFAULT_BACKLOG_LIMIT: usize = 64;
 
 /// The bounds of one login and of the stream it opens.
 #[derive(Clone, Copy, Debug)]
@@ -116,22 +139,29 @@ pub(crate) struct Limits {
 }
 
 /// One login: connect, authenticate, open the authenticated stream and read its features,
-/// bounded by `limits.timeout`. Resource binding is left to tokio-xmpp's `StanzaStream`, which
-/// also negotiates stream management.
+/// by `deadline` (`limits.timeout` after the login began, which the caller may still need for
+/// resource binding). Resource binding is left to tokio-xmpp's `StanzaStream`, which also
+/// negotiates stream management.
 pub(crate) async fn log_in(
     connector: &Connector,
     jid: &BareJid,
     password: &str,
     limits: Limits,
+    deadline: tokio::time::Instant,
 ) -> Result<Connection, LoginError> {
     let limit = limits.timeout;
-    let deadline = tokio::time::Instant::now() + limit;
-    let failed = |(stage, error): (LoginStage, Option<tokio_xmpp::Error>)| match error {
-        Some(error) => classify(error, stage, jid, &connector.server),
-        None => LoginError::Timeout {
-            stage,
-            after: limit,
-        },
+    let address = connector.address(jid.domain().as_str());
+    log::info!("connecting to {address} as {jid}");
+    let failed = |(stage, error): (LoginStage, Option<tokio_xmpp::Error>)| {
+        let error = match error {
+            Some(error) => classify(error, stage, jid, &connector.server),
+            None => LoginError::Timeout {
+                stage,
+                after: limit,
+            },
+        };
+        log::warn!("logging in at {address} failed: {error}");
+        error
     };
     let identity = Jid::from(jid.clone());
     let timeouts = limits.keepalive;
@@ -162,8 +192,10 @@ pub(crate) async fn log_in(
         .map_err(failed)?;
     // tokio-xmpp 6.0.0 panics on a stream it cannot bind; such a server is a failed login.
     if !features.can_bind() {
+        log::warn!("logging in at {address} failed: {}", LoginError::NoBinding);
         return Err(LoginError::NoBinding);
     }
+    log::debug!("logged in at {address}; tokio-xmpp binds the stream");
     Ok(Connection {
         stream: stream.box_stream(),
         features,
@@ -210,6 +242,8 @@ pub struct Login {
     pub(crate) give_up_after: Option<Duration>,
     pub(crate) backoff: Backoff,
     pub(crate) config: Config,
+    pub(crate) manage_presence: bool,
+    pub(crate) backlog_limit: usize,
 }
 
 impl Login {
@@ -229,6 +263,8 @@ impl Login {
             give_up_after: None,
             backoff: Backoff::DEFAULT,
             config: Config::default(),
+            manage_presence: true,
+            backlog_limit: DEFAULT_BACKLOG_LIMIT,
         }
     }
 
@@ -289,6 +325,38 @@ impl Login {
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Whether the session manages the host's presence for entity capabilities (on by
+    /// default): adds the current `<c/>` to every available presence the host
+    /// [sends](super::Disco::send), sends the host's broadcast presence again when the root's
+    /// capabilities change, and after a new stream. Off, presences go out as the host wrote
+    /// them and nothing is sent on the host's behalf: for hosts that manage presence
+    /// themselves (with [`Disco::presence`](super::Disco::presence) and
+    /// [`Event::NodeChanged`](crate::Event::NodeChanged)). The
+    /// [module documentation](super) has the rules.
+    #[must_use]
+    pub fn manage_presence(mut self, manage: bool) -> Self {
+        self.manage_presence = manage;
+        self
+    }
+
+    /// How many stanzas may wait to be sent before the session stops answering requests:
+    /// those in the session's backlog, and those tokio-xmpp took and has not seen acknowledged
+    /// (XEP-0198) or, without stream management, sent. At the limit, incoming disco requests
+    /// go unanswered (and IQ requests the host [refuses](super::Disco::refuse) unrefused),
+    /// counted in [`Stats::requests_shed`](crate::Stats::requests_shed) and logged, until what
+    /// waits drains: a peer's flood, or a server that stops reading, then costs bounded memory.
+    /// What one answer weighs is its size as the element tree tokio-xmpp keeps until the
+    /// server acknowledges it: about 70 KiB for an answer of 60 features (3 KiB as XML), so
+    /// 64 of them, the default, about 4.5 MiB. A stream the server reads stays far from the
+    /// limit (it acknowledges after every batch); a burst of requests past it is mostly left
+    /// unanswered. The host's own stanzas are never dropped ([`Disco::send`](super::Disco::send));
+    /// deadlines, commands and stream events go on. At least 1.
+    #[must_use]
+    pub fn backlog_limit(mut self, stanzas: usize) -> Self {
+        self.backlog_limit = stanzas.max(1);
         self
     }
 }

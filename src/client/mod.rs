@@ -25,7 +25,7 @@
 //! | a reconnection attempt is due | nothing | [`SessionEvent::Reconnecting`], with its pause |
 //! | a reconnection attempt failed | nothing | [`SessionEvent::ReconnectFailed`], in words |
 //! | resumed without loss | nothing: cache and queries in flight kept | [`SessionEvent::Resumed`] |
-//! | a new stream | [`stream_destroyed`](crate::DiscoMachine::stream_destroyed): queries in flight fail with `Disconnected`, cache cleared | [`SessionEvent::Reset`]: send presence again |
+//! | a new stream | [`stream_destroyed`](crate::DiscoMachine::stream_destroyed): queries in flight fail with `Disconnected`, cache cleared | [`SessionEvent::Reset`]: the session sends the host's broadcast presence again; rooms are the host's to join again |
 //! | lost longer than [`Login::give_up_after`] | `stream_destroyed` | [`SessionEvent::Ended`] with [`SessionEnd::Lost`] |
 //! | host code panicked in the session | not called again | [`SessionEvent::Ended`] with [`SessionEnd::Panicked`]; every waiter fails with it |
 //!
@@ -46,12 +46,62 @@
 //! The session's own work never waits on the network: a stanza that finds tokio-xmpp's queue
 //! full (it takes 16 while disconnected) waits in the session's backlog and is offered again,
 //! so no deadline, stream event or command waits for a connection.
+//!
+//! # What the session sends on its own
+//!
+//! Besides the machine's queries and answers, and `service-unavailable` for IQ requests nobody
+//! reads from [`Incoming`]: the host's presence, for entity capabilities (XEP-0115 §6.1,
+//! XEP-0390), unless [`Login::manage_presence`] turns it off.
+//!
+//! * Every available presence the host [sends](Disco::send), broadcast or directed (a room
+//!   join), carries the current XEP-0115 `<c/>` and, where configured, XEP-0390's; one the host
+//!   put there itself is not doubled. Unavailable presences get none.
+//! * From the host's first available broadcast presence to its unavailable one, a change of
+//!   the root that changes the hashes sends the host's last broadcast presence again (its
+//!   show, status, priority and other payloads as the host sent them) with the new `<c/>`:
+//!   once per [`with_machine`](Disco::with_machine) call, however many edits it made; an edit
+//!   the hashes do not cover sends nothing. Directed presences are not sent again: the session
+//!   cannot tell which still stand (a join refused, a room left), and a presence sent again to
+//!   a room is a status change it tells every occupant; rooms see the new hashes with the
+//!   host's next presence to them.
+//! * After a new stream ([`SessionEvent::Reset`]) the server has forgotten the presence: the
+//!   last broadcast presence goes out again, on every server alike. After
+//!   [`SessionEvent::Resumed`], nothing: the server kept it.
+//!
+//! # What the session bounds
+//!
+//! What waits to be sent: stanzas in the session's backlog, and those tokio-xmpp took and has
+//! not seen acknowledged (XEP-0198) or, without stream management, sent. At
+//! [`Login::backlog_limit`] (64 by default), incoming disco requests go unanswered, and IQ
+//! requests the host [refuses](Disco::refuse) unrefused, counted in
+//! [`Stats::requests_shed`](crate::Stats::requests_shed), until it drains: a peer's flood, or a
+//! server that stops reading, costs memory bounded by the limit (`tests/client_flood.rs`: a
+//! second flood of 20,000 requests against a server not reading grows the heap by nothing).
+//! The host's own stanzas are never dropped: a stanza [`send`](Disco::send) accepted goes out
+//! in order, through suspensions and new streams; [`close`](Disco::close) sends it first, or
+//! says it could not ([`Unsent`]). While the stream is suspended nothing is offered to
+//! tokio-xmpp, so that after a new stream the session's own stanzas for the old one (queries
+//! whose waiters failed, answers to its requests) are dropped instead of going out where
+//! their ids mean nothing.
+//!
+//! # What the session logs
+//!
+//! Through the `log` facade, as tokio-xmpp does (the library installs no logger; nothing is
+//! formatted when none is), under targets named by module (`xmpp_disco::client::login`,
+//! `xmpp_disco::client::driver`, ...). `info`: each connection attempt and its address, the
+//! bound address once online, the pause before a reconnection, a resumed or new stream (and
+//! whether a resumption was refused), presences the session sends again,
+//! the end and its reason; `warn`: a failed login and why, a lost connection (or a server
+//! silent past [`Login::keepalive`]'s bound), a stream that broke before it came up, the
+//! backlog reaching its limit, stanzas a session's end left unsent; `debug`: each request left
+//! unanswered. The machine logs at `debug` what it rejects and refuses (see the crate docs).
 
 //! # Example
 //!
 //! ```no_run
 //! use std::time::Duration;
 //! use xmpp_disco::client::{Login, Server, SessionEvent};
+//! use xmpp_disco::xmpp_parsers::presence::Presence;
 //! use xmpp_disco::QueryOptions;
 //! use tokio_xmpp::Stanza;
 //!
@@ -63,7 +113,8 @@
 //!
 //! // What this client answers when asked; the session answers by itself.
 //! disco.with_machine(|machine| machine.root_mut().register_feature("urn:xmpp:ping"))?;
-//! disco.send(disco.presence())?; // with our entity capabilities, when configured
+//! // With our entity capabilities, when configured; sent again when they change.
+//! disco.send(Presence::available())?;
 //!
 //! // Ask from any task: cached, aliased, bounded by the machine's deadlines.
 //! let asker = disco.clone();
@@ -80,7 +131,7 @@
 //!     match event {
 //!         SessionEvent::Stanza(Stanza::Iq(iq)) => disco.refuse(iq), // not ours either
 //!         SessionEvent::Stanza(_other) => {}                        // messages, presences
-//!         SessionEvent::Reset { .. } => disco.send(disco.presence())?,
+//!         SessionEvent::Reset { .. } => {} // the session sends the presence again
 //!         SessionEvent::Ended(reason) => println!("ended: {reason}"),
 //!         _ => {}
 //!     }
@@ -96,12 +147,14 @@
 //! feature changes the stanza namespace of the whole build, so one build is a client or a
 //! component.
 
+mod backlog;
 mod backoff;
 mod driver;
 mod error;
 mod events;
 mod handle;
 mod login;
+mod presence;
 mod reconnect;
 mod server;
 mod session;
@@ -109,6 +162,6 @@ mod shared;
 
 pub use error::{LoginError, LoginStage};
 pub use events::{Incoming, SessionEnd, SessionEvent};
-pub use handle::{AskError, Disco};
+pub use handle::{AskError, Disco, Unsent};
 pub use login::Login;
 pub use server::Server;

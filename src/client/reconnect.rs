@@ -97,6 +97,10 @@ impl Reconnector {
                 in_a_row = 0;
             }
             if !settled {
+                log::warn!(
+                    "{}: the next connection goes without stream management",
+                    LoginError::NotEstablished
+                );
                 self.report(SessionEvent::ReconnectFailed(LoginError::NotEstablished));
             }
             match self.connect(&mut in_a_row, !settled, &mut slot).await {
@@ -126,6 +130,7 @@ impl Reconnector {
         loop {
             let pause = self.backoff.pause(*in_a_row);
             *in_a_row = in_a_row.saturating_add(1);
+            log::info!("reconnecting in {pause:?} (attempt {in_a_row})");
             self.report(SessionEvent::Reconnecting {
                 attempt: *in_a_row,
                 after: pause,
@@ -133,11 +138,13 @@ impl Reconnector {
             let credentials = &self.credentials;
             let waited = async {
                 tokio::time::sleep(pause).await;
+                let deadline = Instant::now() + credentials.login.timeout;
                 log_in(
                     &credentials.connector,
                     &credentials.jid,
                     &credentials.password,
                     credentials.login,
+                    deadline,
                 )
                 .await
             };

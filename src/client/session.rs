@@ -15,7 +15,8 @@ use tokio_xmpp::stanzastream::{Connection, Event as StreamItem, StanzaStream, St
 use xmpp_parsers::jid::{FullJid, Jid};
 use xmpp_parsers::stream_features::StreamFeatures;
 
-use super::driver::{Backlog, Driver};
+use super::backlog::Backlog;
+use super::driver::Driver;
 use super::error::{LoginError, LoginStage};
 use super::events::Incoming;
 use super::handle::Disco;
@@ -36,7 +37,9 @@ impl Login {
     /// credentials, the domain, or the bound.
     pub async fn connect(self) -> Result<(Disco, Incoming), LoginError> {
         let connector = Connector::new(self.server);
-        let first = log_in(&connector, &self.jid, &self.password, self.limits).await?;
+        // One bound for the whole first login, resource binding included.
+        let deadline = tokio::time::Instant::now() + self.limits.timeout;
+        let first = log_in(&connector, &self.jid, &self.password, self.limits, deadline).await?;
         let (requests, requests_in) = mpsc::unbounded_channel();
         let mut first = Some(first);
         let reconnector = move |_, slot: oneshot::Sender<Connection>| match first.take() {
@@ -49,7 +52,7 @@ impl Login {
             }
         };
         let mut stream = StanzaStream::new(Box::new(reconnector), 16);
-        let bound = tokio::time::timeout(self.limits.timeout, bound_jid(&mut stream))
+        let bound = tokio::time::timeout_at(deadline, bound_jid(&mut stream))
             .await
             .unwrap_or(Err(LoginError::Timeout {
                 stage: LoginStage::Binding,
@@ -62,6 +65,7 @@ impl Login {
                 return Err(error);
             }
         };
+        log::info!("online as {jid}");
         let mut machine = DiscoMachine::new(self.config);
         machine.set_own_jid(Jid::from(jid.clone()));
         // The server may announce its capabilities in the stream's features (XEP-0115 §6.3).
@@ -76,11 +80,12 @@ impl Login {
             suspended: 0,
             settled: 1,
         });
-        let inner = Arc::new(Inner::new(machine, jid, events));
+        let inner = Arc::new(Inner::new(machine, jid, events, self.manage_presence));
         let driver = Driver {
             inner: Arc::clone(&inner),
             stream,
             backlog: Backlog::default(),
+            backlog_limit: self.backlog_limit,
             commands: commands_in,
             reports: reports_in,
             link,

@@ -1,24 +1,38 @@
-//! What a session's handles and its driver share: the machine behind a mutex that is never
-//! held across an `.await`, the waiters of the handles' questions, and the commands a handle
-//! sends the driver. The handles call the machine from any task and wake the driver; the
-//! driver feeds it the stream and the time.
+//! What a session's handles and its driver share, behind two locks never held across an
+//! `.await`:
+//!
+//! * [`Shared`]: the machine, and the waiters of the handles' questions. The handles call the
+//!   machine from any task and wake the driver; the driver feeds it the stream and the time.
+//! * [`Front`]: what a handle reads and writes without the machine: the bound JID, the end,
+//!   a copy of the machine's counters, the current capabilities announcement, the host's
+//!   presence, and the host's stanzas on their way to the driver. It is always taken after
+//!   [`Shared`] when both are, so a [`Disco::with_machine`](super::Disco::with_machine)
+//!   closure can call [`send`](super::Disco::send), [`presence`](super::Disco::presence),
+//!   [`jid`](super::Disco::jid) or [`stats`](super::Disco::stats) on its own handle.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{FullJid, Jid};
+use xmpp_parsers::ns;
+use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_parsers::stream_features::StreamFeatures;
 
+use super::backlog::Owner;
 use super::events::{SessionEnd, SessionEvent};
+use super::presence::Presences;
+use crate::caps::CapsAnnouncement;
 use crate::event::Event;
 use crate::ids::RequestId;
 use crate::machine::DiscoMachine;
 use crate::read::Handled;
+use crate::stats::Stats;
 
 /// The ids of the pings tokio-xmpp sends on its own to check a quiet connection; their
 /// answers reach the host's side of the stream and are nobody's business here.
@@ -26,65 +40,117 @@ const LIVENESS_PROBE_PREFIX: &str = "xmpp-rs-stanzastream-liveness-probe";
 
 /// What a handle asks of the driver.
 pub(crate) enum Command {
-    /// End the session; the sender is told once the stream is closed.
-    Close(oneshot::Sender<()>),
+    /// End the session; the sender is told, once the stream is closed, how many of the host's
+    /// stanzas could not be sent.
+    Close(oneshot::Sender<usize>),
 }
 
-/// What the handles and the driver share.
+/// The machine and the handles' waiters.
 pub(crate) struct Shared {
     pub(crate) machine: DiscoMachine,
     /// The awaiting query of each request id the handles started.
     waiting: HashMap<RequestId, oneshot::Sender<Event>>,
-    /// Stanzas the host gave [`Disco::send`](super::Disco::send) and refusals, sent by the
-    /// driver before the machine's own.
-    outgoing: Vec<Stanza>,
-    pub(crate) jid: FullJid,
-    pub(crate) ended: Option<SessionEnd>,
     /// The host's side; dropped at the end so that [`Incoming`](super::Incoming) ends too.
     events: Option<mpsc::UnboundedSender<SessionEvent>>,
 }
 
-impl Shared {
-    /// Tells the host. Once nobody reads [`Incoming`](super::Incoming), requests still get
-    /// their answer: an IQ `get` or `set` is refused.
-    fn report(&mut self, event: SessionEvent) {
-        let unheard = match &self.events {
-            Some(events) => events.send(event).err().map(|unread| unread.0),
-            None => Some(event),
+/// What a handle reads and writes without the machine (see the module docs).
+pub(crate) struct Front {
+    pub(crate) jid: FullJid,
+    /// Set when the session ends, or starts closing: nothing is accepted any more.
+    pub(crate) ended: Option<SessionEnd>,
+    /// The machine's counters as of the last time the session touched it.
+    stats: Stats,
+    /// Requests left unanswered while the backlog was full.
+    shed: u64,
+    /// The machine's current capabilities announcement.
+    announcement: Option<Arc<CapsAnnouncement>>,
+    presences: Presences,
+    /// Stanzas for the driver, in order: the host's, and the session's own for the stream of
+    /// that number.
+    outgoing: Vec<(Stanza, Owner)>,
+    /// The stream the session's stanzas are written for.
+    stream: u64,
+}
+
+impl Front {
+    /// Queues a stanza of the host's; a presence gets the session's capabilities (see
+    /// [`Presences`]).
+    pub(crate) fn send(&mut self, stanza: Stanza) {
+        let stanza = match stanza {
+            Stanza::Presence(presence) => Stanza::Presence(
+                self.presences
+                    .outgoing(presence, self.announcement.as_ref()),
+            ),
+            other => other,
         };
-        if let Some(SessionEvent::Stanza(Stanza::Iq(iq))) = unheard {
-            self.outgoing.extend(refusal(iq).map(Stanza::from));
+        self.outgoing.push((stanza, Owner::Host));
+    }
+
+    /// Queues a stanza of the session's own, for the current stream.
+    fn send_own(&mut self, stanza: Stanza) {
+        let owner = Owner::Session(self.stream);
+        self.outgoing.push((stanza, owner));
+    }
+
+    /// The machine's counters, with the requests the session left unanswered.
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            requests_shed: self.shed,
+            ..self.stats
         }
+    }
+
+    /// An available presence carrying the current capabilities.
+    pub(crate) fn presence(&self) -> Presence {
+        let mut presence = Presence::available();
+        if let Some(announcement) = &self.announcement {
+            presence.payloads.extend(announcement.elements());
+        }
+        presence
     }
 }
 
 /// A session's state and the ways to reach its driver and host.
 pub(crate) struct Inner {
     shared: Mutex<Shared>,
-    /// Wakes the driver after a handle changed the machine.
+    front: Mutex<Front>,
+    /// Whether the backlog is at its limit: requests go unanswered meanwhile.
+    shedding: AtomicBool,
+    /// Wakes the driver after a handle changed the machine or queued a stanza.
     pub(crate) wake: Notify,
 }
 
 impl Inner {
     pub(crate) fn new(
-        machine: DiscoMachine,
+        mut machine: DiscoMachine,
         jid: FullJid,
         events: mpsc::UnboundedSender<SessionEvent>,
+        manage_presence: bool,
     ) -> Self {
+        let front = Front {
+            jid,
+            ended: None,
+            stats: machine.stats(),
+            shed: 0,
+            announcement: machine.caps_announcement(),
+            presences: Presences::new(manage_presence),
+            outgoing: Vec::new(),
+            stream: 0,
+        };
         Self {
             shared: Mutex::new(Shared {
                 machine,
                 waiting: HashMap::new(),
-                outgoing: Vec::new(),
-                jid,
-                ended: None,
                 events: Some(events),
             }),
+            front: Mutex::new(front),
+            shedding: AtomicBool::new(false),
             wake: Notify::new(),
         }
     }
 
-    /// The shared state. A panic in a host's closure under the lock (say, in
+    /// The machine and the waiters. A panic in a host's closure under the lock (say, in
     /// [`Disco::with_machine`](super::Disco::with_machine)) leaves the machine as the closure
     /// left it, which the machine's own checks keep consistent; the session goes on.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
@@ -93,8 +159,30 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Hands every completion to its awaiting query and every other report to the host.
-    /// Completions of `forget` (a query whose future was dropped) go nowhere.
+    /// What the handles read and write without the machine. Taken after [`lock`](Self::lock)
+    /// when both are needed, never before.
+    pub(crate) fn front(&self) -> MutexGuard<'_, Front> {
+        self.front
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Tells the host. Once nobody reads [`Incoming`](super::Incoming), requests still get
+    /// their answer: an IQ `get` or `set` is refused.
+    fn report(&self, shared: &mut Shared, event: SessionEvent) {
+        let unheard = match &shared.events {
+            Some(events) => events.send(event).err().map(|unread| unread.0),
+            None => Some(event),
+        };
+        if let Some(SessionEvent::Stanza(Stanza::Iq(iq))) = unheard {
+            self.refuse(iq);
+        }
+    }
+
+    /// Hands every completion to its awaiting query and every other report to the host, and
+    /// keeps the handles' copy of what they read from the machine. Completions of `forget` (a
+    /// query whose future was dropped) go nowhere. After a change of the root, the host's
+    /// broadcast presence goes out again with the new announcement (see [`Presences`]).
     pub(crate) fn dispatch(&self, shared: &mut Shared, forget: Option<RequestId>) {
         while let Some(event) = shared.machine.poll_event() {
             let id = event.request_id();
@@ -104,8 +192,29 @@ impl Inner {
             match id.and_then(|id| shared.waiting.remove(&id)) {
                 // A waiter that went away meanwhile has nothing left to tell.
                 Some(waiter) => drop(waiter.send(event)),
-                None => shared.report(SessionEvent::Disco(event)),
+                None => self.report(shared, SessionEvent::Disco(event)),
             }
+        }
+        let announcement = shared.machine.caps_announcement();
+        let mut front = self.front();
+        front.stats = shared.machine.stats();
+        let unchanged = match (&front.announcement, &announcement) {
+            (Some(before), Some(now)) => Arc::ptr_eq(before, now),
+            (None, None) => true,
+            _ => false,
+        };
+        if !unchanged {
+            if let Some(again) = front.presences.changed(announcement.as_ref()) {
+                log::info!(
+                    "own capabilities changed: presence sent again (ver {})",
+                    announcement
+                        .as_ref()
+                        .map(|caps| caps.ver())
+                        .unwrap_or_default()
+                );
+                front.send_own(again.into());
+            }
+            front.announcement = announcement;
         }
     }
 
@@ -129,23 +238,39 @@ impl Inner {
         self.wake.notify_one();
     }
 
-    pub(super) fn report(&self, event: SessionEvent) {
-        self.lock().report(event);
+    pub(super) fn report_event(&self, event: SessionEvent) {
+        let mut shared = self.lock();
+        self.report(&mut shared, event);
+        drop(shared);
         // A refusal may have been queued.
         self.wake.notify_one();
     }
 
-    /// Answers an IQ `get` or `set` with `service-unavailable`; any other stanza is dropped.
+    /// Answers an IQ `get` or `set` with `service-unavailable`, unless the backlog is full
+    /// (then it is counted as shed); any other stanza is dropped.
     pub(crate) fn refuse(&self, iq: Iq) {
-        if let Some(reply) = refusal(iq) {
-            self.lock().outgoing.push(reply.into());
-            self.wake.notify_one();
+        let Some(reply) = refusal(iq) else {
+            return;
+        };
+        let mut front = self.front();
+        if self.shedding.load(Ordering::Relaxed) {
+            front.shed += 1;
+            log::debug!("backlog full: a request left unrefused");
+            return;
         }
+        front.send_own(reply.into());
+        drop(front);
+        self.wake.notify_one();
     }
 
-    pub(crate) fn queue(&self, stanza: Stanza) {
-        self.lock().outgoing.push(stanza);
-        self.wake.notify_one();
+    /// Whether requests go unanswered (the backlog is at its limit); the driver says so.
+    pub(super) fn shed_requests(&self, shedding: bool) {
+        let before = self.shedding.swap(shedding, Ordering::Relaxed);
+        if shedding && !before {
+            log::warn!("the backlog is full: disco requests go unanswered until it drains");
+        } else if before && !shedding {
+            log::info!("the backlog drained: disco requests are answered again");
+        }
     }
 
     pub(super) fn receive(&self, stanza: Stanza) {
@@ -155,10 +280,22 @@ impl Inner {
             Stanza::Presence(presence) => {
                 // Read for entity capabilities, and the host's all the same.
                 shared.machine.observe_presence(now(), &presence);
-                return shared.report(SessionEvent::Stanza(Stanza::Presence(presence)));
+                return self.report(
+                    &mut shared,
+                    SessionEvent::Stanza(Stanza::Presence(presence)),
+                );
             }
-            other => return shared.report(SessionEvent::Stanza(other)),
+            other => return self.report(&mut shared, SessionEvent::Stanza(other)),
         };
+        if self.shedding.load(Ordering::Relaxed) && is_disco_request(&iq) {
+            // An answer would wait behind the full backlog: the request goes unanswered.
+            self.front().shed += 1;
+            log::debug!(
+                "backlog full: a disco request from {:?} left unanswered",
+                iq_from(&iq)
+            );
+            return;
+        }
         let unhandled = match shared.machine.handle_iq(now(), iq) {
             Handled::Consumed => None,
             Handled::Unhandled(iq) => Some(iq),
@@ -166,14 +303,15 @@ impl Inner {
         self.dispatch(&mut shared, None);
         match unhandled {
             Some(iq) if is_liveness_probe(&iq) => {}
-            Some(iq) => shared.report(SessionEvent::Stanza(Stanza::Iq(iq))),
+            Some(iq) => self.report(&mut shared, SessionEvent::Stanza(Stanza::Iq(iq))),
             None => {}
         }
     }
 
-    /// A new stream: nothing sent on the old one will be answered. The server may announce
-    /// its capabilities in the stream's features (XEP-0115 §6.3).
-    pub(super) fn reset(&self, bound: Jid, features: &StreamFeatures) {
+    /// A new stream, number `stream`: nothing sent on the old one will be answered. The server
+    /// may announce its capabilities in the stream's features (XEP-0115 §6.3). It has
+    /// forgotten the host's presence: the last broadcast one goes out again.
+    pub(super) fn reset(&self, stream: u64, bound: Jid, features: &StreamFeatures) {
         let mut shared = self.lock();
         shared.machine.stream_destroyed();
         self.dispatch(&mut shared, None);
@@ -181,12 +319,24 @@ impl Inner {
         shared
             .machine
             .observe_stream_features(now(), &server, &features.others);
+        let mut front = self.front();
+        front.stream = stream;
+        // The session's own stanzas for the old stream are gone with it.
+        front
+            .outgoing
+            .retain(|(_, owner)| matches!(owner, Owner::Host));
         if let Ok(jid) = bound.try_into_full() {
             shared.machine.set_own_jid(Jid::from(jid.clone()));
-            shared.jid = jid;
+            front.jid = jid;
         }
-        let jid = shared.jid.clone();
-        shared.report(SessionEvent::Reset { jid });
+        let announcement = front.announcement.clone();
+        if let Some(again) = front.presences.reset(announcement.as_ref()) {
+            log::info!("new stream: the host's presence sent again");
+            front.send_own(again.into());
+        }
+        let jid = front.jid.clone();
+        drop(front);
+        self.report(&mut shared, SessionEvent::Reset { jid });
     }
 
     pub(super) fn handle_timeout(&self) {
@@ -195,27 +345,39 @@ impl Inner {
         self.dispatch(&mut shared, None);
     }
 
-    /// What to send now, and when to wake the machine next.
-    pub(super) fn take_outgoing(&self) -> (Vec<Stanza>, Option<Instant>) {
+    /// What to send now (the host's and refusals before the machine's own), each with its
+    /// owner, and when to wake the machine next.
+    pub(super) fn take_outgoing(&self) -> (Vec<(Stanza, Owner)>, Option<Instant>) {
         let mut shared = self.lock();
-        let mut outgoing = std::mem::take(&mut shared.outgoing);
+        let mut transmits = Vec::new();
         while let Some(transmit) = shared.machine.poll_transmit() {
-            outgoing.push(transmit.into_iq().into());
+            transmits.push(Stanza::from(transmit.into_iq()));
         }
         self.dispatch(&mut shared, None);
+        let mut front = self.front();
+        let mut outgoing = std::mem::take(&mut front.outgoing);
+        let owner = Owner::Session(front.stream);
+        outgoing.extend(transmits.into_iter().map(|stanza| (stanza, owner)));
         (outgoing, shared.machine.poll_timeout())
+    }
+
+    /// The session starts closing (`reason`): nothing more is accepted from the handles.
+    pub(super) fn closing(&self, reason: SessionEnd) {
+        self.front().ended.get_or_insert(reason);
     }
 
     pub(super) fn end(&self, reason: SessionEnd) {
         let mut shared = self.lock();
         shared.machine.stream_destroyed();
-        shared.ended = Some(reason);
-        shared.outgoing.clear();
+        let mut front = self.front();
+        front.ended = Some(reason);
+        front.outgoing.clear();
+        drop(front);
         self.dispatch(&mut shared, None);
         // Queries started by the host itself through `with_machine` have been reported; the
         // handles' waiters all had their completion. None is left waiting.
         shared.waiting.clear();
-        shared.report(SessionEvent::Ended(reason));
+        self.report(&mut shared, SessionEvent::Ended(reason));
         shared.events = None;
     }
 
@@ -224,15 +386,36 @@ impl Inner {
     /// by the session.
     pub(crate) fn end_after_panic(&self) {
         let mut shared = self.lock();
-        if shared.ended.is_some() {
+        let mut front = self.front();
+        if matches!(front.ended, Some(SessionEnd::Panicked)) {
             return;
         }
-        shared.ended = Some(SessionEnd::Panicked);
-        shared.outgoing.clear();
+        front.ended = Some(SessionEnd::Panicked);
+        front.outgoing.clear();
+        drop(front);
         // Each awaiting query sees its waiter go and reads the reason.
         shared.waiting.clear();
-        shared.report(SessionEvent::Ended(SessionEnd::Panicked));
+        self.report(&mut shared, SessionEvent::Ended(SessionEnd::Panicked));
         shared.events = None;
+    }
+}
+
+/// Whether `iq` asks the machine something: a `get` of service discovery (XEP-0030).
+fn is_disco_request(iq: &Iq) -> bool {
+    match iq {
+        Iq::Get { payload, .. } => {
+            payload.is("query", ns::DISCO_INFO) || payload.is("query", ns::DISCO_ITEMS)
+        }
+        _ => false,
+    }
+}
+
+fn iq_from(iq: &Iq) -> Option<&Jid> {
+    match iq {
+        Iq::Get { from, .. }
+        | Iq::Set { from, .. }
+        | Iq::Result { from, .. }
+        | Iq::Error { from, .. } => from.as_ref(),
     }
 }
 

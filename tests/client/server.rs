@@ -2,8 +2,11 @@
 //! (enable, resume, acks) to log a tokio-xmpp client in, then misbehave the way real servers
 //! and networks do, one behaviour per test.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -14,6 +17,8 @@ const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' 
                       from='localhost' version='1.0'>";
 const PLAIN: &str = "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
                      <mechanism>PLAIN</mechanism></mechanisms></stream:features>";
+const STARTTLS: &str = "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>\
+                        <required/></starttls></stream:features>";
 const SM: &str = "urn:xmpp:sm:3";
 
 /// What the server does once a client is logged in.
@@ -41,6 +46,15 @@ pub struct Behaviour {
     pub refuse_resumption: bool,
     /// Stop listening after this many connections (later ones are refused).
     pub accept: Option<usize>,
+    /// Offer STARTTLS (required), then answer it with `<failure/>` and close.
+    pub refuse_starttls: bool,
+    /// Answer the authentication only after this long.
+    pub slow_authentication: Option<Duration>,
+    /// Answer resource binding (never, if not).
+    pub bind: bool,
+    /// Keep every stanza received (off for floods, whose answers would weigh on the memory
+    /// the test measures).
+    pub record: bool,
 }
 
 impl Default for Behaviour {
@@ -50,8 +64,25 @@ impl Default for Behaviour {
             then: &[Then::Serve],
             refuse_resumption: false,
             accept: None,
+            refuse_starttls: false,
+            slow_authentication: None,
+            bind: true,
+            record: true,
         }
     }
+}
+
+/// What a test asks of the newest connection.
+#[derive(Debug)]
+pub enum Control {
+    /// Writes raw XML.
+    Write(String),
+    /// Writes this many disco#info requests to the client, as fast as it reads them.
+    Flood(usize),
+    /// Reads the client's stream (the default), or stops reading it.
+    Read(bool),
+    /// Closes the connection.
+    Drop,
 }
 
 /// A running scripted server.
@@ -61,8 +92,12 @@ pub struct Server {
     pub connections: Arc<AtomicUsize>,
     /// Resumptions asked for so far.
     pub resumptions: Arc<AtomicUsize>,
-    /// Raw XML to write on the newest connection.
-    inject: Arc<Mutex<Option<mpsc::UnboundedSender<String>>>>,
+    /// IQ results received so far (the client's answers).
+    pub results: Arc<AtomicUsize>,
+    /// Every stanza received, with the number of the connection it came on (when recorded).
+    pub stanzas: Arc<Mutex<Vec<(usize, String)>>>,
+    /// What to do on the newest connection.
+    inject: Arc<Mutex<Option<mpsc::UnboundedSender<Control>>>>,
 }
 
 impl Server {
@@ -71,12 +106,18 @@ impl Server {
         let port = listener.local_addr().expect("an address").port();
         let connections = Arc::new(AtomicUsize::new(0));
         let resumptions = Arc::new(AtomicUsize::new(0));
+        let results = Arc::new(AtomicUsize::new(0));
+        let stanzas = Arc::new(Mutex::new(Vec::new()));
         let inject = Arc::new(Mutex::new(None));
         let (counted, resumed, injector) = (
             Arc::clone(&connections),
             Arc::clone(&resumptions),
             Arc::clone(&inject),
         );
+        let (answered, heard) = (Arc::clone(&results), Arc::clone(&stanzas));
+        // The stream management session's count of stanzas received, kept across connections
+        // so that a resumption says how many it really got.
+        let counted_stanzas = Arc::new(AtomicU32::new(0));
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let number = counted.fetch_add(1, Ordering::SeqCst);
@@ -94,9 +135,11 @@ impl Server {
                     then,
                     number,
                     resumptions: Arc::clone(&resumed),
+                    results: Arc::clone(&answered),
+                    stanzas: Arc::clone(&heard),
                     injections,
                     authenticated: false,
-                    received: 0,
+                    received: Arc::clone(&counted_stanzas),
                 };
                 tokio::spawn(connection.run());
                 if behaviour.accept.is_some_and(|limit| number + 1 >= limit) {
@@ -108,15 +151,36 @@ impl Server {
             port,
             connections,
             resumptions,
+            results,
+            stanzas,
             inject,
         }
     }
 
     /// Writes `xml` on the newest connection.
     pub fn inject(&self, xml: &str) {
+        self.control(Control::Write(xml.to_owned()));
+    }
+
+    /// Asks `control` of the newest connection.
+    pub fn control(&self, control: Control) {
         if let Some(injected) = self.inject.lock().expect("not poisoned").as_ref() {
-            let _ = injected.send(xml.to_owned());
+            let _ = injected.send(control);
         }
+    }
+
+    /// The stanzas received so far whose text contains `needle`, with their connection.
+    pub fn received(&self, needle: &str) -> Vec<(usize, String)> {
+        let stanzas = self.stanzas.lock().expect("not poisoned");
+        stanzas
+            .iter()
+            .filter(|(_, stanza)| stanza.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    pub fn results(&self) -> usize {
+        self.results.load(Ordering::SeqCst)
     }
 
     pub fn connections(&self) -> usize {
@@ -134,16 +198,20 @@ struct Connection {
     then: Then,
     number: usize,
     resumptions: Arc<AtomicUsize>,
-    injections: mpsc::UnboundedReceiver<String>,
+    results: Arc<AtomicUsize>,
+    stanzas: Arc<Mutex<Vec<(usize, String)>>>,
+    injections: mpsc::UnboundedReceiver<Control>,
     authenticated: bool,
-    /// Stanzas received since stream management was enabled (the `h` of our acks).
-    received: u32,
+    /// Stanzas received since stream management was enabled (the `h` of our acks), on this
+    /// connection and the ones it resumed.
+    received: Arc<AtomicU32>,
 }
 
 /// What a piece of the client's stream asks of the server.
 enum Step {
     Write(String),
     WriteThenLoggedIn(String),
+    WriteThenClose(String),
     Close,
     Nothing,
 }
@@ -152,11 +220,30 @@ impl Connection {
     async fn run(mut self) {
         let mut heard = String::new();
         let mut frozen = false;
+        let mut reading = true;
         loop {
             let mut buffer = [0; 4096];
             let read = tokio::select! {
-                read = self.socket.read(&mut buffer) => read,
-                Some(xml) = self.injections.recv() => {
+                read = self.socket.read(&mut buffer), if reading => read,
+                Some(control) = self.injections.recv() => {
+                    let xml = match control {
+                        Control::Write(xml) => xml,
+                        Control::Flood(count) => {
+                            // In chunks, so that the flood's own XML weighs little.
+                            for first in (0..count).step_by(100) {
+                                let chunk = flood(first..count.min(first + 100));
+                                if self.socket.write_all(chunk.as_bytes()).await.is_err() {
+                                    return;
+                                }
+                            }
+                            continue;
+                        }
+                        Control::Read(read) => {
+                            reading = read;
+                            continue;
+                        }
+                        Control::Drop => return,
+                    };
                     if !frozen && self.socket.write_all(xml.as_bytes()).await.is_err() {
                         return;
                     }
@@ -173,9 +260,19 @@ impl Connection {
                 if frozen {
                     continue;
                 }
+                if let (Some(delay), true) = (
+                    self.behaviour.slow_authentication,
+                    piece.starts_with("<auth"),
+                ) {
+                    tokio::time::sleep(delay).await;
+                }
                 let (reply, logged_in) = match step {
                     Step::Write(reply) => (reply, false),
                     Step::WriteThenLoggedIn(reply) => (reply, true),
+                    Step::WriteThenClose(reply) => {
+                        let _ = self.socket.write_all(reply.as_bytes()).await;
+                        return;
+                    }
                     Step::Close => return,
                     Step::Nothing => continue,
                 };
@@ -202,7 +299,9 @@ impl Connection {
             return Step::Nothing;
         }
         if piece.starts_with("<stream:stream") {
-            let features = if !self.authenticated {
+            let features = if !self.authenticated && self.behaviour.refuse_starttls {
+                STARTTLS.to_owned()
+            } else if !self.authenticated {
                 PLAIN.to_owned()
             } else if self.behaviour.stream_management {
                 format!(
@@ -219,11 +318,19 @@ impl Connection {
         if piece.starts_with("</stream:stream") {
             return Step::Close;
         }
+        if piece.starts_with("<starttls") {
+            return Step::WriteThenClose(
+                "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>".into(),
+            );
+        }
         if piece.starts_with("<auth") {
             self.authenticated = true;
             return Step::Write("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".into());
         }
         if piece.starts_with("<iq") && piece.contains("urn:ietf:params:xml:ns:xmpp-bind") {
+            if !self.behaviour.bind {
+                return Step::Nothing;
+            }
             let id = attribute(piece, "id").unwrap_or_default();
             let reply = format!(
                 "<iq type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
@@ -237,7 +344,7 @@ impl Connection {
             };
         }
         if piece.starts_with("<enable") {
-            self.received = 0;
+            self.received.store(0, Ordering::SeqCst);
             return Step::WriteThenLoggedIn(format!(
                 "<enabled xmlns='{SM}' id='sm-{}' resume='true'/>",
                 self.number
@@ -252,21 +359,42 @@ impl Connection {
                      xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>"
                 ))
             } else {
-                let h = attribute(piece, "h").unwrap_or_default();
+                let h = self.received.load(Ordering::SeqCst);
                 Step::WriteThenLoggedIn(format!("<resumed xmlns='{SM}' h='{h}' previd='x'/>"))
             };
         }
         if piece.starts_with("<r ") || piece.starts_with("<r/") {
-            return Step::Write(format!("<a xmlns='{SM}' h='{}'/>", self.received));
+            let h = self.received.load(Ordering::SeqCst);
+            return Step::Write(format!("<a xmlns='{SM}' h='{h}'/>"));
         }
         if ["<iq", "<presence", "<message"]
             .iter()
             .any(|stanza| piece.starts_with(stanza))
         {
-            self.received = self.received.wrapping_add(1);
+            self.received.fetch_add(1, Ordering::SeqCst);
+            if piece.starts_with("<iq") && attribute(piece, "type").as_deref() == Some("result") {
+                self.results.fetch_add(1, Ordering::SeqCst);
+            }
+            if self.behaviour.record {
+                let mut stanzas = self.stanzas.lock().expect("not poisoned");
+                stanzas.push((self.number, piece.to_owned()));
+            }
         }
         Step::Nothing
     }
+}
+
+/// Disco#info requests from a contact, as a server relays them, numbered `numbers`.
+fn flood(numbers: std::ops::Range<usize>) -> String {
+    numbers
+        .map(|n| {
+            format!(
+                "<iq type='get' id='flood-{n}' from='romeo@localhost/orchard' \
+                 to='juliet@localhost/r0'><query xmlns='http://jabber.org/protocol/disco#info'/>\
+                 </iq>"
+            )
+        })
+        .collect()
 }
 
 /// The value of `name` in the first tag of `piece`, quoted either way.

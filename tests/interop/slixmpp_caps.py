@@ -1,6 +1,6 @@
 """slixmpp with its own entity capabilities (XEP-0115), for the caps interop tests.
 
-    python slixmpp_caps.py HOST PORT JID PASSWORD TARGET_JID [forge]
+    python slixmpp_caps.py HOST PORT JID PASSWORD TARGET_JID [forge|subscribe]
 
 Logs in over plaintext (a loopback test server only), sends TARGET_JID a directed presence,
 which slixmpp's xep_0115 plugin stamps with its caps, and prints, one fact per line:
@@ -8,7 +8,8 @@ which slixmpp's xep_0115 plugin stamps with its caps, and prints, one fact per l
     ver VER                  the verification string slixmpp announced
     online FULL_JID          after the presence went out
     verified JID VER         once slixmpp has verified the caps of a presence from TARGET_JID
-                             (it asks the caps node itself and checks the hash its own way)
+                             (it asks the caps node itself and checks the hash its own way),
+                             for every presence from it with a `ver` not verified yet
     unverified JID VER       if it could not within 15 s
 
 and stays online until its standard input closes. Every wait is bounded: the script exits
@@ -20,6 +21,10 @@ joined by a `<` into one, which hashes alike by slixmpp's own computation. It th
 before `online`:
 
     twin VER FEATURE         the twin's verification string, and the joined feature
+
+With `subscribe`, it asks to see TARGET_JID's presence (a roster subscription) instead of
+sending it a directed presence (and prints `subscribed` if TARGET_JID approves it now): the
+target's broadcast presences then reach it, each one verified as above.
 """
 
 import asyncio
@@ -38,16 +43,19 @@ def say(*words):
 
 
 class Peer(slixmpp.ClientXMPP):
-    def __init__(self, jid, password, target, forge):
+    def __init__(self, jid, password, target, mode):
         super().__init__(jid, password)
         self.target = slixmpp.JID(target)
-        self.forge = forge
+        self.forge = mode == "forge"
+        self.subscribe = mode == "subscribe"
+        self.verified = set()
         self.finished = asyncio.get_event_loop().create_future()
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0115")
         self.register_plugin("xep_0199")
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("presence_available", self.available)
+        self.add_event_handler("presence_subscribed", self.subscribed)
         self.add_event_handler("failed_auth", lambda _: self.fail("authentication failed"))
 
     def fail(self, why):
@@ -62,7 +70,11 @@ class Peer(slixmpp.ClientXMPP):
         say(f"ver {ver}")
         if self.forge:
             await self.answer_with_a_twin(ver)
-        self.send_presence(pto=self.target)
+        if self.subscribe:
+            self.send_presence(ptype="subscribe", pto=self.target.bare)
+            self.send_presence()
+        else:
+            self.send_presence(pto=self.target)
         say(f"online {self.boundjid.full}")
         await stay_until_stdin_closes(self)
 
@@ -83,10 +95,17 @@ class Peer(slixmpp.ClientXMPP):
         await disco.set_info(node=f"{caps.caps_node}#{ver}", info=twin)
         say(f"twin {twin_ver} {joined}")
 
+    def subscribed(self, presence):
+        if presence["from"].bare == self.target.bare:
+            say("subscribed")
+
     async def available(self, presence):
         if presence["from"] != self.target or not presence["caps"]["ver"]:
             return
         claimed = presence["caps"]["ver"]
+        if claimed in self.verified:
+            return
+        self.verified.add(claimed)
         caps = self.plugin["xep_0115"]
         for _ in range(150):
             if await caps.get_verstring(presence["from"]) == claimed:
@@ -96,8 +115,8 @@ class Peer(slixmpp.ClientXMPP):
         say(f"unverified {presence['from']} {claimed}")
 
 
-async def main(host, port, jid, password, target, forge=None):
-    await run(Peer(jid, password, target, forge == "forge"), host, port, 90)
+async def main(host, port, jid, password, target, mode=None):
+    await run(Peer(jid, password, target, mode), host, port, 90)
 
 
 if __name__ == "__main__":
