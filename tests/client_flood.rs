@@ -8,72 +8,20 @@
 //! `XMPP_DISCO_FLOOD=200000 cargo test --release --features tokio-xmpp --test client_flood --
 //! --nocapture` runs the 200,000 requests (20,000 by default).
 
+#[path = "client/memory.rs"]
+mod memory;
 #[path = "client/server.rs"]
 mod server;
 #[path = "client/support.rs"]
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use memory::{live, resident};
 use server::{Behaviour, Control};
 use support::*;
 use xmpp_disco::client::{AskError, Disco, Incoming};
 use xmpp_disco::{QueryError, QueryOptions};
-
-/// The system's allocator, counting the bytes live in the heap.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is the system allocator's, with the same arguments; the counter only
-// adds what was allocated and subtracts what was freed.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as the caller promised for this call.
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: as the caller promised for this call.
-        unsafe { System.dealloc(pointer, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        // SAFETY: as the caller promised for this call.
-        let moved = unsafe { System.realloc(pointer, layout, size) };
-        if !moved.is_null() {
-            LIVE.fetch_add(size, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        moved
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// The bytes live in the heap.
-fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
-
-/// The process's resident memory, in bytes.
-fn resident() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux's /proc");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|pages| pages.parse().ok())
-        .expect("resident pages");
-    pages * 4096
-}
 
 /// A root whose answer weighs what a real client's does (about 3 KiB).
 fn heavy_root(disco: &Disco) {

@@ -52,6 +52,7 @@ impl Driver {
     pub(crate) async fn run(mut self) {
         let mut suspended_since: Option<tokio::time::Instant> = None;
         let mut closing: Option<Closing> = None;
+        let mut host_behind = false;
         let reason = loop {
             let give_up_at = suspended_since
                 .zip(self.give_up_after)
@@ -77,6 +78,17 @@ impl Driver {
                 retry = retry.or(Some(tokio::time::Instant::now() + CLOSE_CHECK));
             }
             let close_by = closing.as_ref().map(|close| close.until);
+            if self.inner.unread.behind() != host_behind {
+                host_behind = !host_behind;
+                if host_behind {
+                    log::warn!(
+                        "the host has {} events unread: the stream waits until it reads one",
+                        self.inner.unread.limit()
+                    );
+                } else {
+                    log::info!("the host reads again: so does the stream");
+                }
+            }
             // In this order: a due deadline is never starved by a busy stream, and stream
             // events come before the reconnector's reports, so that an attempt's failure is
             // told after the suspension it follows.
@@ -109,7 +121,7 @@ impl Driver {
                     self.inner.handle_timeout();
                 }
                 () = sleep_until(give_up_at) => break lost,
-                item = self.stream.next() => match item {
+                item = self.stream.next(), if !host_behind => match item {
                     None => break SessionEnd::StreamEnded,
                     Some(StreamItem::Stanza(stanza)) => {
                         // Whether a request could be answered is decided as it comes.

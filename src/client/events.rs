@@ -1,11 +1,8 @@
 //! What a session tells its host: the stanzas that are not the machine's, the machine's own
 //! reports nobody awaits, and the stream's lifecycle.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::FullJid;
 
@@ -13,7 +10,7 @@ use super::error::LoginError;
 use crate::event::Event;
 
 /// Something the host of a [`Disco`](super::Disco) session should know, read from
-/// [`Incoming`].
+/// [`Incoming`](super::Incoming).
 #[derive(Debug)]
 #[non_exhaustive]
 // Most events are stanzas, handed on as tokio-xmpp gave them: boxing them would add an
@@ -93,35 +90,10 @@ pub enum SessionEnd {
     /// [policy](crate::DiscoMachine::set_policy) or a [`Resolver`](crate::Resolver)'s code,
     /// called while a request was answered. The session ended at once rather than go on with
     /// a machine stopped halfway through a call: queries in flight fail with
-    /// [`AskError::Ended`](super::AskError::Ended), [`Incoming`] ends after this reason. (A
+    /// [`AskError::Ended`](super::AskError::Ended), [`Incoming`](super::Incoming) ends after this reason. (A
     /// panic in a [`Disco::with_machine`](super::Disco::with_machine) closure unwinds in the
     /// caller's task instead and leaves the session running.) Under `panic = "abort"` the
     /// process ends with the panic.
     #[error("host code run by the session panicked")]
     Panicked,
-}
-
-/// The receiving half of a session: [`SessionEvent`]s, oldest first.
-///
-/// Read it as long as the session lives; once it is dropped, IQ requests nobody handles are
-/// refused with `service-unavailable` (RFC 6120 §8.2.3: every request gets an answer) and other
-/// stanzas are dropped. Implements `futures::Stream` as well.
-#[derive(Debug)]
-pub struct Incoming {
-    pub(crate) events: mpsc::UnboundedReceiver<SessionEvent>,
-}
-
-impl Incoming {
-    /// The next event; `None` after [`SessionEvent::Ended`].
-    pub async fn next(&mut self) -> Option<SessionEvent> {
-        self.events.recv().await
-    }
-}
-
-impl futures_util::Stream for Incoming {
-    type Item = SessionEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
-        self.events.poll_recv(cx)
-    }
 }

@@ -128,6 +128,9 @@ impl ServerConnector for Connector {
 /// How many stanzas may wait to be sent, by default ([`Login::backlog_limit`]).
 const DEFAULT_BACKLOG_LIMIT: usize = 64;
 
+/// How many events the host may leave unread, by default ([`Login::incoming_limit`]).
+const DEFAULT_INCOMING_LIMIT: usize = 1024;
+
 /// The bounds of one login and of the stream it opens.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -244,6 +247,7 @@ pub struct Login {
     pub(crate) config: Config,
     pub(crate) manage_presence: bool,
     pub(crate) backlog_limit: usize,
+    pub(crate) incoming_limit: usize,
 }
 
 impl Login {
@@ -265,6 +269,7 @@ impl Login {
             config: Config::default(),
             manage_presence: true,
             backlog_limit: DEFAULT_BACKLOG_LIMIT,
+            incoming_limit: DEFAULT_INCOMING_LIMIT,
         }
     }
 
@@ -357,6 +362,22 @@ impl Login {
     #[must_use]
     pub fn backlog_limit(mut self, stanzas: usize) -> Self {
         self.backlog_limit = stanzas.max(1);
+        self
+    }
+
+    /// How many events may wait in [`Incoming`](super::Incoming) unread before the session
+    /// stops reading the stream: the stanzas that are not the machine's come as fast as a peer
+    /// sends them, and a host slower than that would keep them all. At the limit, the stream
+    /// waits until the host reads one: tokio-xmpp stops reading the connection, TCP pushes
+    /// back on the server, and the server's own limits apply to the peer. Meanwhile replies to
+    /// queries wait too (their deadlines still fire), so a host that awaits a query while
+    /// not reading `Incoming` should give the query a deadline, as the default does. What the
+    /// unread events weigh is at most the limit times the server's largest stanza (Prosody
+    /// and ejabberd accept 256 KiB by default); 1024 by default, a few MiB of ordinary
+    /// messages. At least 1.
+    #[must_use]
+    pub fn incoming_limit(mut self, events: usize) -> Self {
+        self.incoming_limit = events.max(1);
         self
     }
 }

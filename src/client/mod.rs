@@ -77,6 +77,12 @@
 //! [`Stats::requests_shed`](crate::Stats::requests_shed), until it drains: a peer's flood, or a
 //! server that stops reading, costs memory bounded by the limit (`tests/client_flood.rs`: a
 //! second flood of 20,000 requests against a server not reading grows the heap by nothing).
+//! What waits to be read: the events [`Incoming`] holds unread. At [`Login::incoming_limit`]
+//! (1024 by default) the session stops reading the stream until the host reads one, so a
+//! peer's flood of messages against a slow host waits in TCP and at the server instead of in
+//! the process (`tests/client_unread.rs`: 20,000 messages unread grow the heap by 72 KiB, the
+//! limit 64). Replies wait with it; a query's deadline still fires.
+//!
 //! The host's own stanzas are never dropped: a stanza [`send`](Disco::send) accepted goes out
 //! in order, through suspensions and new streams; [`close`](Disco::close) sends it first, or
 //! says it could not ([`Unsent`]). While the stream is suspended nothing is offered to
@@ -88,12 +94,12 @@
 //!
 //! Through the `log` facade, as tokio-xmpp does (the library installs no logger; nothing is
 //! formatted when none is), under targets named by module (`xmpp_disco::client::login`,
-//! `xmpp_disco::client::driver`, ...). `info`: each connection attempt and its address, the
-//! bound address once online, the pause before a reconnection, a resumed or new stream (and
-//! whether a resumption was refused), presences the session sends again,
-//! the end and its reason; `warn`: a failed login and why, a lost connection (or a server
-//! silent past [`Login::keepalive`]'s bound), a stream that broke before it came up, the
-//! backlog reaching its limit, stanzas a session's end left unsent; `debug`: each request left
+//! `xmpp_disco::client::driver`, ...). `info`: each connection attempt and its address, the bound
+//! address once online, the pause before a reconnection, a resumed or new stream (and whether a
+//! resumption was refused), presences the session sends again, the end and its reason; `warn`: a
+//! failed login and why, a lost connection (or a server silent past [`Login::keepalive`]'s bound),
+//! a stream that broke before it came up, the backlog reaching its limit, the host falling
+//! `incoming_limit` events behind, stanzas a session's end left unsent; `debug`: each request left
 //! unanswered. The machine logs at `debug` what it rejects and refuses (see the crate docs).
 
 //! # Example
@@ -153,15 +159,18 @@ mod driver;
 mod error;
 mod events;
 mod handle;
+mod incoming;
 mod login;
 mod presence;
 mod reconnect;
 mod server;
 mod session;
 mod shared;
+mod unread;
 
 pub use error::{LoginError, LoginStage};
-pub use events::{Incoming, SessionEnd, SessionEvent};
+pub use events::{SessionEnd, SessionEvent};
 pub use handle::{AskError, Disco, Unsent};
+pub use incoming::Incoming;
 pub use login::Login;
 pub use server::Server;

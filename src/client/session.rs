@@ -18,8 +18,8 @@ use xmpp_parsers::stream_features::StreamFeatures;
 use super::backlog::Backlog;
 use super::driver::Driver;
 use super::error::{LoginError, LoginStage};
-use super::events::Incoming;
 use super::handle::Disco;
+use super::incoming::Incoming;
 use super::login::{log_in, Connector, Login};
 use super::reconnect::{keep_until_closed, release, Credentials, LinkReport, Reconnector};
 use super::shared::{self, Inner};
@@ -80,7 +80,13 @@ impl Login {
             suspended: 0,
             settled: 1,
         });
-        let inner = Arc::new(Inner::new(machine, jid, events, self.manage_presence));
+        let inner = Arc::new(Inner::new(
+            machine,
+            jid,
+            events,
+            self.manage_presence,
+            self.incoming_limit,
+        ));
         let driver = Driver {
             inner: Arc::clone(&inner),
             stream,
@@ -111,7 +117,11 @@ impl Login {
                 watched.end_after_panic();
             }
         });
-        Ok((Disco { inner, commands }, Incoming { events: incoming }))
+        let incoming = Incoming {
+            events: incoming,
+            inner: Arc::clone(&inner),
+        };
+        Ok((Disco { inner, commands }, incoming))
     }
 }
 

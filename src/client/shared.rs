@@ -27,6 +27,7 @@ use xmpp_parsers::stream_features::StreamFeatures;
 use super::backlog::Owner;
 use super::events::{SessionEnd, SessionEvent};
 use super::presence::Presences;
+use super::unread::Unread;
 use crate::caps::CapsAnnouncement;
 use crate::event::Event;
 use crate::ids::RequestId;
@@ -117,6 +118,8 @@ pub(crate) struct Inner {
     front: Mutex<Front>,
     /// Whether the backlog is at its limit: requests go unanswered meanwhile.
     shedding: AtomicBool,
+    /// The events the host has not read: the stream waits while it is behind.
+    pub(crate) unread: Unread,
     /// Wakes the driver after a handle changed the machine or queued a stanza.
     pub(crate) wake: Notify,
 }
@@ -127,6 +130,7 @@ impl Inner {
         jid: FullJid,
         events: mpsc::UnboundedSender<SessionEvent>,
         manage_presence: bool,
+        incoming_limit: usize,
     ) -> Self {
         let front = Front {
             jid,
@@ -146,6 +150,7 @@ impl Inner {
             }),
             front: Mutex::new(front),
             shedding: AtomicBool::new(false),
+            unread: Unread::new(incoming_limit),
             wake: Notify::new(),
         }
     }
@@ -171,7 +176,13 @@ impl Inner {
     /// their answer: an IQ `get` or `set` is refused.
     fn report(&self, shared: &mut Shared, event: SessionEvent) {
         let unheard = match &shared.events {
-            Some(events) => events.send(event).err().map(|unread| unread.0),
+            Some(events) => {
+                self.unread.handing();
+                events.send(event).err().map(|unheard| {
+                    self.unread.read();
+                    unheard.0
+                })
+            }
             None => Some(event),
         };
         if let Some(SessionEvent::Stanza(Stanza::Iq(iq))) = unheard {

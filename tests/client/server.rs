@@ -79,6 +79,9 @@ pub enum Control {
     Write(String),
     /// Writes this many disco#info requests to the client, as fast as it reads them.
     Flood(usize),
+    /// Writes this many chat messages to the client (bodies `flood 0`, `flood 1`, ...), as fast
+    /// as it reads them.
+    Messages(usize),
     /// Reads the client's stream (the default), or stops reading it.
     Read(bool),
     /// Closes the connection.
@@ -228,10 +231,14 @@ impl Connection {
                 Some(control) = self.injections.recv() => {
                     let xml = match control {
                         Control::Write(xml) => xml,
-                        Control::Flood(count) => {
+                        Control::Flood(count) | Control::Messages(count) => {
+                            let write = match control {
+                                Control::Flood(_) => flood,
+                                _ => messages,
+                            };
                             // In chunks, so that the flood's own XML weighs little.
                             for first in (0..count).step_by(100) {
-                                let chunk = flood(first..count.min(first + 100));
+                                let chunk = write(first..count.min(first + 100));
                                 if self.socket.write_all(chunk.as_bytes()).await.is_err() {
                                     return;
                                 }
@@ -392,6 +399,18 @@ fn flood(numbers: std::ops::Range<usize>) -> String {
                 "<iq type='get' id='flood-{n}' from='romeo@localhost/orchard' \
                  to='juliet@localhost/r0'><query xmlns='http://jabber.org/protocol/disco#info'/>\
                  </iq>"
+            )
+        })
+        .collect()
+}
+
+/// Chat messages from a contact, numbered `numbers`.
+fn messages(numbers: std::ops::Range<usize>) -> String {
+    numbers
+        .map(|n| {
+            format!(
+                "<message type='chat' id='m-{n}' from='romeo@localhost/orchard' \
+                 to='juliet@localhost/r0'><body>flood {n}</body></message>"
             )
         })
         .collect()
