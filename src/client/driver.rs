@@ -167,7 +167,7 @@ impl Driver {
             }
         };
         log::info!("the session ended: {reason}");
-        self.inner.end(reason);
+        let never_taken = self.inner.end(reason);
         // The reconnector stops with the link report.
         drop(self.link);
         match reason {
@@ -182,7 +182,7 @@ impl Driver {
             _ => drop(self.stream),
         }
         // Counted once tokio-xmpp is done: a closing stream still sends what it queued.
-        let unsent = self.backlog.unsent();
+        let unsent = self.backlog.unsent() + never_taken;
         if unsent > 0 {
             log::warn!("{unsent} stanzas the host gave were not sent before the session ended");
         }

@@ -377,12 +377,19 @@ impl Inner {
         self.front().ended.get_or_insert(reason);
     }
 
-    pub(super) fn end(&self, reason: SessionEnd) {
+    /// The session ended (`reason`): every waiter and the host learn it. Returns how many of
+    /// the host's stanzas were still on their way to the driver (accepted before the end, in
+    /// the same lock that refuses them after it), which will never be sent.
+    pub(super) fn end(&self, reason: SessionEnd) -> usize {
         let mut shared = self.lock();
         shared.machine.stream_destroyed();
         let mut front = self.front();
         front.ended = Some(reason);
-        front.outgoing.clear();
+        let unsent = front
+            .outgoing
+            .drain(..)
+            .filter(|(_, owner)| *owner == Owner::Host)
+            .count();
         drop(front);
         self.dispatch(&mut shared, None);
         // Queries started by the host itself through `with_machine` have been reported; the
@@ -390,6 +397,7 @@ impl Inner {
         shared.waiting.clear();
         self.report(&mut shared, SessionEvent::Ended(reason));
         shared.events = None;
+        unsent
     }
 
     /// The driver died in a panic of host code ([`SessionEnd::Panicked`]): every waiter and
