@@ -1,6 +1,7 @@
 //! What disco talks about: the two kinds of query, what the requester asks, and an identity as
 //! it goes on the wire. (What they are answered with is in `results`.)
 
+use xmpp_parsers::disco::Identity;
 use xmpp_parsers::ns;
 
 /// Which of the two disco queries.
@@ -65,4 +66,15 @@ pub struct IdentityView<'a> {
     pub lang: Option<&'a str>,
     /// The name, if any.
     pub name: Option<&'a str>,
+}
+
+impl<'a> From<&'a Identity> for IdentityView<'a> {
+    fn from(identity: &'a Identity) -> Self {
+        Self {
+            category: &identity.category,
+            type_: &identity.type_,
+            lang: identity.lang.as_deref(),
+            name: identity.name.as_deref(),
+        }
+    }
 }

@@ -55,7 +55,6 @@ use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::minidom::Element;
 
 use super::language;
-use crate::query::IdentityView;
 use crate::write::payload;
 
 /// The name of the field that gives a form its type (XEP-0068).
@@ -222,19 +221,7 @@ impl Reading {
 
     /// The reading as a `disco#info` `<query/>`, whose `S` is the one read.
     pub fn to_query(&self) -> Element {
-        let info = self.to_info();
-        let identities = info.identities.iter().map(|identity| IdentityView {
-            category: &identity.category,
-            type_: &identity.type_,
-            lang: identity.lang.as_deref(),
-            name: identity.name.as_deref(),
-        });
-        payload::info(
-            None,
-            identities,
-            info.features.iter().map(String::as_str),
-            &info.extensions,
-        )
+        payload::exact_info(None, &self.to_info())
     }
 
     /// The reading as the machine shares it: what `S` says, and nothing else (no field type

@@ -10,7 +10,7 @@ use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::caps::{verify_stored, CapsAnnouncement, CapsImport, CapsStore, HashKey, Skipped};
 use crate::options::QueryOptions;
-use crate::query::{Ask, IdentityView};
+use crate::query::Ask;
 use crate::read;
 use crate::requester::{KeyRef, Query};
 use crate::write::payload;
@@ -146,20 +146,7 @@ impl DiscoMachine {
         self.requester
             .export_caps()
             .into_iter()
-            .map(|(hash, info)| {
-                let identities = info.identities.iter().map(|identity| IdentityView {
-                    category: &identity.category,
-                    type_: &identity.type_,
-                    lang: identity.lang.as_deref(),
-                    name: identity.name.as_deref(),
-                });
-                payload::info(
-                    Some(&hash.stored_node()),
-                    identities,
-                    info.features.iter().map(String::as_str),
-                    &info.extensions,
-                )
-            })
+            .map(|(hash, info)| payload::exact_info(Some(&hash.stored_node()), &info))
             .collect()
     }
 

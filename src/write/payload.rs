@@ -52,15 +52,21 @@ pub(crate) fn info<'a>(
         .build()
 }
 
+/// The `disco#info` payload of `answer` exactly as it is (nothing added, an answer verified
+/// against its hash stays verifiable), with `node`.
+pub(crate) fn exact_info(node: Option<&str>, answer: &DiscoInfoResult) -> Element {
+    info(
+        node,
+        answer.identities.iter().map(IdentityView::from),
+        answer.features.iter().map(String::as_str),
+        &answer.extensions,
+    )
+}
+
 /// The `disco#info` payload of a dynamic or deferred answer, `node` mirrored and `disco#info`
 /// added to the features if the host left it out.
 pub(crate) fn typed_info(node: Option<&str>, answer: &DiscoInfoResult) -> Element {
-    let identities = answer.identities.iter().map(|identity| IdentityView {
-        category: &identity.category,
-        type_: &identity.type_,
-        lang: identity.lang.as_deref(),
-        name: identity.name.as_deref(),
-    });
+    let identities = answer.identities.iter().map(IdentityView::from);
     let registered = answer.features.iter().map(String::as_str);
     let mut features: Vec<&str> = registered.collect();
     if !answer.features.contains(ns::DISCO_INFO) {
