@@ -1,7 +1,8 @@
 //! Counters that show a host what the machine did and what it saved.
 
 /// Running totals since the machine was created (they survive
-/// [`stream_destroyed`](crate::DiscoMachine::stream_destroyed)).
+/// [`stream_destroyed`](crate::DiscoMachine::stream_destroyed)), and one gauge of the
+/// tokio-xmpp session ([`requests_waiting`](Self::requests_waiting)).
 ///
 /// `cache_hits + aliased + caps_hits + caps_joined` is the number of IQs the host did not have
 /// to send.
@@ -34,9 +35,15 @@ pub struct Stats {
     /// stanza; a host building its own can.
     pub requests_dropped: u64,
     /// Incoming disco requests a session left unanswered (and IQ requests left unrefused)
-    /// because what waited to be sent had reached its limit: counted by the tokio-xmpp
-    /// session (`client::Login::backlog_limit`), never by the machine itself.
+    /// because what waited to be sent had reached its limit and as many requests as it keeps
+    /// waited already, or because the stream they came on was replaced or ended while they
+    /// waited: counted by the tokio-xmpp session (`client::Login::backlog_limit`), never by
+    /// the machine itself.
     pub requests_shed: u64,
+    /// Incoming disco requests a session holds now, waiting for room to answer them: the one
+    /// figure here that is not a running total. Set by the tokio-xmpp session
+    /// (`client::Login::backlog_limit`); the machine's own is always 0.
+    pub requests_waiting: u64,
     /// Answers of [dynamic nodes](crate::DynamicNode) refused because XML cannot carry their
     /// text; each is also reported as [`Event::InvalidAnswer`](crate::Event::InvalidAnswer)
     /// and the requester got `internal-server-error`.

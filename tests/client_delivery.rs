@@ -2,8 +2,8 @@
 //! server that records every stanza with the connection it came on): a stanza sent right
 //! before `close` reaches the server; a send racing the end is delivered or said unsent; a
 //! close that cannot send everything gives up at its limit and says how much stayed; after
-//! a new stream, the session's own stanzas for the old one (a query whose waiter failed) do
-//! not go out, and the host's do.
+//! a new stream, the session's own stanzas for the old one (a query whose waiter failed, the
+//! answers to requests that waited for room) do not go out, and the host's do.
 
 #[path = "client/server.rs"]
 mod server;
@@ -181,6 +181,57 @@ fn after_a_new_stream_the_old_streams_own_stanzas_stay_behind_and_the_hosts_go()
             "a request of the old stream went out: {:#?}",
             server.received("disco#info")
         );
+        disco.close().await.expect("everything went out");
+    });
+}
+
+#[test]
+fn requests_waiting_for_room_when_the_stream_is_replaced_go_unanswered() {
+    runtime().block_on(async {
+        // With stream management, what waits counts until the server acknowledges it; the
+        // server refuses to resume, so the dropped connection comes back as a new stream.
+        let behaviour = Behaviour {
+            stream_management: true,
+            refuse_resumption: true,
+            ..Behaviour::default()
+        };
+        let server = server::Server::start(behaviour).await;
+        let login = session(&server, ms(300)).backlog_limit(2);
+        let (disco, mut incoming) = started(login).await;
+        tokio::time::sleep(ms(100)).await;
+        server.control(server::Control::Read(false));
+        server.control(server::Control::Flood(20));
+        until_taken(&disco, 20, Duration::from_secs(5)).await;
+        let before = disco.stats();
+        assert!(before.requests_waiting > 0, "{before:?}");
+        server.control(server::Control::Drop);
+        until(&mut incoming, Duration::from_secs(5), |event| {
+            matches!(event, SessionEvent::Reset { .. })
+        })
+        .await;
+        tokio::time::sleep(ms(200)).await;
+        // The waiting requests were the old stream's: none is answered on the new one.
+        let after = disco.stats();
+        assert_eq!(after.requests_waiting, 0, "{after:?}");
+        assert_eq!(
+            (
+                after.requests_answered,
+                after.requests_shed - before.requests_shed
+            ),
+            (before.requests_answered, before.requests_waiting),
+            "{after:?}"
+        );
+        // The new stream's requests are answered.
+        server.control(server::Control::Flood(3));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while disco.stats().requests_answered < before.requests_answered + 3 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{:?}",
+                disco.stats()
+            );
+            tokio::time::sleep(ms(20)).await;
+        }
         disco.close().await.expect("everything went out");
     });
 }

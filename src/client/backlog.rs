@@ -110,6 +110,24 @@ impl Backlog {
         self.stanzas.len() + self.handed.len()
     }
 
+    /// Resolves when the oldest stanza tokio-xmpp took is through, which makes room for one
+    /// more; never when it took none (the stanzas here are offered again on their own timer)
+    /// or while the stream is suspended (until it is resumed or replaced).
+    pub(crate) async fn room(&mut self) {
+        match self.handed.front_mut() {
+            Some(oldest) if !self.held => {
+                oldest.token.wait_for(StanzaStage::Acked).await;
+            }
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// Whether the stream is suspended: what is written now may be for a stream that turns
+    /// out destroyed.
+    pub(crate) fn is_held(&self) -> bool {
+        self.held
+    }
+
     /// How many of the host's stanzas never reached the connection: still here, or taken by
     /// tokio-xmpp and dropped or failed before being sent (for a close that could not send
     /// them; asked once tokio-xmpp is done with the stream).

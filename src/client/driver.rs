@@ -12,11 +12,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_xmpp::stanzastream::{Event as StreamItem, StanzaStream, StreamEvent};
+use tokio_xmpp::Stanza;
 
 use super::backlog::Backlog;
 use super::events::{SessionEnd, SessionEvent};
 use super::reconnect::LinkReport;
-use super::shared::{Command, Inner};
+use super::shared::{is_disco_request, Command, Inner};
+use super::waiting::WaitingRequests;
 
 /// How long a clean close may take: sending what the host gave before it, then closing the
 /// stream.
@@ -31,8 +33,10 @@ pub(crate) struct Driver {
     pub(crate) inner: Arc<Inner>,
     pub(crate) stream: StanzaStream,
     pub(crate) backlog: Backlog,
-    /// How many stanzas may wait before requests go unanswered.
+    /// How many stanzas may wait before disco requests wait to be answered.
     pub(crate) backlog_limit: usize,
+    /// Disco requests waiting for room in the backlog.
+    pub(crate) requests: WaitingRequests,
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
     /// What the reconnector tells the host.
     pub(crate) reports: mpsc::UnboundedReceiver<SessionEvent>,
@@ -62,11 +66,8 @@ impl Driver {
             };
             // Once closing, only what was accepted before the close is sent.
             let deadline = if closing.is_none() {
-                let (outgoing, deadline) = self.inner.take_outgoing();
-                for (stanza, owner) in outgoing {
-                    self.backlog.push(stanza, owner);
-                }
-                deadline
+                self.answer_waiting_requests();
+                self.collect()
             } else {
                 None
             };
@@ -102,10 +103,7 @@ impl Driver {
                     log::debug!("closing the session: sending what was accepted before");
                     self.inner.closing(reason);
                     // Nothing is accepted from now on: what was, up to this instant, goes.
-                    let (outgoing, _) = self.inner.take_outgoing();
-                    for (stanza, owner) in outgoing {
-                        self.backlog.push(stanza, owner);
-                    }
+                    self.collect();
                     closing = Some(Closing {
                         reason,
                         until: tokio::time::Instant::now() + CLOSE_LIMIT,
@@ -123,12 +121,7 @@ impl Driver {
                 () = sleep_until(give_up_at) => break lost,
                 item = self.stream.next(), if !host_behind => match item {
                     None => break SessionEnd::StreamEnded,
-                    Some(StreamItem::Stanza(stanza)) => {
-                        // Whether a request could be answered is decided as it comes.
-                        let full = self.backlog.waiting() >= self.backlog_limit;
-                        self.inner.shed_requests(full);
-                        self.inner.receive(stanza);
-                    }
+                    Some(StreamItem::Stanza(stanza)) => self.take(stanza),
                     Some(StreamItem::Stream(StreamEvent::Suspended)) => {
                         log::warn!(
                             "the connection to the server was lost (or the server was silent \
@@ -153,9 +146,11 @@ impl Driver {
                             ""
                         };
                         let dropped = self.backlog.new_stream();
+                        let unanswered = self.forget_waiting_requests();
                         log::info!(
                             "{resumption}a new stream as {bound_jid}: queries in flight failed, \
-                             the cache cleared, {dropped} stanzas of the old stream dropped"
+                             the cache cleared, {dropped} stanzas of the old stream dropped, \
+                             {unanswered} requests of it unanswered"
                         );
                         self.link.send_modify(|link| link.settled += 1);
                         self.inner.reset(self.backlog.stream(), bound_jid, &features);
@@ -164,9 +159,12 @@ impl Driver {
                 Some(event) = self.reports.recv() => self.inner.report_event(event),
                 () = self.inner.wake.notified() => {}
                 () = sleep_until(retry) => {}
+                // Room for a waiting request: the server acknowledged the oldest stanza.
+                () = self.backlog.room(), if !self.requests.is_empty() && closing.is_none() => {}
             }
         };
         log::info!("the session ended: {reason}");
+        self.forget_waiting_requests();
         let never_taken = self.inner.end(reason);
         // The reconnector stops with the link report.
         drop(self.link);
@@ -194,6 +192,60 @@ impl Driver {
         for closer in closers {
             let _ = closer.send(unsent);
         }
+    }
+
+    /// What the session has to send now goes to the backlog; when to wake the machine next.
+    fn collect(&mut self) -> Option<std::time::Instant> {
+        let (outgoing, deadline) = self.inner.take_outgoing();
+        for (stanza, owner) in outgoing {
+            self.backlog.push(stanza, owner);
+        }
+        deadline
+    }
+
+    /// A stanza from the stream. A disco request waits for room while the backlog is full,
+    /// or while others wait before it (they are answered in order); past as many as wait, it
+    /// goes unanswered. Everything else goes to the machine and the host at once.
+    fn take(&mut self, stanza: Stanza) {
+        let full = self.backlog.waiting() >= self.backlog_limit;
+        self.inner.backlog_full(full);
+        let request = match stanza {
+            Stanza::Iq(iq) if is_disco_request(&iq) && (full || !self.requests.is_empty()) => iq,
+            other => return self.inner.receive(other),
+        };
+        if self.requests.push(request) {
+            self.inner.requests_waiting(self.requests.len());
+        } else {
+            self.inner.shed(1);
+        }
+    }
+
+    /// Answers the waiting requests, oldest first, while the backlog has room; each answer
+    /// joins the backlog as it is made, so that it counts against the room. Not while the
+    /// stream is suspended: if it is replaced, its requests go unanswered (their ids mean
+    /// nothing on the next stream), and nothing is counted answered that was not sent.
+    fn answer_waiting_requests(&mut self) {
+        if self.requests.is_empty() || self.backlog.is_held() {
+            return;
+        }
+        while self.backlog.waiting() < self.backlog_limit {
+            let Some(request) = self.requests.pop() else {
+                break;
+            };
+            self.inner.receive(Stanza::Iq(request));
+            self.collect();
+        }
+        self.inner.requests_waiting(self.requests.len());
+    }
+
+    /// The waiting requests' stream is gone: they go unanswered. Returns how many there were.
+    fn forget_waiting_requests(&mut self) -> usize {
+        let forgotten = self.requests.clear();
+        if forgotten > 0 {
+            self.inner.shed(forgotten);
+            self.inner.requests_waiting(0);
+        }
+        forgotten
     }
 }
 

@@ -280,7 +280,7 @@ impl Disco {
     }
 
     /// The machine's counters (as of the last time the session touched the machine), with
-    /// [`Stats::requests_shed`].
+    /// the session's [`Stats::requests_shed`] and [`Stats::requests_waiting`].
     pub fn stats(&self) -> Stats {
         self.inner.front().stats()
     }

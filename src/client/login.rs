@@ -347,18 +347,22 @@ impl Login {
         self
     }
 
-    /// How many stanzas may wait to be sent before the session stops answering requests:
-    /// those in the session's backlog, and those tokio-xmpp took and has not seen acknowledged
-    /// (XEP-0198) or, without stream management, sent. At the limit, incoming disco requests
-    /// go unanswered (and IQ requests the host [refuses](super::Disco::refuse) unrefused),
-    /// counted in [`Stats::requests_shed`](crate::Stats::requests_shed) and logged, until what
-    /// waits drains: a peer's flood, or a server that stops reading, then costs bounded memory.
-    /// What one answer weighs is its size as the element tree tokio-xmpp keeps until the
-    /// server acknowledges it: about 70 KiB for an answer of 60 features (3 KiB as XML), so
-    /// 64 of them, the default, about 4.5 MiB. A stream the server reads stays far from the
-    /// limit (it acknowledges after every batch); a burst of requests past it is mostly left
-    /// unanswered. The host's own stanzas are never dropped ([`Disco::send`](super::Disco::send));
-    /// deadlines, commands and stream events go on. At least 1.
+    /// How many stanzas may wait to be sent before incoming disco requests wait to be
+    /// answered: those in the session's backlog, and those tokio-xmpp took and has not seen
+    /// acknowledged (XEP-0198) or, without stream management, sent. At the limit, a disco
+    /// request waits for room (counted in
+    /// [`Stats::requests_waiting`](crate::Stats::requests_waiting)), and the waiting ones are
+    /// answered in order as the server acknowledges what went before: a burst (a room joined,
+    /// whose occupants' clients all ask what we are) is answered in full. Up to 16 requests per
+    /// stanza of the limit wait; past them, requests go unanswered (and IQ requests the host
+    /// [refuses](super::Disco::refuse) while the backlog is full, unrefused), counted in
+    /// [`Stats::requests_shed`](crate::Stats::requests_shed) and logged: a peer's flood, or a
+    /// server that stops reading, then costs bounded memory. What one answer weighs is its
+    /// size as the element tree tokio-xmpp keeps until the server acknowledges it: about
+    /// 70 KiB for an answer of 60 features (3 KiB as XML), so 64 of them, the default, about
+    /// 4.5 MiB; a waiting request, about half a KiB, so 1,024 of them about 0.5 MiB. The host's
+    /// own stanzas are never dropped ([`Disco::send`](super::Disco::send)); deadlines, commands
+    /// and stream events go on. At least 1.
     #[must_use]
     pub fn backlog_limit(mut self, stanzas: usize) -> Self {
         self.backlog_limit = stanzas.max(1);

@@ -72,11 +72,15 @@
 //!
 //! What waits to be sent: stanzas in the session's backlog, and those tokio-xmpp took and has
 //! not seen acknowledged (XEP-0198) or, without stream management, sent. At
-//! [`Login::backlog_limit`] (64 by default), incoming disco requests go unanswered, and IQ
-//! requests the host [refuses](Disco::refuse) unrefused, counted in
-//! [`Stats::requests_shed`](crate::Stats::requests_shed), until it drains: a peer's flood, or a
-//! server that stops reading, costs memory bounded by the limit (`tests/client_flood.rs`: a
-//! second flood of 20,000 requests against a server not reading grows the heap by nothing).
+//! [`Login::backlog_limit`] (64 by default), incoming disco requests wait for room (a request
+//! weighs a hundredth of its answer) and are answered in order as the backlog drains, so a
+//! burst many times the limit is answered in full; past 16 waiting requests per stanza of the
+//! limit, requests go unanswered, and IQ requests the host [refuses](Disco::refuse) while the
+//! backlog is full unrefused, counted in [`Stats::requests_shed`](crate::Stats::requests_shed):
+//! a peer's flood, or a server that stops reading, costs memory bounded by the limit
+//! (`tests/client_flood.rs`: a second flood of 20,000 requests against a server not reading
+//! grows the heap by nothing; bursts of up to 1,024 requests against a server that reads are
+//! answered in full).
 //! What waits to be read: the events [`Incoming`] holds unread. At [`Login::incoming_limit`]
 //! (1024 by default) the session stops reading the stream until the host reads one, so a
 //! peer's flood of messages against a slow host waits in TCP and at the server instead of in
@@ -167,6 +171,7 @@ mod server;
 mod session;
 mod shared;
 mod unread;
+mod waiting;
 
 pub use error::{LoginError, LoginStage};
 pub use events::{SessionEnd, SessionEvent};

@@ -23,6 +23,7 @@ use super::incoming::Incoming;
 use super::login::{log_in, Connector, Login};
 use super::reconnect::{keep_until_closed, release, Credentials, LinkReport, Reconnector};
 use super::shared::{self, Inner};
+use super::waiting::WaitingRequests;
 use crate::machine::DiscoMachine;
 
 impl Login {
@@ -92,6 +93,7 @@ impl Login {
             stream,
             backlog: Backlog::default(),
             backlog_limit: self.backlog_limit,
+            requests: WaitingRequests::new(self.backlog_limit),
             commands: commands_in,
             reports: reports_in,
             link,

@@ -62,8 +62,10 @@ pub(crate) struct Front {
     pub(crate) ended: Option<SessionEnd>,
     /// The machine's counters as of the last time the session touched it.
     stats: Stats,
-    /// Requests left unanswered while the backlog was full.
+    /// Disco requests left unanswered: no room to answer them, or their stream was gone.
     shed: u64,
+    /// Disco requests waiting for room to answer them, now.
+    waiting: u64,
     /// The machine's current capabilities announcement.
     announcement: Option<Arc<CapsAnnouncement>>,
     presences: Presences,
@@ -98,6 +100,7 @@ impl Front {
     pub(crate) fn stats(&self) -> Stats {
         Stats {
             requests_shed: self.shed,
+            requests_waiting: self.waiting,
             ..self.stats
         }
     }
@@ -116,8 +119,8 @@ impl Front {
 pub(crate) struct Inner {
     shared: Mutex<Shared>,
     front: Mutex<Front>,
-    /// Whether the backlog is at its limit: requests go unanswered meanwhile.
-    shedding: AtomicBool,
+    /// Whether the backlog is at its limit: the host's refusals go unsent meanwhile.
+    backlog_full: AtomicBool,
     /// The events the host has not read: the stream waits while it is behind.
     pub(crate) unread: Unread,
     /// Wakes the driver after a handle changed the machine or queued a stanza.
@@ -137,6 +140,7 @@ impl Inner {
             ended: None,
             stats: machine.stats(),
             shed: 0,
+            waiting: 0,
             announcement: machine.caps_announcement(),
             presences: Presences::new(manage_presence),
             outgoing: Vec::new(),
@@ -149,7 +153,7 @@ impl Inner {
                 events: Some(events),
             }),
             front: Mutex::new(front),
-            shedding: AtomicBool::new(false),
+            backlog_full: AtomicBool::new(false),
             unread: Unread::new(incoming_limit),
             wake: Notify::new(),
         }
@@ -264,7 +268,7 @@ impl Inner {
             return;
         };
         let mut front = self.front();
-        if self.shedding.load(Ordering::Relaxed) {
+        if self.backlog_full.load(Ordering::Relaxed) {
             front.shed += 1;
             log::debug!("backlog full: a request left unrefused");
             return;
@@ -274,14 +278,19 @@ impl Inner {
         self.wake.notify_one();
     }
 
-    /// Whether requests go unanswered (the backlog is at its limit); the driver says so.
-    pub(super) fn shed_requests(&self, shedding: bool) {
-        let before = self.shedding.swap(shedding, Ordering::Relaxed);
-        if shedding && !before {
-            log::warn!("the backlog is full: disco requests go unanswered until it drains");
-        } else if before && !shedding {
-            log::info!("the backlog drained: disco requests are answered again");
-        }
+    /// Whether the backlog is at its limit; the driver says so as stanzas come.
+    pub(super) fn backlog_full(&self, full: bool) {
+        self.backlog_full.store(full, Ordering::Relaxed);
+    }
+
+    /// `count` disco requests are left unanswered.
+    pub(super) fn shed(&self, count: usize) {
+        self.front().shed += count as u64;
+    }
+
+    /// `count` disco requests wait for room to answer them.
+    pub(super) fn requests_waiting(&self, count: usize) {
+        self.front().waiting = count as u64;
     }
 
     pub(super) fn receive(&self, stanza: Stanza) {
@@ -298,15 +307,6 @@ impl Inner {
             }
             other => return self.report(&mut shared, SessionEvent::Stanza(other)),
         };
-        if self.shedding.load(Ordering::Relaxed) && is_disco_request(&iq) {
-            // An answer would wait behind the full backlog: the request goes unanswered.
-            self.front().shed += 1;
-            log::debug!(
-                "backlog full: a disco request from {:?} left unanswered",
-                iq_from(&iq)
-            );
-            return;
-        }
         let unhandled = match shared.machine.handle_iq(now(), iq) {
             Handled::Consumed => None,
             Handled::Unhandled(iq) => Some(iq),
@@ -420,7 +420,7 @@ impl Inner {
 }
 
 /// Whether `iq` asks the machine something: a `get` of service discovery (XEP-0030).
-fn is_disco_request(iq: &Iq) -> bool {
+pub(super) fn is_disco_request(iq: &Iq) -> bool {
     match iq {
         Iq::Get { payload, .. } => {
             payload.is("query", ns::DISCO_INFO) || payload.is("query", ns::DISCO_ITEMS)
@@ -429,7 +429,7 @@ fn is_disco_request(iq: &Iq) -> bool {
     }
 }
 
-fn iq_from(iq: &Iq) -> Option<&Jid> {
+pub(super) fn iq_from(iq: &Iq) -> Option<&Jid> {
     match iq {
         Iq::Get { from, .. }
         | Iq::Set { from, .. }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use xmpp_disco::client::{Disco, Incoming, Login, Server, SessionEvent};
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_disco::Stats;
 
 use super::server;
 
@@ -75,4 +76,22 @@ pub async fn until(
 
 pub fn romeo() -> Jid {
     Jid::new("romeo@localhost/orchard").expect("a valid JID")
+}
+
+/// The disco requests a session took: answered, shed, or waiting for room.
+pub fn requests_taken(stats: &Stats) -> u64 {
+    stats.requests_answered + stats.requests_shed + stats.requests_waiting
+}
+
+/// Waits, within `limit`, until the session has taken `count` disco requests in all.
+pub async fn until_taken(disco: &Disco, count: u64, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let stats = disco.stats();
+        if requests_taken(&stats) >= count {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{stats:?}");
+        tokio::time::sleep(ms(20)).await;
+    }
 }
