@@ -22,7 +22,9 @@ use xmpp_disco::caps::CapsStore;
 use xmpp_disco::client::{
     AskError, Disco, Incoming, Login, LoginError, Server, SessionEnd, SessionEvent,
 };
-use xmpp_disco::xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
+use xmpp_disco::xmpp_parsers::disco::{
+    DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult, Identity, Item,
+};
 use xmpp_disco::xmpp_parsers::iq::Iq;
 use xmpp_disco::xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_disco::xmpp_parsers::presence::{Presence, Type as PresenceType};
@@ -387,6 +389,54 @@ fn one_client_asks_another_whose_machine_answers() {
         let stats = bob.stats();
         assert_eq!(stats.requests_answered, 5, "{stats:?}");
         assert_eq!(stats.requests_refused, 1, "{stats:?}");
+        alice.close().await.expect("what was accepted went out");
+        bob.close().await.expect("what was accepted went out");
+    });
+}
+
+#[test]
+#[ignore = "needs the Prosody that tests/interop/run.sh starts"]
+fn a_burst_of_requests_past_the_backlog_limit_is_answered_in_full() {
+    bounded(async {
+        // Bob lets one stanza wait to be sent: every request of a burst that comes before
+        // the server took the answer to the one before waits for room.
+        let login = login_to(&server_address(), "bob").backlog_limit(1);
+        let (bob, bob_incoming) = connect(login).await;
+        tokio::spawn(host(bob.clone(), bob_incoming));
+        let bob_jid = Jid::from(bob.jid());
+        let (alice, mut incoming) = connect(login_to(&server_address(), "alice")).await;
+        const BURST: usize = 16;
+        for n in 0..BURST {
+            let request = Iq::from_get(format!("burst-{n}"), DiscoInfoQuery { node: None })
+                .with_to(bob_jid.clone());
+            alice.send(request).expect("alice online");
+        }
+        let mut answered = BTreeSet::new();
+        let collecting = async {
+            while answered.len() < BURST {
+                match incoming.next().await.expect("alice online") {
+                    SessionEvent::Stanza(Stanza::Iq(Iq::Result { id, .. }))
+                        if id.starts_with("burst-") =>
+                    {
+                        answered.insert(id);
+                    }
+                    SessionEvent::Stanza(Stanza::Iq(iq)) => panic!("not an answer: {iq:?}"),
+                    _ => {}
+                }
+            }
+        };
+        let all = tokio::time::timeout(Duration::from_secs(10), collecting).await;
+        let stats = bob.stats();
+        assert!(
+            all.is_ok(),
+            "{} of {BURST} requests answered: {stats:?}",
+            answered.len()
+        );
+        assert_eq!(
+            (stats.requests_shed, stats.requests_waiting),
+            (0, 0),
+            "{stats:?}"
+        );
         alice.close().await.expect("what was accepted went out");
         bob.close().await.expect("what was accepted went out");
     });
