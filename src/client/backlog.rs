@@ -10,8 +10,10 @@
 //!
 //! What waits is bounded by counting it: the stanzas here, and every stanza handed to
 //! tokio-xmpp that it has not yet acknowledged (XEP-0198), or, on a stream without stream
-//! management, sent ([`Backlog::waiting`]). The driver stops answering requests while the count
-//! is at its limit (see [`Login::backlog_limit`](super::Login::backlog_limit)).
+//! management, sent ([`Backlog::waiting`]). While the count is at its limit, disco requests
+//! wait for room ([`WaitingRequests`](super::waiting::WaitingRequests)), and
+//! [`Backlog::room`] tells when the server acknowledged the oldest stanza (see
+//! [`Login::backlog_limit`](super::Login::backlog_limit)).
 //!
 //! Stanzas belong to a stream. While the stream is suspended nothing is offered, so that what
 //! the session wrote for a stream that turns out destroyed can still be withdrawn: after a new

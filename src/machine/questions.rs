@@ -135,7 +135,7 @@ impl DiscoMachine {
         self.requester.own_pending()
     }
 
-    /// Hands the questions the completions of their queries (see [`Tree::settle`]).
+    /// Hands the questions the completions of their queries (see [`Tree::settle`](crate::tree::Tree::settle)).
     pub(super) fn settle(&mut self) {
         // No instant yet: no question was ever asked.
         let Some(now) = self.now else {

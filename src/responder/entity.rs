@@ -177,7 +177,7 @@ pub(crate) enum Answerer<'a> {
 /// Write access to an entity the machine answers for
 /// ([`DiscoMachine::entity_mut`](crate::DiscoMachine::entity_mut)): the same changes the
 /// machine makes to its own address, each raising
-/// [`Event::NodeChanged`](crate::Event::NodeChanged) with this entity's address. Reading goes
+/// [`Event::NodeChanged`] with this entity's address. Reading goes
 /// through `Deref` to the [`Entity`].
 ///
 /// ```
@@ -267,7 +267,7 @@ impl Deref for EntityMut<'_> {
 pub enum Resolver {
     /// The host answers each request at once.
     Dynamic(Box<dyn DynamicNode>),
-    /// Each request raises [`Event::DeferredRequest`](crate::Event::DeferredRequest) (with the
+    /// Each request raises [`Event::DeferredRequest`] (with the
     /// address it was sent to) and the host answers it later, as for a deferred node.
     Deferred,
 }

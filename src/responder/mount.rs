@@ -22,7 +22,7 @@ pub enum Node {
     /// An answer computed by the host for each request.
     Dynamic(Box<dyn DynamicNode>),
     /// An answer the host gives later: each request raises
-    /// [`Event::DeferredRequest`](crate::Event::DeferredRequest) and is answered with
+    /// [`Event::DeferredRequest`] and is answered with
     /// [`DiscoMachine::respond_info`](crate::DiscoMachine::respond_info) and its siblings.
     Deferred,
 }
@@ -122,7 +122,7 @@ pub(crate) struct Mount {
 /// always built from what it holds, whatever happens to the guard. When the guard goes out of
 /// scope it settles the edit, whatever method made the changes: if the node's identities,
 /// features or forms differ from what they were when the guard was taken, one
-/// [`Event::NodeChanged`](crate::Event::NodeChanged) tells the host (entity capabilities are
+/// [`Event::NodeChanged`] tells the host (entity capabilities are
 /// recomputed then; items are not part of them and raise nothing); if not, the built info
 /// answer is put back. A refused call changes nothing, and neither does a change undone before
 /// the guard goes. A guard leaked with [`mem::forget`](std::mem::forget) never settles: the
